@@ -1,0 +1,78 @@
+"""Molecular dynamics with ASE integrators: seeded, guarded against blow-ups, resumable."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms, units
+from ase.io import Trajectory, read
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from tqdm.auto import tqdm
+
+from toolkit.store import ResultsStore
+from toolkit.validation import check_structure, check_temperature
+
+
+def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
+    """Kinetic temperature above which a run counts as exploded: max(factor x T, T + 500 K)."""
+    return max(factor * target_K, target_K + 500.0)
+
+
+def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float = 1.0,
+           seed: int = 0, friction_per_fs: float = 0.01, sample_every: int = 10,
+           store: ResultsStore | None = None, explode_factor: float = 3.0,
+           progress: bool = True) -> list[Atoms]:
+    """Langevin NVT MD; returns frames (positions, momenta) every ``sample_every`` steps.
+
+    Velocities start from a Maxwell–Boltzmann distribution drawn with ``seed``. Every
+    sample the temperature is checked against :func:`temperature_limit_K` and an
+    :class:`~toolkit.validation.MDExplosionError` names the fastest atoms. With a
+    ``store`` the frames go to a trajectory checkpoint, and a rerun continues from the
+    last frame (the thermostat noise after a resume is drawn from ``seed`` + steps done).
+    """
+    check_structure(atoms)
+    potential.check_elements(atoms)
+    params = {"temperature_K": temperature_K, "n_steps": n_steps, "timestep_fs": timestep_fs,
+              "seed": seed, "friction_per_fs": friction_per_fs, "sample_every": sample_every}
+    checkpoint = None
+    if store is not None:
+        key = store.key("md", atoms, potential, params)
+        if store.get(key) is not None and store.checkpoint(key).exists():
+            return read(store.checkpoint(key), index=":")
+        checkpoint = store.checkpoint(key)
+
+    frames = read(checkpoint, index=":") if checkpoint is not None and checkpoint.exists() else []
+    if frames:
+        work = frames[-1].copy()
+        work.set_momenta(frames[-1].get_momenta())
+    else:
+        work = atoms.copy()
+        MaxwellBoltzmannDistribution(work, temperature_K=temperature_K, rng=np.random.default_rng(seed))
+        Stationary(work)
+        frames = [work.copy()]
+    done = (len(frames) - 1) * sample_every
+    work.calc = potential
+    dyn = Langevin(work, timestep=timestep_fs * units.fs, temperature_K=temperature_K,
+                   friction=friction_per_fs / units.fs, rng=np.random.default_rng(seed + done))
+    limit = temperature_limit_K(temperature_K, explode_factor)
+    traj = Trajectory(checkpoint, "a") if checkpoint is not None else None
+    if traj is not None and done == 0:
+        traj.write(frames[0])
+
+    bar = tqdm(total=n_steps, initial=done, desc=f"MD {temperature_K:.0f} K", disable=not progress, leave=False)
+    while done < n_steps:
+        chunk = min(sample_every, n_steps - done)
+        dyn.run(chunk)
+        done += chunk
+        bar.update(chunk)
+        check_temperature(work, temperature_K, limit)
+        frame = work.copy()
+        frame.set_momenta(work.get_momenta())
+        frames.append(frame)
+        if traj is not None:
+            traj.write(work)
+    bar.close()
+    if store is not None:
+        traj.close()
+        store.put(key, "md", atoms, {"n_frames": len(frames), **params})
+    return frames

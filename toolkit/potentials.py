@@ -1,0 +1,295 @@
+"""Interatomic potentials behind one ASE calculator interface.
+
+``load_potential(name)`` returns a :class:`Potential`: an ASE calculator that wraps a
+back end (MACE through mace-torch, or CHGNet), carries a :class:`PotentialInfo` (name,
+file, SHA-256, where it came from, elements covered), refuses structures with elements
+the model does not cover, and refuses NaN/inf results.
+
+Names
+-----
+``"auto"``
+    A MACE-MP-0 model already in mace-torch's cache if there is one, else the offline
+    fallback. Never downloads; prints one line saying what it chose and why.
+``"mace-mp-0-small"``, ``"mace-mp-0-medium"``, ``"mace-mp-0-large"``, ``"mace-mpa-0-medium"``
+    Loaded through mace-torch's own downloader and cache (``~/.cache/mace``).
+``"chgnet"`` (``"chgnet-0.3.0"``)
+    The offline fallback: CHGNet 0.3.0, whose weights ship inside the ``chgnet`` wheel.
+a path to a ``.model`` file
+    Any MACE model saved with ``torch.save``.
+
+Set ``TOOLKIT_OFFLINE=1`` to forbid every download (a request for an uncached model
+then fails at once with instructions instead of waiting on the network).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import urllib.parse
+import warnings
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from ase.data import chemical_symbols
+
+from toolkit.validation import check_finite
+
+# mace-torch pins e3nn 0.4.4, which torch.load()s its own pickled constants at import;
+# torch >= 2.6 refuses that by default. The files are the installed packages' own.
+os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+warnings.filterwarnings("ignore", message="Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+# chgnet 0.4.2 converts a grad-tracking tensor to a float on every call; harmless, noisy.
+warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
+
+OFFLINE_ENV = "TOOLKIT_OFFLINE"
+FALLBACK = "chgnet-0.3.0"
+#: Our names for the MACE-MP-0 family -> mace-torch's ``mace_mp(model=...)`` keys.
+MACE_MP_MODELS = {
+    "mace-mp-0-medium": "medium",
+    "mace-mp-0-small": "small",
+    "mace-mp-0-large": "large",
+    "mace-mpa-0-medium": "medium-mpa-0",
+}
+#: CHGNet 0.3.0 was trained on MPtrj, which covers H (Z=1) to Pu (Z=94).
+CHGNET_ELEMENTS = tuple(chemical_symbols[1:95])
+NETWORK_PROBE_TIMEOUT_S = 3.0
+
+
+class PotentialUnavailableError(RuntimeError):
+    """The requested potential cannot be loaded here; the message says what to do."""
+
+
+class UnsupportedElementsError(ValueError):
+    """The structure holds elements the potential was not trained on."""
+
+
+@dataclass(frozen=True)
+class PotentialInfo:
+    """What a result was computed with: enough to reproduce it and to key a cache."""
+
+    name: str
+    family: str
+    path: str
+    sha256: str
+    source: str
+    elements: tuple[str, ...] = field(repr=False)
+
+    def as_dict(self) -> dict:
+        """JSON-ready provenance (the element list is summarised as a count)."""
+        d = asdict(self)
+        d["elements"] = len(self.elements)
+        return d
+
+
+class Potential(Calculator):
+    """An ASE calculator wrapping a back end with element and finiteness guards.
+
+    ``inner`` is the back-end calculator (``MACECalculator``, ``CHGNetCalculator``, ...);
+    ``info`` is its :class:`PotentialInfo`.
+    """
+
+    def __init__(self, inner: Calculator, info: PotentialInfo):
+        super().__init__()
+        self.inner = inner
+        self.info = info
+        self.implemented_properties = list(inner.implemented_properties)
+
+    def check_elements(self, atoms: Atoms) -> None:
+        """Raise :class:`UnsupportedElementsError` listing every element the model lacks."""
+        missing = sorted(set(atoms.get_chemical_symbols()) - set(self.info.elements))
+        if missing:
+            raise UnsupportedElementsError(
+                f"potential {self.info.name!r} does not cover element(s) {', '.join(missing)}; "
+                "choose a potential trained on them (see `python -m toolkit info`)"
+            )
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        self.check_elements(self.atoms)
+        self.inner.calculate(self.atoms, list(properties), all_changes)
+        self.results = dict(self.inner.results)
+        check_finite(self.results, self.atoms)
+
+    def __repr__(self) -> str:
+        return f"Potential({self.info.name!r}, sha256={self.info.sha256[:12]}…)"
+
+
+@lru_cache(maxsize=None)
+def _sha256_cached(path: str, size: int, mtime: float) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file (memoised on path, size and modification time)."""
+    stat = os.stat(path)
+    return _sha256_cached(str(path), stat.st_size, stat.st_mtime)
+
+
+def offline() -> bool:
+    """True when ``TOOLKIT_OFFLINE`` forbids downloads."""
+    return os.environ.get(OFFLINE_ENV, "").lower() not in ("", "0", "false", "no")
+
+
+def _default_device(device: str | None) -> str:
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def mace_mp_cache_path(name: str) -> Path:
+    """Where mace-torch's downloader keeps the MACE-MP-0 model ``name``."""
+    from mace.calculators.foundations_models import mace_mp_urls
+    from mace.tools.utils import get_cache_dir
+
+    url = mace_mp_urls[MACE_MP_MODELS[name]]
+    # the same file name mace-torch's download_mace_mp_checkpoint() derives from the URL
+    stem = "".join(c for c in os.path.basename(url) if c.isalnum() or c in "_")
+    return Path(get_cache_dir()) / stem
+
+
+def cached_mace_models() -> dict[str, Path]:
+    """MACE-MP-0 models present in the cache, in ``auto``'s order of preference."""
+    return {name: path for name in MACE_MP_MODELS if (path := mace_mp_cache_path(name)).is_file()}
+
+
+def chgnet_weights_path() -> Path:
+    """The CHGNet 0.3.0 checkpoint that ships inside the chgnet package."""
+    import chgnet
+
+    hits = sorted((Path(chgnet.__file__).parent / "pretrained" / "0.3.0").glob("*.pth.tar"))
+    if not hits:
+        raise PotentialUnavailableError("the chgnet package has no bundled 0.3.0 weights; reinstall chgnet")
+    return hits[0]
+
+
+def auto_choice() -> tuple[str, str]:
+    """``(name, reason)`` that ``load_potential("auto")`` would pick, without loading anything."""
+    cached = cached_mace_models()
+    if cached:
+        name = next(iter(cached))
+        return name, f"found in the MACE cache ({cached[name]})"
+    from mace.tools.utils import get_cache_dir
+
+    return FALLBACK, (
+        f"no MACE-MP-0 model in the cache ({get_cache_dir()}); using the offline fallback whose "
+        "weights ship inside the chgnet package (`python -m toolkit fetch` downloads MACE-MP-0)"
+    )
+
+
+def _network_reachable(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname
+    try:
+        with socket.create_connection((host, 443), timeout=NETWORK_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def fetch_mace_mp(name: str) -> Path:
+    """Download MACE-MP-0 model ``name`` into mace-torch's cache (no-op if present)."""
+    if name not in MACE_MP_MODELS:
+        raise PotentialUnavailableError(f"unknown MACE-MP-0 model {name!r}; known: {', '.join(MACE_MP_MODELS)}")
+    path = mace_mp_cache_path(name)
+    if path.is_file():
+        return path
+    from mace.calculators.foundations_models import download_mace_mp_checkpoint, mace_mp_urls
+
+    what_to_do = (
+        f"put the file at {path} (copy it from a machine that has it), "
+        "or use name='auto' / 'chgnet' for the offline fallback"
+    )
+    if offline():
+        raise PotentialUnavailableError(
+            f"{name} is not in the MACE cache and {OFFLINE_ENV} forbids downloading: {what_to_do}"
+        )
+    url = mace_mp_urls[MACE_MP_MODELS[name]]
+    if not _network_reachable(url):
+        raise PotentialUnavailableError(
+            f"{name} is not in the MACE cache and its download host is unreachable "
+            f"(no network within {NETWORK_PROBE_TIMEOUT_S:.0f} s): {what_to_do}"
+        )
+    return Path(download_mace_mp_checkpoint(MACE_MP_MODELS[name]))
+
+
+def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str) -> Potential:
+    from mace.calculators import MACECalculator
+
+    inner = MACECalculator(model_paths=str(path), device=device, default_dtype=dtype)
+    numbers = inner.models[0].atomic_numbers.tolist()
+    info = PotentialInfo(
+        name=name,
+        family="mace",
+        path=str(path),
+        sha256=file_sha256(path),
+        source=source,
+        elements=tuple(chemical_symbols[z] for z in numbers),
+    )
+    return Potential(inner, info)
+
+
+def _load_chgnet(device: str) -> Potential:
+    import chgnet
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    path = chgnet_weights_path()
+    model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
+    inner = CHGNetCalculator(model=model, use_device=device, on_isolated_atoms="ignore")
+    info = PotentialInfo(
+        name=FALLBACK,
+        family="chgnet",
+        path=str(path),
+        sha256=file_sha256(path),
+        source=f"weights bundled with the chgnet {chgnet.__version__} package (offline)",
+        elements=CHGNET_ELEMENTS,
+    )
+    return Potential(inner, info)
+
+
+def load_potential(name: str = "auto", device: str | None = None, dtype: str = "float64") -> Potential:
+    """Load a potential as an ASE calculator.
+
+    Parameters
+    ----------
+    name:
+        ``"auto"``, a MACE-MP-0 name (see :data:`MACE_MP_MODELS`), ``"chgnet"``, or a
+        path to a MACE ``.model`` file.
+    device:
+        ``"cpu"`` or ``"cuda"``; default: CUDA when available.
+    dtype:
+        Floating-point precision of MACE models (``"float64"`` for relaxations and
+        phonons, ``"float32"`` is faster for MD). CHGNet always runs in float32.
+    """
+    device = _default_device(device)
+    if name == "auto":
+        name, reason = auto_choice()
+        print(f"toolkit: using potential {name!r}: {reason}")
+    if name in ("chgnet", FALLBACK):
+        return _load_chgnet(device)
+    if name in MACE_MP_MODELS:
+        path = fetch_mace_mp(name)
+        return _load_mace_file(path, name, f"MACE-MP-0 via mace-torch cache ({path})", device, dtype)
+    path = Path(name).expanduser()
+    if path.is_file():
+        return _load_mace_file(path, f"mace-file:{path.name}", f"MACE model file {path}", device, dtype)
+    raise PotentialUnavailableError(
+        f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, "
+        "or the path of a MACE .model file"
+    )
+
+
+def available_offline() -> list[dict]:
+    """Potentials that load here without network: the fallback and cached MACE models."""
+    rows = [{"name": FALLBACK, "path": str(chgnet_weights_path()), "source": "bundled with chgnet"}]
+    rows += [{"name": n, "path": str(p), "source": "MACE cache"} for n, p in cached_mace_models().items()]
+    return rows

@@ -1,0 +1,75 @@
+"""Provenance and summaries: what every saved result records about how it was made."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+#: Packages whose versions change results; recorded with every summary.
+TRACKED_PACKAGES = (
+    "toolkit", "ase", "numpy", "scipy", "torch", "mace-torch", "e3nn", "chgnet",
+    "phonopy", "spglib", "pymatgen", "matplotlib",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`TRACKED_PACKAGES` (``"not installed"`` where absent)."""
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def write_json_atomic(path: str | Path, obj) -> Path:
+    """Write ``obj`` as JSON so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(obj, handle, indent=2, default=_jsonable, allow_nan=False)
+    os.replace(tmp, path)
+    return path
+
+
+def provenance(potential, parameters: dict, seeds: dict, started: float) -> dict:
+    """The provenance block: potential (name, file, SHA-256, source), inputs, versions, wall time (s)."""
+    return {
+        "potential": potential.info.as_dict(),
+        "parameters": parameters,
+        "seeds": seeds,
+        "versions": package_versions(),
+        "wall_time_s": round(time.time() - started, 2),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+    }
+
+
+def write_summary(out_dir: str | Path, summary: dict, potential, parameters: dict, seeds: dict,
+                  started: float) -> Path:
+    """Write ``out_dir/summary.json``: the study's keys plus ``potential`` and ``provenance``."""
+    record = dict(summary)
+    record["potential"] = potential.info.name
+    record["provenance"] = provenance(potential, parameters, seeds, started)
+    return write_json_atomic(Path(out_dir) / "summary.json", record)

@@ -1,0 +1,50 @@
+"""Geometry relaxation (positions, and the cell where asked), checkpointed and cached."""
+
+from __future__ import annotations
+
+from ase import Atoms
+from ase.filters import FrechetCellFilter
+from ase.io import Trajectory, read
+from ase.optimize import BFGS
+
+from toolkit.store import ResultsStore
+from toolkit.validation import check_structure
+
+
+def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300,
+          relax_cell: bool = True, store: ResultsStore | None = None) -> Atoms:
+    """Relax ``atoms`` with BFGS (and a Fréchet cell filter when ``relax_cell``).
+
+    Returns a new ``Atoms``; ``atoms.info["relax"]`` holds ``energy_eV``, ``steps``,
+    ``converged`` and the force criterion ``fmax_eV_A``. With a ``store``, the result is
+    cached by inputs and an interrupted relaxation restarts from its last written step.
+    """
+    check_structure(atoms)
+    potential.check_elements(atoms)
+    params = {"fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "relax_cell": relax_cell}
+
+    def compute(checkpoint=None):
+        work = atoms.copy()
+        if checkpoint is not None and checkpoint.exists() and checkpoint.stat().st_size > 0:
+            work = read(checkpoint, index=-1)  # resume from the last step written
+        work.calc = potential
+        target = FrechetCellFilter(work) if relax_cell else work
+        optimizer = BFGS(target, logfile=None)
+        if checkpoint is not None:
+            traj = Trajectory(checkpoint, "a")
+            optimizer.attach(lambda: traj.write(work), interval=1)
+        converged = bool(optimizer.run(fmax=fmax_eV_A, steps=max_steps))
+        info = {"energy_eV": float(work.get_potential_energy()), "steps": int(optimizer.nsteps),
+                "converged": converged, "fmax_eV_A": fmax_eV_A}
+        result = work.copy()
+        result.calc = None
+        return result, info
+
+    if store is None:
+        result, info = compute()
+    else:
+        key = store.key("relax", atoms, potential, params)
+        result, info = store.cached("relax", atoms, potential, params,
+                                    lambda: compute(store.checkpoint(key)))
+    result.info["relax"] = info
+    return result

@@ -1,0 +1,121 @@
+"""Checks that stop bad input early, with errors that name the problem and the atoms.
+
+Every workflow (relaxation, phonons, NEB, MD) calls :func:`check_structure` before the
+first force call, so a mistyped cell or a pair of overlapping atoms is reported in
+words instead of surfacing later as a NaN or an exploding trajectory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.data import covalent_radii
+from ase.neighborlist import neighbor_list
+
+#: Two atoms closer than this fraction of the sum of their covalent radii overlap.
+#: 0.5 is well below any real bond (an O–H bond is 1.0x, a short metal contact ~0.8x).
+OVERLAP_FRACTION = 0.5
+
+
+class StructureError(ValueError):
+    """The structure cannot be used as given (empty, non-periodic, overlapping atoms)."""
+
+
+class OverlappingAtomsError(StructureError):
+    """Two or more atoms sit closer than :data:`OVERLAP_FRACTION` of their covalent radii."""
+
+
+class NonFiniteForcesError(FloatingPointError):
+    """The potential returned NaN or infinite energies, forces or stresses."""
+
+
+class MDExplosionError(RuntimeError):
+    """The MD temperature ran away from the thermostat target."""
+
+
+def _label(atoms: Atoms, index: int) -> str:
+    return f"{atoms[index].symbol}{index}"
+
+
+def check_periodic_cell(atoms: Atoms) -> None:
+    """Raise :class:`StructureError` unless ``atoms`` has atoms and a full 3D periodic cell."""
+    if len(atoms) == 0:
+        raise StructureError("the structure has no atoms")
+    if not all(atoms.pbc):
+        raise StructureError(
+            f"a periodic cell is needed but pbc={list(map(bool, atoms.pbc))}; "
+            "set atoms.pbc = True and give a cell"
+        )
+    volume = abs(atoms.cell.volume) if atoms.cell.rank == 3 else 0.0
+    if volume < 1e-6:
+        raise StructureError(
+            f"the cell is empty or flat (volume {volume:.3g} Å^3, cell {atoms.cell.cellpar().round(3).tolist()})"
+        )
+
+
+def find_overlaps(atoms: Atoms, fraction: float = OVERLAP_FRACTION) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, distance_A)`` with ``i < j`` closer than ``fraction`` x (r_cov,i + r_cov,j).
+
+    Periodic images count, so an atom overlapping its own image (a cell too small) is found too.
+    """
+    radii = covalent_radii[atoms.numbers]
+    if len(atoms) == 0:
+        return []
+    cutoffs = fraction * radii
+    i, j, d = neighbor_list("ijd", atoms, cutoffs.tolist(), self_interaction=False)
+    keep = i <= j
+    return sorted({(int(a), int(b), round(float(x), 4)) for a, b, x in zip(i[keep], j[keep], d[keep])})
+
+
+def check_overlaps(atoms: Atoms, fraction: float = OVERLAP_FRACTION) -> None:
+    """Raise :class:`OverlappingAtomsError` naming each overlapping pair and its distance (Å)."""
+    pairs = find_overlaps(atoms, fraction)
+    if pairs:
+        shown = ", ".join(f"{_label(atoms, a)}–{_label(atoms, b)} {d:.3f} Å" for a, b, d in pairs[:10])
+        more = f" and {len(pairs) - 10} more" if len(pairs) > 10 else ""
+        raise OverlappingAtomsError(
+            f"{len(pairs)} pair(s) of atoms closer than {fraction} x the sum of covalent radii: {shown}{more}"
+        )
+
+
+def check_structure(atoms: Atoms, periodic: bool = True) -> None:
+    """All structure checks a workflow needs before its first force call."""
+    if periodic:
+        check_periodic_cell(atoms)
+    elif len(atoms) == 0:
+        raise StructureError("the structure has no atoms")
+    check_overlaps(atoms)
+
+
+def check_finite(results: dict, atoms: Atoms) -> None:
+    """Raise :class:`NonFiniteForcesError` if any calculator result is NaN/inf, naming the atoms."""
+    bad = []
+    forces = results.get("forces")
+    if forces is not None:
+        rows = np.where(~np.isfinite(np.asarray(forces)).all(axis=1))[0]
+        if len(rows):
+            names = ", ".join(_label(atoms, int(k)) for k in rows[:10])
+            bad.append(f"forces on {len(rows)} atom(s): {names}")
+    for key in ("energy", "free_energy", "stress"):
+        value = results.get(key)
+        if value is not None and not np.isfinite(np.asarray(value)).all():
+            bad.append(key)
+    if bad:
+        raise NonFiniteForcesError("the potential returned NaN/inf " + "; ".join(bad))
+
+
+def check_temperature(atoms: Atoms, target_K: float, limit_K: float) -> None:
+    """Raise :class:`MDExplosionError` if the kinetic temperature exceeds ``limit_K``.
+
+    The error names the fastest atoms, which are usually where the trouble started.
+    """
+    temperature = atoms.get_temperature()
+    if not np.isfinite(temperature) or temperature > limit_K:
+        speeds = np.linalg.norm(atoms.get_velocities(), axis=1)
+        hottest = np.argsort(np.nan_to_num(speeds, nan=np.inf))[::-1][:5]
+        names = ", ".join(_label(atoms, int(k)) for k in hottest)
+        raise MDExplosionError(
+            f"MD temperature {temperature:.0f} K exceeds the limit {limit_K:.0f} K "
+            f"(target {target_K:.0f} K); fastest atoms: {names}. "
+            "Try a shorter time step, a relaxed starting structure, or check the potential covers these atoms."
+        )
