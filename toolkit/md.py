@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from ase import Atoms, units
+from ase.constraints import FixCom
 from ase.io import Trajectory, read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
@@ -52,8 +53,10 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
         frames = [work.copy()]
     done = (len(frames) - 1) * sample_every
     work.calc = potential
+    # ASE's recommended way to keep the centre of mass still under Langevin (fixcm is deprecated)
+    work.set_constraint([c for c in work.constraints if not isinstance(c, FixCom)] + [FixCom()])
     dyn = Langevin(work, timestep=timestep_fs * units.fs, temperature_K=temperature_K,
-                   friction=friction_per_fs / units.fs, rng=np.random.default_rng(seed + done))
+                   friction=friction_per_fs / units.fs, fixcm=False, rng=np.random.default_rng(seed + done))
     limit = temperature_limit_K(temperature_K, explode_factor)
     traj = Trajectory(checkpoint, "a") if checkpoint is not None else None
     if traj is not None and done == 0:

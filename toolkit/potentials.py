@@ -288,6 +288,24 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
     )
 
 
+def from_ase_calculator(calc: Calculator, name: str, elements=None) -> Potential:
+    """Wrap any ASE calculator (EMT, a DFT code, ...) so the toolkit's workflows accept it.
+
+    ``elements`` (symbols) limits what it may be used on; default: every element.
+    The "file hash" is a hash of the name and the calculator's parameters.
+    """
+    text = f"{name}:{type(calc).__name__}:{sorted(calc.parameters.items()) if calc.parameters else ''}"
+    info = PotentialInfo(
+        name=name,
+        family=type(calc).__name__,
+        path="",
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        source=f"ASE calculator {type(calc).__module__}.{type(calc).__name__}",
+        elements=tuple(elements) if elements is not None else tuple(chemical_symbols[1:]),
+    )
+    return Potential(calc, info)
+
+
 def available_offline() -> list[dict]:
     """Potentials that load here without network: the fallback and cached MACE models."""
     rows = [{"name": FALLBACK, "path": str(chgnet_weights_path()), "source": "bundled with chgnet"}]

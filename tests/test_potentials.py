@@ -1,0 +1,105 @@
+import shutil
+import time
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.calculators.calculator import Calculator
+
+from toolkit import potentials
+from toolkit.potentials import (
+    PotentialUnavailableError, UnsupportedElementsError, from_ase_calculator, load_potential,
+)
+from toolkit.validation import NonFiniteForcesError
+
+
+def srtio_like():
+    return Atoms("SrSnO3", scaled_positions=[(0, 0, 0), (.5, .5, .5), (.5, .5, 0), (.5, 0, .5), (0, .5, .5)],
+                 cell=[4.1] * 3, pbc=True)
+
+
+def test_auto_without_cache_picks_bundled_fallback_and_says_why(capsys):
+    calc = load_potential("auto", device="cpu")
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("toolkit:")]
+    assert len(line) == 1 and "chgnet-0.3.0" in line[0] and "no MACE-MP-0 model in the cache" in line[0]
+    assert calc.info.family == "chgnet"
+    assert len(calc.info.sha256) == 64
+    assert calc.info.sha256 == potentials.file_sha256(calc.info.path)
+
+
+def test_auto_prefers_a_cached_mace_mp_model(tiny_mace_path, capsys):
+    cached = potentials.mace_mp_cache_path("mace-mp-0-medium")
+    cached.parent.mkdir(parents=True)
+    shutil.copy(tiny_mace_path, cached)
+    calc = load_potential("auto", device="cpu")
+    assert calc.info.name == "mace-mp-0-medium"
+    assert calc.info.family == "mace"
+    assert "found in the MACE cache" in capsys.readouterr().out
+    assert calc.info.sha256 == potentials.file_sha256(tiny_mace_path)
+
+
+def test_mace_model_file_loads_through_mace_torch(tiny_mace_path):
+    calc = load_potential(str(tiny_mace_path), device="cpu")
+    assert calc.info.elements == ("H", "O", "Sr", "Sn", "Ba")
+    atoms = srtio_like()
+    atoms.rattle(0.05, seed=1)
+    atoms.calc = calc
+    forces = atoms.get_forces()
+    assert forces.shape == (5, 3) and np.isfinite(forces).all()
+    assert np.isfinite(atoms.get_stress()).all()
+    # an untrained model still obeys Newton's third law: forces sum to zero
+    assert np.allclose(forces.sum(axis=0), 0, atol=1e-8)
+
+
+def test_unsupported_elements_are_listed_before_any_calculation(tiny_mace_path):
+    calc = load_potential(str(tiny_mace_path), device="cpu")
+    atoms = Atoms("LiClO", positions=[(0, 0, 0), (2, 0, 0), (0, 2, 0)], cell=[6] * 3, pbc=True)
+    atoms.calc = calc
+    with pytest.raises(UnsupportedElementsError, match="Cl, Li"):
+        atoms.get_potential_energy()
+
+
+def test_offline_request_for_uncached_mace_fails_fast_with_instructions():
+    start = time.time()
+    with pytest.raises(PotentialUnavailableError, match="TOOLKIT_OFFLINE") as err:
+        load_potential("mace-mp-0-small", device="cpu")
+    assert time.time() - start < 5
+    assert "auto" in str(err.value) and str(potentials.mace_mp_cache_path("mace-mp-0-small")) in str(err.value)
+
+
+def test_unreachable_network_fails_fast(monkeypatch):
+    monkeypatch.delenv("TOOLKIT_OFFLINE")
+    monkeypatch.setattr(potentials, "_network_reachable", lambda url: False)
+    with pytest.raises(PotentialUnavailableError, match="unreachable"):
+        load_potential("mace-mp-0-small", device="cpu")
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(PotentialUnavailableError, match="mace-mp-0-medium"):
+        load_potential("no-such-model")
+
+
+class NaNCalculator(Calculator):
+    implemented_properties = ["energy", "forces"]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, properties, system_changes)
+        forces = np.zeros((len(atoms), 3))
+        forces[1, 2] = np.nan
+        self.results = {"energy": 0.0, "forces": forces}
+
+
+def test_nan_forces_are_refused_naming_the_atom():
+    calc = from_ase_calculator(NaNCalculator(), "nan")
+    atoms = bulk("Cu", cubic=True)
+    atoms.calc = calc
+    with pytest.raises(NonFiniteForcesError, match="Cu1"):
+        atoms.get_forces()
+
+
+def test_chgnet_gives_finite_forces_and_stress(chgnet):
+    atoms = srtio_like()
+    atoms.calc = chgnet
+    assert np.isfinite(atoms.get_forces()).all()
+    assert atoms.get_stress().shape == (6,)

@@ -1,0 +1,81 @@
+"""The project as a new user meets it: environments agree, the README's commands, the CLI, notebook 00."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"pytorch-cpu": "torch"}
+
+
+def pyproject_pins() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["test"]
+    return dict(d.split("==") for d in deps)
+
+
+def conda_pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for entry in yaml.safe_load(path.read_text())["dependencies"]:
+        for spec in entry["pip"] if isinstance(entry, dict) else [entry]:
+            name, _, version = re.split(r"(==|=)", spec, maxsplit=1) if "=" in spec else (spec, "", "")
+            if name not in ("python", "pip"):
+                pins[CONDA_NAMES.get(name, name)] = version
+    return pins
+
+
+@pytest.mark.parametrize("env_file", ["environment.yml", "binder/environment.yml"])
+def test_environment_files_pin_the_same_packages_as_pyproject(env_file):
+    assert conda_pins(ROOT / env_file) == pyproject_pins()
+
+
+def test_binder_postbuild_is_executable_and_predownloads_mace_mp():
+    post = ROOT / "binder" / "postBuild"
+    assert os.access(post, os.X_OK)
+    text = post.read_text()
+    assert "pip install --no-deps -e ." in text
+    assert re.search(r"python -m toolkit fetch .*mace-mp-0-medium", text)
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make run" in readme
+    assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
+
+
+def test_notebooks_are_stored_without_outputs_and_have_parameters():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} has outputs"
+        params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and "mode" in params[0].source and "potential" in params[0].source, path.name
+
+
+def test_info_works_offline_and_names_what_auto_picks():
+    out = subprocess.run([sys.executable, "-m", "toolkit", "info"], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    assert "auto picks: chgnet-0.3.0" in out
+    assert "offline mode (TOOLKIT_OFFLINE): on" in out
+    assert "mace-torch" in out
+
+
+def test_getting_started_notebook_runs_headless(tmp_path):
+    from toolkit.runner import run_study
+
+    summary = json.loads(run_study("getting-started", "quick", tmp_path).read_text())
+    assert abs(summary["lattice_A"] - 4.116) / 4.116 < 0.03
+    assert summary["potential"] == "chgnet-0.3.0"
+    prov = summary["provenance"]
+    assert len(prov["potential"]["sha256"]) == 64 and prov["versions"]["phonopy"] != "not installed"
+    assert prov["wall_time_s"] > 0
+    for name in ("00_getting_started.ipynb", "00_getting_started.html", "energy_volume.png"):
+        assert (tmp_path / name).is_file()

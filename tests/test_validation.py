@@ -1,0 +1,40 @@
+import pytest
+from ase import Atoms
+from ase.build import bulk, molecule
+
+from toolkit.md import run_md
+from toolkit.relax import relax
+from toolkit.validation import (
+    MDExplosionError, OverlappingAtomsError, StructureError, check_structure, find_overlaps,
+)
+
+
+def test_overlapping_atoms_are_named_with_their_distance(emt):
+    atoms = bulk("Cu", cubic=True)
+    atoms.positions[2] = atoms.positions[0] + [0.3, 0, 0]
+    with pytest.raises(OverlappingAtomsError, match=r"Cu0–Cu2 0\.300 Å"):
+        relax(atoms, emt)
+
+
+def test_overlap_across_the_periodic_boundary_is_found():
+    atoms = Atoms("OH", positions=[(0.1, 0, 0), (3.9, 0, 0)], cell=[4.0, 4.0, 4.0], pbc=True)
+    assert find_overlaps(atoms) == [(0, 1, 0.2)]
+    atoms.positions[1] = (1.07, 0, 0)  # a real O–H bond is fine
+    assert find_overlaps(atoms) == []
+
+
+@pytest.mark.parametrize("atoms, message", [
+    (Atoms(), "no atoms"),
+    (molecule("H2O"), "periodic cell is needed"),
+    (Atoms("Cu", cell=[[1, 0, 0], [0, 1, 0], [0, 0, 0]], pbc=True), "empty or flat"),
+])
+def test_bad_cells_are_refused(atoms, message):
+    with pytest.raises(StructureError, match=message):
+        check_structure(atoms)
+
+
+def test_exploding_md_stops_and_names_the_fastest_atoms(emt):
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    atoms.positions[5] += [0.9, 0.0, 0.0]  # squeezed far up the repulsive wall, not overlapping
+    with pytest.raises(MDExplosionError, match=r"exceeds the limit 600 K.*Cu"):
+        run_md(atoms, emt, temperature_K=100, n_steps=200, timestep_fs=5.0, sample_every=5, progress=False)
