@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ase import Atoms
+from ase.constraints import FixAtoms
 from ase.filters import FrechetCellFilter
 from ase.io import Trajectory, read
 from ase.optimize import BFGS
@@ -15,13 +16,14 @@ def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300
           relax_cell: bool = True, store: ResultsStore | None = None) -> Atoms:
     """Relax ``atoms`` with BFGS (and a Fréchet cell filter when ``relax_cell``).
 
-    Returns a new ``Atoms``; ``atoms.info["relax"]`` holds ``energy_eV``, ``steps``,
+    Atoms fixed with ``FixAtoms`` stay put. Returns a new ``Atoms``; ``atoms.info["relax"]`` holds ``energy_eV``, ``steps``,
     ``converged`` and the force criterion ``fmax_eV_A``. With a ``store``, the result is
     cached by inputs and an interrupted relaxation restarts from its last written step.
     """
     check_structure(atoms)
     potential.check_elements(atoms)
-    params = {"fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "relax_cell": relax_cell}
+    fixed = sorted(int(i) for c in atoms.constraints if isinstance(c, FixAtoms) for i in c.get_indices())
+    params = {"fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "relax_cell": relax_cell, "fixed": fixed}
 
     def compute(checkpoint=None):
         work = atoms.copy()

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from toolkit.barriers import neb_barrier
+from toolkit.coupling import barrier_vs_amplitude
+from toolkit.relax import relax
+from toolkit.store import ResultsStore
+
+
+@pytest.fixture
+def vacancy_hop(emt):
+    """A Cu vacancy hop with EMT: a symmetric path, so forward and reverse barriers are equal."""
+    perfect = relax(bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2), emt, fmax_eV_A=0.01)
+    neighbour = int(np.argsort(perfect.get_distances(0, range(len(perfect)), mic=True))[1])
+    initial = perfect.copy()
+    del initial[0]
+    final = initial.copy()
+    final.positions[neighbour - 1] = perfect.positions[0]
+    ends = [relax(state, emt, fmax_eV_A=0.01, relax_cell=False) for state in (initial, final)]
+    return ends, neighbour - 1
+
+
+def test_neb_of_a_symmetric_vacancy_hop(emt, vacancy_hop, tmp_path):
+    (initial, final), _ = vacancy_hop
+    store = ResultsStore(tmp_path)
+    band = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=0.05, store=store)
+    assert band["converged"]
+    assert len(band["images"]) == 5 and band["energies_eV"][0] == 0
+    assert 0.3 < band["barrier_eV"] < 1.2  # EMT Cu vacancy migration, ~0.6–0.7 eV
+    assert band["barrier_eV"] == pytest.approx(band["reverse_barrier_eV"], abs=0.02)
+    assert np.argmax(band["energies_eV"]) == 2  # the saddle is in the middle
+    again = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=0.05, store=store)
+    assert again["barrier_eV"] == band["barrier_eV"] and len(store) == 1
+
+
+def test_neb_refuses_mismatched_end_states(emt, vacancy_hop):
+    (initial, _), _ = vacancy_hop
+    with pytest.raises(ValueError, match="same atoms"):
+        neb_barrier(initial, initial[:-1], emt)
+
+
+def test_barrier_vs_amplitude_on_a_frozen_lattice(emt, vacancy_hop):
+    (initial, final), mover = vacancy_hop
+    band = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=0.05)
+    with pytest.raises(ValueError, match="must sit still"):
+        neb_barrier(initial, final, emt, moving=[mover])
+    # a "mode" that pushes apart the two atoms flanking the hop's saddle widens the gate
+    saddle = band["saddle"]
+    midpoint = 0.5 * (initial.positions[mover] + final.positions[mover])
+    gate = np.argsort(np.linalg.norm(saddle.positions - midpoint, axis=1))[1:3]
+    mode = np.zeros((len(saddle), 3))
+    outward = saddle.positions[gate[0]] - saddle.positions[gate[1]]
+    mode[gate[0]], mode[gate[1]] = outward / np.linalg.norm(outward), -outward / np.linalg.norm(outward)
+    rows = barrier_vs_amplitude(initial, initial, final, mode, [-0.1, 0.0, 0.1], emt, mover,
+                                int(gate[0]), int(gate[1]), n_images=3, fmax_eV_A=0.05)
+    assert [r["amplitude_A"] for r in rows] == [-0.1, 0.0, 0.1]
+    assert rows[0]["d_OO_A"] < rows[1]["d_OO_A"] < rows[2]["d_OO_A"]
+    assert rows[1]["barrier_eV"] > band["barrier_eV"] - 0.02  # a frozen lattice cannot make the hop easier
+    assert rows[0]["barrier_eV"] > rows[1]["barrier_eV"] > rows[2]["barrier_eV"]  # a wider gate, a lower barrier

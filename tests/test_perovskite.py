@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import spglib
+
+from toolkit import perovskite as pv
+from toolkit.protons import host_oxygen, proton_jumps, rotation_final_state, transfer_final_state
+
+
+def spacegroup(atoms):
+    return spglib.get_spacegroup((atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers), symprec=1e-3)
+
+
+def test_basno3_is_cubic_perovskite():
+    atoms = pv.basno3()
+    assert spacegroup(atoms) == "Pm-3m (221)"
+    assert atoms.get_chemical_formula() == "BaO3Sn" and pv.formal_charge(atoms) == 0
+    assert np.isclose(atoms.get_distance(1, 2), pv.BASNO3_A_EXP / 2)  # Sn–O = a/2
+
+
+@pytest.mark.parametrize("cells, fraction", [(8, 0.125), (10, 0.1), (27, 1 / 27)])
+def test_doped_supercells_have_the_stated_y_fraction(cells, fraction):
+    matrix = pv.supercell_matrix(cells)
+    assert round(abs(np.linalg.det(matrix))) == cells
+    doped = pv.y_doped(pv.basno3(), matrix)
+    symbols = doped.get_chemical_symbols()
+    assert symbols.count("Ba") == cells and symbols.count("O") == 3 * cells and symbols.count("Y") == 1
+    assert np.isclose(pv.y_fraction(doped), fraction)
+    assert pv.formal_charge(doped) == -1  # one Y_Sn' per cell, before the proton
+
+
+def test_two_dopants_are_placed_far_apart():
+    doped = pv.y_doped(pv.basno3(), np.eye(3) * 3, n_y=2)
+    y = [i for i, s in enumerate(doped.get_chemical_symbols()) if s == "Y"]
+    assert np.isclose(doped.get_distance(*y, mic=True), np.sqrt(3) * pv.BASNO3_A_EXP)
+    with pytest.raises(ValueError, match="cannot put 9 Y on 8 Sn sites"):
+        pv.y_doped(pv.basno3(), np.eye(3) * 2, n_y=9)
+
+
+def test_proton_sites_are_symmetry_distinct_and_charge_balanced():
+    doped = pv.y_doped(pv.basno3(), np.eye(3) * 2)
+    sites = pv.distinct_proton_sites(doped)
+    # 24 O x 4 directions split into orbits; the nearest O to Y has the shortest O–Y distance
+    assert sum(s["multiplicity"] for s in sites) == 24 * 4
+    assert len(sites) == 4
+    assert min(s["d_Y_A"] for s in sites) == pytest.approx(pv.BASNO3_A_EXP / 2)
+    for site in sites:
+        with_h = pv.add_proton(doped, site["o_index"], site["direction"])
+        assert pv.formal_charge(with_h) == 0
+        h = len(with_h) - 1
+        assert host_oxygen(with_h, h) == site["o_index"]
+        assert with_h.get_distance(h, site["o_index"], mic=True) == pytest.approx(pv.OH_BOND_A)
+
+
+def test_proton_directions_are_perpendicular_to_the_b_o_b_axis():
+    atoms = pv.basno3()
+    directions = pv.proton_directions(atoms.repeat(2), 2)
+    assert len(directions) == 4
+    sn_o = atoms.repeat(2).get_distance(2, 1, mic=True, vector=True)
+    assert np.allclose(directions @ sn_o, 0, atol=1e-8)
+
+
+def test_transfer_and_rotation_end_states():
+    doped = pv.y_doped(pv.basno3(), np.eye(3) * 2)
+    site = pv.distinct_proton_sites(doped)[0]
+    start = pv.add_proton(doped, site["o_index"], site["direction"])
+    h = len(start) - 1
+    final, donor, acceptor = transfer_final_state(start, h)
+    assert donor == site["o_index"] and host_oxygen(final, h) == acceptor != donor
+    assert start.get_distance(donor, acceptor, mic=True) == pytest.approx(pv.BASNO3_A_EXP / np.sqrt(2))
+    # after the transfer the proton points back towards the donor
+    back = final.get_distance(acceptor, h, mic=True, vector=True) @ final.get_distance(acceptor, donor, mic=True, vector=True)
+    assert back > 0
+    rotated, o = rotation_final_state(start, h)
+    assert o == donor
+    v0 = start.get_distance(o, h, mic=True, vector=True)
+    v1 = rotated.get_distance(o, h, mic=True, vector=True)
+    assert abs(v0 @ v1) < 1e-6 and np.isclose(np.linalg.norm(v1), np.linalg.norm(v0))
+    jumps = proton_jumps([start, start, final], [h], time_step_fs=2.0)
+    assert jumps == [{"frame": 2, "time_fs": 4.0, "h": h, "from_O": donor, "to_O": acceptor,
+                      "d_OO_A": pytest.approx(pv.BASNO3_A_EXP / np.sqrt(2))}]

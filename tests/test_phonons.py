@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.geometry import find_mic
+
+from toolkit import phonons as ph
+from toolkit.perovskite import basno3
+from toolkit.potentials import from_ase_calculator
+
+
+class Springs(Calculator):
+    """Each atom tied to its reference position by springs k (eV/Å², per atom and axis):
+    an Einstein crystal whose frequencies are sqrt(k/m)/2π, imaginary where k < 0."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, reference, k):
+        super().__init__()
+        self.reference, self.k = reference, np.asarray(k)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, properties, system_changes)
+        u = find_mic(atoms.positions - self.reference.positions, atoms.cell, pbc=True)[0]
+        self.results = {"energy": 0.5 * np.sum(self.k * u**2), "forces": -self.k * u}
+
+
+def thz(k_eV_A2, mass_amu):
+    return np.sign(k_eV_A2) * np.sqrt(abs(k_eV_A2) * units._e * 1e20 / (mass_amu * units._amu)) / (2 * np.pi) / 1e12
+
+
+@pytest.fixture
+def einstein():
+    atoms = Atoms("CuAgAu", positions=[(0.1, 0.2, 0.3), (2.3, 1.1, 0.7), (1.2, 2.9, 2.1)],
+                  cell=[[4.5, 0.2, 0.1], [0.3, 4.7, 0.2], [0.1, 0.4, 4.9]], pbc=True)
+    k = np.ones((3, 3))
+    k[1, 0] = -0.5  # Ag unstable along x
+    return atoms, k
+
+
+def test_imaginary_mode_detection_on_a_crystal_built_to_have_one(einstein):
+    atoms, k = einstein
+    calc = from_ase_calculator(Springs(atoms, k), "springs")
+    phonon = ph.compute_phonons(atoms, calc, supercell=(1, 1, 1), symmetrize=False, progress=False)
+    q = (0.5, 0.0, 0.0)  # away from Γ, where no mode is treated as acoustic
+    expected = sorted(thz(kk, m) for kk, m in zip(k.ravel(), np.repeat(atoms.get_masses(), 3)))
+    assert np.allclose(ph.frequencies_at(phonon, q), expected, atol=1e-3)
+    found = ph.imaginary_modes(phonon, q=q, threshold_THz=0.3)
+    assert len(found) == 1 and found[0][1] == pytest.approx(thz(-0.5, atoms.get_masses()[1]), abs=1e-3)
+    band = found[0][0]
+    # the unstable mode is the Ag atom moving along x, and nothing else
+    assert ph.participation(phonon, band, {"Ag": [1], "rest": [0, 2]}, q=(0, 0, 0))["Ag"] == pytest.approx(1.0)
+    u = ph.mode_displacements(phonon, band, amplitude_A=0.2)
+    assert np.allclose(np.abs(u[1]), [0.2, 0, 0], atol=1e-8) and np.allclose(u[[0, 2]], 0, atol=1e-8)
+    # a threshold below the mode's |ω| hides it
+    assert ph.imaginary_modes(phonon, q=q, threshold_THz=abs(found[0][1]) + 0.1) == []
+
+
+def test_host_phonons_and_band_path(chgnet, tmp_path):
+    from toolkit.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    phonon = ph.compute_phonons(basno3(4.19), chgnet, supercell=(2, 2, 2), store=store, progress=False)
+    n_displacements = len(phonon.supercells_with_displacements)
+    assert n_displacements <= 4  # Pm-3m symmetry found despite float32 noise
+    assert len(store) == n_displacements  # every displaced supercell's forces were cached
+    bands = ph.band_structure(phonon, npoints=5)
+    assert bands["labels"][:5] == ["Γ", "X", "M", "Γ", "R"]
+    lowest = ph.lowest_frequencies(phonon)
+    assert abs(lowest["Γ"]) < 0.05 and ph.acoustic_noise_THz(phonon) < 0.05
+    assert ph.imaginary_modes(phonon) == []
+    frames = ph.mode_animation(phonon, 0, q=(0.5, 0.5, 0.5), amplitude_A=0.25, n_frames=8)
+    assert len(frames) == 8 and len(frames[0]) == 5 * 8  # R needs a 2x2x2 cell
+    moves = [np.linalg.norm(f.positions - frames[0].positions, axis=1).max() for f in frames]
+    assert max(moves) == pytest.approx(0.5, rel=0.05)  # peak-to-peak = 2 x amplitude
+
+
+def test_tilt_character_separates_rotation_from_stretching():
+    atoms = basno3().repeat(2)
+    oxygens = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == "O"]
+    sn = 1
+    stretch = np.zeros((len(atoms), 3))
+    for o in oxygens:
+        if atoms.get_distance(sn, o, mic=True) < 2.1:
+            stretch[o] = atoms.get_distance(sn, o, mic=True, vector=True)
+    assert ph.tilt_character(atoms, stretch) == pytest.approx(0.0, abs=1e-9)
+    rotation = np.zeros((len(atoms), 3))
+    for o in oxygens:
+        if atoms.get_distance(sn, o, mic=True) < 2.1:
+            rotation[o] = np.cross([0, 0, 1], atoms.get_distance(sn, o, mic=True, vector=True))
+    assert ph.tilt_character(atoms, rotation) == pytest.approx(1.0)

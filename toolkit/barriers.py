@@ -1,0 +1,75 @@
+"""Migration barriers with ASE's nudged elastic band (climbing image)."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.constraints import FixAtoms
+from ase.geometry import find_mic
+from ase.mep import NEB
+from ase.optimize import FIRE
+
+from toolkit.store import ResultsStore, structure_fingerprint
+from toolkit.validation import check_structure
+
+
+def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, climb: bool = True,
+                fmax_eV_A: float = 0.05, max_steps: int = 300, moving=None,
+                store: ResultsStore | None = None) -> dict:
+    """Minimum-energy path from ``initial`` to ``final`` (both relaxed, same atom order).
+
+    ``n_images`` intermediate images are interpolated with IDPP and optimised with FIRE
+    (climbing image on by default). ``moving`` restricts the atoms allowed to move (the
+    rest are fixed), e.g. only the proton on a frozen lattice. Returns ``barrier_eV``
+    (max E − E_initial), ``reverse_barrier_eV``, ``energies_eV`` (relative to the
+    initial state), ``path_A`` (cumulative image separation), ``images`` and ``converged``.
+    """
+    for end in (initial, final):
+        check_structure(end)
+        potential.check_elements(end)
+    if initial.get_chemical_symbols() != final.get_chemical_symbols():
+        raise ValueError("initial and final states must hold the same atoms in the same order")
+    if moving is not None:
+        frozen = sorted(set(range(len(initial))) - set(map(int, moving)))
+        gap = np.linalg.norm(find_mic(final.positions[frozen] - initial.positions[frozen], initial.cell)[0], axis=1)
+        if len(gap) and gap.max() > 1e-3:
+            raise ValueError(f"atoms outside `moving` must sit still, but atom {frozen[int(np.argmax(gap))]} "
+                             f"moves {gap.max():.3f} Å between the end states")
+    params = {"n_images": n_images, "climb": climb, "fmax_eV_A": fmax_eV_A, "max_steps": max_steps,
+              "moving": None if moving is None else sorted(map(int, moving)),
+              "final": structure_fingerprint(final)}
+
+    def compute():
+        images = [initial.copy() for _ in range(n_images + 1)] + [final.copy()]
+        fixed = [] if moving is None else sorted(set(range(len(initial))) - set(map(int, moving)))
+        for image in images:
+            image.set_constraint(FixAtoms(indices=fixed) if fixed else None)
+            image.calc = potential
+        band = NEB(images, climb=climb, allow_shared_calculator=True, method="improvedtangent")
+        band.interpolate(method="idpp", mic=True, apply_constraint=False)
+        converged = bool(FIRE(band, logfile=None).run(fmax=fmax_eV_A, steps=max_steps))
+        energies = np.array([image.get_potential_energy() for image in images])
+        steps = [np.linalg.norm(find_mic(b.positions - a.positions, a.cell, pbc=True)[0])
+                 for a, b in zip(images[:-1], images[1:])]
+        top = images[int(np.argmax(energies))].copy()
+        top.calc = None
+        return top, {
+            "energies_eV": energies - energies[0],
+            "path_A": np.concatenate([[0.0], np.cumsum(steps)]),
+            "positions": np.array([image.positions for image in images]),
+            "converged": converged,
+        }
+
+    if store is None:
+        top, data = compute()
+    else:
+        top, data = store.cached("neb", initial, potential, params, compute)
+    energies = np.asarray(data["energies_eV"])
+    images = []
+    for positions in np.asarray(data["positions"]):
+        image = initial.copy()
+        image.positions = positions
+        images.append(image)
+    return {"barrier_eV": float(energies.max()), "reverse_barrier_eV": float(energies.max() - energies[-1]),
+            "energies_eV": energies, "path_A": np.asarray(data["path_A"]), "images": images,
+            "saddle": top, "converged": bool(data["converged"])}

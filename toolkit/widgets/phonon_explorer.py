@@ -1,0 +1,87 @@
+"""Phonon-mode explorer: pick a q-point and a branch, see where it sits, watch it move."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from toolkit import phonons
+from toolkit.widgets.viewer import structure_view
+
+
+class PhononModeExplorer:
+    """Band structure (or Γ spectrum), a q/branch picker with imaginary modes marked, and an
+    nglview animation of the chosen mode with an amplitude slider (Å).
+
+    ``points`` maps labels to reduced q; ``bands`` is :func:`toolkit.phonons.band_structure`
+    output (omit it for a supercell whose bands are not meaningful: the Γ spectrum is drawn).
+    """
+
+    def __init__(self, phonon, points=None, bands=None, threshold_THz: float = 0.3, highlight=("H", "Y"),
+                 n_frames: int = 16):
+        self.phonon, self.bands, self.threshold, self.highlight = phonon, bands, threshold_THz, highlight
+        self.n_frames = n_frames
+        points = points or {"Γ": (0.0, 0.0, 0.0)}
+        self.q_picker = widgets.Dropdown(options=list(points.items()), description="q-point")
+        self.branch = widgets.Dropdown(description="branch", layout=widgets.Layout(width="320px"))
+        self.amplitude = widgets.FloatSlider(value=0.3, min=0.05, max=1.0, step=0.05, description="amplitude Å")
+        self.plot = widgets.Output()
+        self.view_box = widgets.Box()
+        self.frames: list = []
+        self._update_branches()
+        self.q_picker.observe(lambda _: self._update_branches(), "value")
+        self.branch.observe(lambda _: self._redraw(), "value")
+        self.amplitude.observe(lambda _: self._redraw(), "value")
+        self._redraw()
+        self.widget = widgets.VBox([widgets.HBox([self.q_picker, self.branch, self.amplitude]),
+                                    widgets.HBox([self.plot, self.view_box])])
+
+    def branch_options(self) -> list[tuple[str, int]]:
+        """Dropdown entries for the current q: ``(label, band_index)``, imaginary ones marked."""
+        freqs = phonons.frequencies_at(self.phonon, self.q_picker.value)
+        return [(f"{i}: {f:+.2f} THz" + ("  ← imaginary" if f < -self.threshold else ""), i)
+                for i, f in enumerate(freqs)]
+
+    def _update_branches(self) -> None:
+        options = self.branch_options()
+        softest = min(range(len(options)), key=lambda i: phonons.frequencies_at(self.phonon, self.q_picker.value)[i])
+        self.branch.options = options
+        self.branch.value = options[softest][1]
+
+    def _redraw(self) -> None:
+        if self.branch.value is None:
+            return
+        self.frames = phonons.mode_animation(self.phonon, self.branch.value, self.q_picker.value,
+                                             self.amplitude.value, self.n_frames)
+        import nglview
+
+        view = structure_view(self.frames[0], highlight=self.highlight)
+        view.add_trajectory(nglview.ASETrajectory(self.frames))
+        view.clear_representations(component=1)
+        self.view = view
+        self.view_box.children = [view]
+        self._draw_plot()
+
+    def _draw_plot(self) -> None:
+        label = next(lab for lab, q in self.q_picker.options if q == self.q_picker.value)
+        freqs = phonons.frequencies_at(self.phonon, self.q_picker.value)
+        self.plot.clear_output(wait=True)
+        with self.plot:
+            fig, ax = plt.subplots(figsize=(4.5, 3.2))
+            if self.bands is not None:
+                for d, f in zip(self.bands["distances"], self.bands["frequencies_THz"]):
+                    ax.plot(d, f, c="k", lw=0.8)
+                ax.set_xticks(self.bands["label_positions"], self.bands["labels"])
+                x = self.bands["label_positions"][self.bands["labels"].index(label)] if label in self.bands["labels"] else 0
+                ax.plot([x], [freqs[self.branch.value]], "o", c="C3", ms=8)
+                ax.set_xlim(self.bands["label_positions"][0], self.bands["label_positions"][-1])
+            else:
+                colours = np.where(freqs < -self.threshold, "C3", "C0")
+                ax.scatter(np.arange(len(freqs)), freqs, c=colours, s=10)
+                ax.plot([self.branch.value], [freqs[self.branch.value]], "o", mfc="none", mec="k", ms=10)
+                ax.set_xlabel(f"branch at {label}")
+            ax.axhline(0, c="grey", lw=0.5)
+            ax.set_ylabel("frequency (THz)")
+            fig.tight_layout()
+            plt.show(fig)
