@@ -29,13 +29,15 @@ def to_ase(cell: PhonopyAtoms) -> Atoms:
     return Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
 
 
-def compute_phonons(atoms: Atoms, potential, supercell=(2, 2, 2), displacement_A: float = 0.01,
+def compute_phonons(atoms: Atoms, potential, supercell=(2, 2, 2), displacement_A: float = 0.03,
                     symprec: float = 1e-3, symmetrize: bool = True, store: ResultsStore | None = None,
                     progress: bool = True) -> Phonopy:
     """Finite-displacement force constants of ``atoms`` in ``supercell``; returns the Phonopy object.
 
     ``supercell`` is a diagonal (3 numbers) or a 3x3 matrix; ``displacement_A`` the
-    displacement amplitude (Å). ``atoms`` is kept as the unit cell (no reduction to a
+    displacement amplitude (Å): 0.03 Å rather than phonopy's 0.01 Å because machine-learned
+    potentials evaluated in float32 leave force noise that 0.01 Å displacements amplify
+    into ~0.5 THz of spurious frequency (see :func:`acoustic_noise_THz`). ``atoms`` is kept as the unit cell (no reduction to a
     primitive cell), so the modes of a doped supercell are its own. ``symprec`` (Å) is
     loose enough that float32 forces' tiny symmetry breaking after a relaxation does not
     hide the symmetry (which sets how many displacements are needed). ``symmetrize``
@@ -115,8 +117,18 @@ def dos(phonon: Phonopy, mesh=(12, 12, 12), sigma_THz: float = 0.1) -> dict:
 
 
 def acoustic_noise_THz(phonon: Phonopy) -> float:
-    """Largest |frequency| of the three acoustic modes at Γ: the numerical noise floor (THz)."""
-    freqs = frequencies_at(phonon, (0, 0, 0))
+    """Numerical noise floor (THz): the largest |frequency| of the three acoustic modes at Γ
+    from the raw force constants, before the acoustic sum rule is imposed.
+
+    They would be exactly zero with exact forces; what remains measures the error of the
+    finite displacements and of the potential's (float32) forces.
+    """
+    symmetrized = phonon.force_constants.copy()
+    phonon.produce_force_constants()
+    try:
+        freqs = frequencies_at(phonon, (0, 0, 0))
+    finally:
+        phonon.force_constants = symmetrized
     return float(np.sort(np.abs(freqs))[:3].max())
 
 
@@ -198,24 +210,39 @@ def commensurate_dimension(q, max_denominator: int = 8) -> np.ndarray:
     return np.array([Fraction(float(x)).limit_denominator(max_denominator).denominator for x in q])
 
 
+def modulation(phonon: Phonopy, band_index: int, q=(0, 0, 0)) -> tuple[Atoms, np.ndarray]:
+    """A mode in the smallest cell where it is periodic: ``(cell, u)`` with ``u`` the complex
+    displacement pattern (phonopy's modulation, phase factors e^{iq·R} included) scaled so
+    that its largest component has modulus 1 Å. ``u.real`` is a real pattern to freeze in."""
+    phonon.run_modulations(np.diag(commensurate_dimension(q)), [[list(q), band_index, 1.0, 0.0]])
+    modulations, supercell = phonon.get_modulations_and_supercell()
+    u = np.asarray(modulations[0]).reshape(-1, 3)
+    u = u * np.conj(u.flat[np.argmax(np.abs(u))])  # make the largest component real
+    return to_ase(supercell), u / np.abs(u).max()
+
+
 def mode_animation(phonon: Phonopy, band_index: int, q=(0, 0, 0), amplitude_A: float = 0.3,
                    n_frames: int = 16) -> list[Atoms]:
     """One period of a mode as ``n_frames`` structures, in the smallest cell where it is periodic.
 
-    Uses phonopy's modulation (phase factors e^{iq·R} included); the largest atomic
-    displacement over the period is ``amplitude_A`` (Å).
+    The largest atomic displacement over the period is ``amplitude_A`` (Å).
     """
-    phonon.run_modulations(np.diag(commensurate_dimension(q)), [[list(q), band_index, 1.0, 0.0]])
-    modulations, supercell = phonon.get_modulations_and_supercell()
-    u = np.asarray(modulations[0]).reshape(-1, 3)
-    u = u / np.abs(u).max() if np.abs(u).max() > 0 else u
-    base = to_ase(supercell)
-    frames = []
-    for k in range(n_frames):
-        frame = base.copy()
-        frame.positions += np.real(u * np.exp(2j * np.pi * k / n_frames))
-        frames.append(frame)
-    scale = amplitude_A / max(np.linalg.norm(f.positions - base.positions, axis=1).max() for f in frames)
-    for frame in frames:
-        frame.positions = base.positions + scale * (frame.positions - base.positions)
-    return frames
+    base, u = modulation(phonon, band_index, q)
+    paths = [np.real(u * np.exp(2j * np.pi * k / n_frames)) for k in range(n_frames)]
+    scale = amplitude_A / max(np.linalg.norm(p, axis=1).max() for p in paths)
+    return [displaced(base, p, scale) for p in paths]
+
+
+def mode_energy_profile(atoms: Atoms, displacements: np.ndarray, amplitudes_A, potential) -> np.ndarray:
+    """Energy (eV, relative to zero amplitude) of ``atoms`` displaced by Q x ``displacements``.
+
+    The frozen-phonon curve beyond the harmonic picture: a negative curvature at Q = 0 with
+    minima at ±Q* is a double well, and its depth tells whether thermal motion averages the
+    distortion away (depth << kT) or freezes it in.
+    """
+    energies = []
+    for q in np.concatenate([[0.0], np.asarray(amplitudes_A, dtype=float)]):
+        moved = displaced(atoms, displacements, q)
+        moved.calc = potential
+        energies.append(moved.get_potential_energy())
+    return np.array(energies[1:]) - energies[0]

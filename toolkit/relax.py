@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ase import Atoms
 from ase.constraints import FixAtoms
 from ase.filters import FrechetCellFilter
@@ -10,6 +12,10 @@ from ase.optimize import BFGS
 
 from toolkit.store import ResultsStore
 from toolkit.validation import check_structure
+
+# FrechetCellFilter takes matrix logarithms of near-identity deformations; scipy warns about
+# round-off of order 1e-13 there, which is far below any tolerance used here.
+warnings.filterwarnings("ignore", message="logm result may be inaccurate")
 
 
 def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 from toolkit import phonons
 from toolkit.widgets.viewer import structure_view
@@ -29,11 +30,11 @@ class PhononModeExplorer:
         self.plot = widgets.Output()
         self.view_box = widgets.Box()
         self.frames: list = []
+        self._updating = False
         self._update_branches()
         self.q_picker.observe(lambda _: self._update_branches(), "value")
-        self.branch.observe(lambda _: self._redraw(), "value")
+        self.branch.observe(lambda _: self._updating or self._redraw(), "value")
         self.amplitude.observe(lambda _: self._redraw(), "value")
-        self._redraw()
         self.widget = widgets.VBox([widgets.HBox([self.q_picker, self.branch, self.amplitude]),
                                     widgets.HBox([self.plot, self.view_box])])
 
@@ -45,9 +46,12 @@ class PhononModeExplorer:
 
     def _update_branches(self) -> None:
         options = self.branch_options()
-        softest = min(range(len(options)), key=lambda i: phonons.frequencies_at(self.phonon, self.q_picker.value)[i])
+        softest = int(np.argmin(phonons.frequencies_at(self.phonon, self.q_picker.value)))
+        self._updating = True  # one redraw for the new q, not one per intermediate branch value
         self.branch.options = options
         self.branch.value = options[softest][1]
+        self._updating = False
+        self._redraw()
 
     def _redraw(self) -> None:
         if self.branch.value is None:
@@ -84,4 +88,5 @@ class PhononModeExplorer:
             ax.axhline(0, c="grey", lw=0.5)
             ax.set_ylabel("frequency (THz)")
             fig.tight_layout()
-            plt.show(fig)
+            display(fig)
+            plt.close(fig)
