@@ -13,6 +13,8 @@ from ase import Atoms
 from ase.build import find_optimal_cell_shape, make_supercell
 from ase.spacegroup import crystal
 
+from toolkit.defects import substitutions
+
 BASNO3_A_EXP = 4.116  # Å, room temperature
 #: Formal charges used for the charge balance of doped cells.
 FORMAL_CHARGES = {"Ba": 2, "Sn": 4, "Y": 3, "O": -2, "H": 1}
@@ -44,22 +46,10 @@ def y_doped(host: Atoms, matrix, n_y: int = 1) -> Atoms:
     from the Y already placed. The Y fraction is ``n_y / (number of Sn sites)``.
     """
     cell = make_supercell(host, np.asarray(matrix))
-    b_sites = [i for i, s in enumerate(cell.get_chemical_symbols()) if s == "Sn"]
-    if not 0 <= n_y <= len(b_sites):
-        raise ValueError(f"cannot put {n_y} Y on {len(b_sites)} Sn sites")
-    chosen: list[int] = []
-    for _ in range(n_y):
-        if not chosen:
-            chosen.append(b_sites[0])
-            continue
-        free = [i for i in b_sites if i not in chosen]
-        nearest = [min(cell.get_distance(i, j, mic=True) for j in chosen) for i in free]
-        chosen.append(free[int(np.argmax(nearest))])
-    symbols = cell.get_chemical_symbols()
-    for i in chosen:
-        symbols[i] = "Y"
-    cell.set_chemical_symbols(symbols)
-    return cell
+    n_sn = cell.get_chemical_symbols().count("Sn")
+    if not 0 <= n_y <= n_sn:
+        raise ValueError(f"cannot put {n_y} Y on {n_sn} Sn sites")
+    return substitutions(cell, "Sn", "Y", n_y)[0]
 
 
 def y_fraction(atoms: Atoms) -> float:
