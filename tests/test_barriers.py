@@ -4,25 +4,23 @@ from ase.build import bulk
 
 from toolkit.barriers import neb_barrier
 from toolkit.coupling import barrier_vs_amplitude
+from toolkit.defects import vacancy_hop
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
 
 
 @pytest.fixture
-def vacancy_hop(emt):
+def cu_vacancy_hop(emt):
     """A Cu vacancy hop with EMT: a symmetric path, so forward and reverse barriers are equal."""
     perfect = relax(bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2), emt, fmax_eV_A=0.01)
-    neighbour = int(np.argsort(perfect.get_distances(0, range(len(perfect)), mic=True))[1])
-    initial = perfect.copy()
-    del initial[0]
-    final = initial.copy()
-    final.positions[neighbour - 1] = perfect.positions[0]
+    initial, final, mover = vacancy_hop(perfect, 0)
+    assert np.isclose(initial.get_distance(mover, 0, mic=True), final.get_distance(mover, 0, mic=True))
     ends = [relax(state, emt, fmax_eV_A=0.01, relax_cell=False) for state in (initial, final)]
-    return ends, neighbour - 1
+    return ends, mover
 
 
-def test_neb_of_a_symmetric_vacancy_hop(emt, vacancy_hop, tmp_path):
-    (initial, final), _ = vacancy_hop
+def test_neb_of_a_symmetric_vacancy_hop(emt, cu_vacancy_hop, tmp_path):
+    (initial, final), _ = cu_vacancy_hop
     store = ResultsStore(tmp_path)
     band = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=0.05, store=store)
     assert band["converged"]
@@ -34,14 +32,14 @@ def test_neb_of_a_symmetric_vacancy_hop(emt, vacancy_hop, tmp_path):
     assert again["barrier_eV"] == band["barrier_eV"] and len(store) == 1
 
 
-def test_neb_refuses_mismatched_end_states(emt, vacancy_hop):
-    (initial, _), _ = vacancy_hop
+def test_neb_refuses_mismatched_end_states(emt, cu_vacancy_hop):
+    (initial, _), _ = cu_vacancy_hop
     with pytest.raises(ValueError, match="same atoms"):
         neb_barrier(initial, initial[:-1], emt)
 
 
-def test_barrier_vs_amplitude_on_a_frozen_lattice(emt, vacancy_hop):
-    (initial, final), mover = vacancy_hop
+def test_barrier_vs_amplitude_on_a_frozen_lattice(emt, cu_vacancy_hop):
+    (initial, final), mover = cu_vacancy_hop
     band = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=0.05)
     with pytest.raises(ValueError, match="must sit still"):
         neb_barrier(initial, final, emt, moving=[mover])

@@ -27,3 +27,41 @@ def test_proton_phonon_quick_mode(tmp_path):
     assert summary["provenance"]["seeds"] == {"md": 0}
     for figure in ("host_phonons", "host_convergence", "gamma_spectra", "neb_profiles", "barrier_vs_amplitude"):
         assert (tmp_path / f"{figure}.png").is_file(), figure
+
+
+def test_liga_alloy_quick_mode(tmp_path):
+    summary = json.loads(run_study("liga-alloy", "quick", tmp_path).read_text())
+    for key in ("lattice_A", "formation_energy_eV_atom", "hull_phases", "defect_formation_eV", "single_phase_range_xLi",
+                "voltage_V", "barrier_eV", "D_Li_cm2_s", "potential", "provenance"):
+        assert key in summary, key
+    assert abs(summary["lattice_A"]["LiGa (B32)"] / 6.207 - 1) < 0.03
+    assert {"Li (bcc)", "Ga (alpha)"} <= set(summary["hull_phases"])
+    low, high = summary["single_phase_range_xLi"]
+    assert 0.0 < low <= 0.5 <= high < 1.0
+    assert all(v >= -1e-6 for _, v in summary["voltage_V"])  # never below Li/Li+ on the hull
+    assert set(summary["barrier_eV"]) == {"LiGa (B32)", "Li (bcc)"}
+    for system, by_temperature in summary["D_Li_cm2_s"].items():
+        assert len(by_temperature) >= 2, system
+        assert all(err > 0 for _, err in by_temperature.values())
+    for figure in ("hull", "solid_solution", "vacancy_hops", "arrhenius"):
+        assert (tmp_path / f"{figure}.png").is_file(), figure
+
+
+def test_oxyhalide_volcano_quick_mode(tmp_path):
+    summary = json.loads(run_study("oxyhalide-volcano", "quick", tmp_path).read_text())
+    for key in ("compositions", "peak_x", "potential", "provenance"):
+        assert key in summary, key
+    rows = summary["compositions"]
+    assert [row["x"] for row in rows] == [0.5, 1.0, 1.5, 2.0, 2.5]
+    for row in rows:
+        for key in ("x", "n_atoms", "density_g_cm3", "coordination", "D_Li_cm2_s", "Ea_eV", "sigma_300K_S_cm"):
+            assert key in row, key
+        assert row["n_atoms"] == 2 * (6 + 3 * row["x"])  # 2 x (Ta Cl5 + x Li2O)
+        assert 1.0 < row["density_g_cm3"] < 5.0
+        assert set(row["coordination"]) == {"Ta-O", "Ta-Cl", "Li-O", "Li-Cl"}
+        assert len(row["D_Li_cm2_s"]) >= 2 and all(err > 0 for _, err in row["D_Li_cm2_s"].values())
+    fitted = [row for row in rows if row["sigma_300K_S_cm"]]
+    assert summary["peak_x"] == max(fitted, key=lambda row: row["sigma_300K_S_cm"][0])["x"]
+    assert summary["provenance"]["parameters"]["mode"] == "quick"
+    for figure in ("rdfs", "coordination", "volcano", "descriptors"):
+        assert (tmp_path / f"{figure}.png").is_file(), figure

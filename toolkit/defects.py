@@ -44,3 +44,48 @@ def substitutions(atoms: Atoms, symbol: str, replacement: str, n: int = 1) -> tu
         symbols[i] = replacement
     result.set_chemical_symbols(symbols)
     return result, chosen
+
+
+def vacancy_hop(perfect: Atoms, site: int, neighbour: int | None = None) -> tuple[Atoms, Atoms, int]:
+    """End states of a vacancy hop: ``site`` emptied, then the ``neighbour`` atom (default:
+    the nearest atom of the same element) moved into it.
+
+    Returns ``(initial, final, mover)`` with ``mover`` the hopping atom's index in both
+    (unrelaxed) end states.
+    """
+    if neighbour is None:
+        same = [i for i in _sites(perfect, perfect[site].symbol) if i != site]
+        neighbour = same[int(np.argmin(perfect.get_distances(site, same, mic=True)))]
+    initial = perfect.copy()
+    del initial[site]
+    mover = neighbour - (1 if neighbour > site else 0)
+    final = initial.copy()
+    final.positions[mover] = perfect.positions[site]
+    return initial, final, mover
+
+
+def defect_map(config: Atoms, perfect: Atoms, tolerance_A: float = 1.0) -> dict:
+    """Where ``config`` differs from the ``perfect`` cell it was made from (same cell).
+
+    Each site of ``perfect`` is matched to the nearest atom of ``config`` within
+    ``tolerance_A``. Returns ``antisites`` (indices in ``config`` whose element differs from
+    the site's), ``vacancies`` (indices of unmatched ``perfect`` sites) and
+    ``vacancy_neighbours`` (indices in ``config`` within 3 Å of a vacancy).
+    """
+    antisites, vacancies = [], []
+    for site in range(len(perfect)):
+        probe = config.copy()
+        probe.append(perfect[site])
+        distances = probe.get_distances(len(config), list(range(len(config))), mic=True)
+        nearest = int(np.argmin(distances))
+        if distances[nearest] > tolerance_A:
+            vacancies.append(site)
+        elif config[nearest].symbol != perfect[site].symbol:
+            antisites.append(nearest)
+    neighbours = set()
+    for site in vacancies:
+        probe = config.copy()
+        probe.append(perfect[site])
+        distances = probe.get_distances(len(config), list(range(len(config))), mic=True)
+        neighbours.update(int(i) for i in np.where(distances < 3.0)[0])
+    return {"antisites": sorted(antisites), "vacancies": vacancies, "vacancy_neighbours": sorted(neighbours)}

@@ -44,6 +44,8 @@ os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 warnings.filterwarnings("ignore", message="Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
 # chgnet 0.4.2 converts a grad-tracking tensor to a float on every call; harmless, noisy.
 warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
+# ... and drops constraints when it converts to pymatgen; forces do not depend on them.
+warnings.filterwarnings("ignore", message="Only FixAtoms and FixCartesian is supported by Pymatgen")
 
 OFFLINE_ENV = "TOOLKIT_OFFLINE"
 FALLBACK = "chgnet-0.3.0"

@@ -12,6 +12,8 @@ import toolkit
 STUDIES = {
     "getting-started": "00_getting_started.ipynb",
     "proton-phonon": "01_proton_phonon_coupling.ipynb",
+    "oxyhalide-volcano": "02_oxyhalide_volcano.ipynb",
+    "liga-alloy": "03_liga_alloy_anode.ipynb",
 }
 MODES = ("quick", "full")
 

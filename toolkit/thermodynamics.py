@@ -1,14 +1,12 @@
 """Alloy thermodynamics: formation energies, the convex hull (pymatgen), point-defect
-formation energies, the dilute-defect composition range of a phase and the Li voltage.
+formation energies, the composition range of a phase and the Li voltage.
 
 Energies in eV, temperatures in K, voltages in V versus Li/Li+ (V = −Δμ_Li / e).
 """
 
 from __future__ import annotations
 
-import numpy as np
 from ase import Atoms
-from ase.units import kB
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition
 
@@ -65,41 +63,19 @@ def defect_formation_energies(perfect_eV: float, defect_eV: dict[str, float], mu
             for name in defect_eV}
 
 
-def dilute_composition(formation_eV: dict[str, float], temperature_K: float) -> dict:
-    """Composition of an AB compound with ideal, dilute point defects at ``temperature_K``.
-
-    Each defect's fraction on its sublattice is exp(−E_f / k_B T). Returns ``x`` (Li
-    fraction), the per-sublattice ``fractions`` and ``dilute`` (False where any fraction
-    exceeds 5 %, beyond which the non-interacting model is not to be trusted).
-    """
-    fractions = {name: float(np.exp(-e / (kB * temperature_K))) for name, e in formation_eV.items()}
-    n_li, n_ga = 1.0, 1.0
-    for name, c in fractions.items():
-        d_li, d_ga, _ = AB_DEFECTS[name]
-        n_li += d_li * c
-        n_ga += d_ga * c
-    return {"x": n_li / (n_li + n_ga), "fractions": fractions, "dilute": max(fractions.values()) < 0.05}
+def single_phase_range(diagram: PhaseDiagram, names, tolerance_eV_atom: float) -> tuple[float, float]:
+    """Li-fraction range spanned by the configurations ``names`` (one structural family,
+    e.g. a compound with vacancies and antisites) lying within ``tolerance_eV_atom`` of the hull."""
+    table = hull_table(diagram)
+    xs = [table[n]["x"] for n in names if table[n]["e_above_hull_eV_atom"] <= tolerance_eV_atom]
+    if not xs:
+        raise ValueError(f"no configuration of {list(names)} lies within {tolerance_eV_atom} eV/atom of the hull")
+    return min(xs), max(xs)
 
 
-def solid_solution_curve(perfect_eV: float, defect_eV: dict[str, float], e_compound_fu: float, e_li: float,
-                         e_ga: float, temperature_K: float = 300.0, delta_mu_range=None, n_points: int = 61) -> dict:
-    """Li content and voltage across the single-phase field of an AB compound (Li–Ga).
-
-    The Li chemical potential runs from the Ga-rich limit (compound + Ga: μ_Ga = e_ga) to the
-    Li-rich limit (compound + Li: μ_Li = e_li) unless ``delta_mu_range`` (eV, relative to
-    e_li) is given; μ_Ga = e_compound_fu − μ_Li keeps the compound in equilibrium. At each
-    μ_Li the dilute-defect composition gives x. Returns arrays ``x``, ``V`` (= −Δμ_Li/e),
-    ``dilute`` and the formation energies at both limits.
-    """
-    low, high = delta_mu_range if delta_mu_range is not None else (e_compound_fu - e_ga - e_li, 0.0)
-    curve = {"x": [], "V": [], "dilute": []}
-    for delta in np.linspace(low, high, n_points):
-        mu_li = e_li + delta
-        formation = defect_formation_energies(perfect_eV, defect_eV, mu_li, e_compound_fu - mu_li)
-        state = dilute_composition(formation, temperature_K)
-        curve["x"].append(state["x"])
-        curve["V"].append(float(-delta))
-        curve["dilute"].append(state["dilute"])
-    limits = {where: defect_formation_energies(perfect_eV, defect_eV, e_li + d, e_compound_fu - e_li - d)
-              for where, d in (("Ga-rich", low), ("Li-rich", high))}
-    return {key: np.array(value) for key, value in curve.items()} | {"formation_eV": limits}
+def voltage_curve(diagram: PhaseDiagram) -> list[tuple[float, float]]:
+    """The hull's voltage profile as points ``(x_Li, V)``: each plateau from its low to its high x."""
+    points = []
+    for step in hull_voltage_steps(diagram):
+        points += [(step["x_low"], step["V"]), (step["x_high"], step["V"])]
+    return points

@@ -12,6 +12,8 @@ from ase.geometry import find_mic
 from ase.units import kB
 
 A2_PER_FS_TO_CM2_PER_S = 0.1  # 1 Å²/fs = 1e-16 cm² / 1e-15 s
+ELEMENTARY_CHARGE_C = 1.602176634e-19
+BOLTZMANN_J_K = 1.380649e-23
 
 
 def unwrapped_positions(frames: list[Atoms], indices) -> np.ndarray:
@@ -62,19 +64,90 @@ def diffusion_coefficient(frames: list[Atoms], indices, dt_fs: float, n_blocks: 
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n_blocks))
 
 
+def combine_replicas(values) -> tuple[float, float]:
+    """Mean ``(D, error)`` of independent replicas, each ``(D, error)`` (cm²/s).
+
+    The error is the larger of the replicas' own errors propagated to the mean and the
+    standard error of their spread (when there are two or more): the spread catches what
+    one replica's blocks cannot (a different glass, a different starting point).
+    """
+    d = np.asarray(values, dtype=float).reshape(-1, 2)
+    propagated = np.sqrt(np.sum(d[:, 1] ** 2)) / len(d)
+    spread = d[:, 0].std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    return float(d[:, 0].mean()), float(max(propagated, spread))
+
+
 def arrhenius_fit(temperatures_K, D, D_err) -> dict:
     """Weighted fit of ln D = ln D0 − Ea / (kB T).
 
-    Returns ``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s`` and a function ``predict(T)``. The
-    weights are 1/σ(ln D)² with σ(ln D) = D_err / D.
+    Returns ``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``, ``predict(T)`` (D in cm²/s) and
+    ``predict_err(T)`` (its 1σ error in cm²/s, from the fit's covariance: extrapolating far
+    from the fitted temperatures widens it). The weights are 1/σ(ln D)² with σ(ln D) = D_err / D;
+    with two temperatures the covariance comes from those errors alone.
     """
     t = np.asarray(temperatures_K, dtype=float)
     d = np.asarray(D, dtype=float)
     if len(t) < 2 or (d <= 0).any():
-        raise ValueError("an Arrhenius fit needs at least two temperatures with positive D")
+        raise ValueError("an Arrhenius fit needs at least two temperatures with positive D, got "
+                         f"D = {d.tolist()} cm²/s at T = {t.tolist()} K")
     sigma = np.maximum(np.asarray(D_err, dtype=float) / d, 1e-6)
     x = 1.0 / (kB * t)
     coeffs, cov = np.polyfit(x, np.log(d), 1, w=1.0 / sigma, cov="unscaled" if len(t) == 2 else True)
     slope, intercept = coeffs
+
+    def predict(temperature):
+        return np.exp(intercept + slope / (kB * np.asarray(temperature, dtype=float)))
+
+    def predict_err(temperature):
+        u = 1.0 / (kB * np.asarray(temperature, dtype=float))
+        return predict(temperature) * np.sqrt(cov[0, 0] * u**2 + 2 * cov[0, 1] * u + cov[1, 1])
+
     return {"Ea_eV": float(-slope), "Ea_err_eV": float(np.sqrt(cov[0, 0])), "D0_cm2_s": float(np.exp(intercept)),
-            "predict": lambda temperature: np.exp(intercept + slope / (kB * np.asarray(temperature)))}
+            "predict": predict, "predict_err": predict_err}
+
+
+def nernst_einstein_conductivity_S_cm(D_cm2_s: float, n_carriers: int, volume_A3: float, temperature_K: float,
+                                      charge: int = 1, haven_ratio: float = 1.0) -> float:
+    """Ionic conductivity σ = n q² D / (H_R k_B T) in S/cm.
+
+    ``n_carriers`` ions of ``charge`` (e) in ``volume_A3``; ``D_cm2_s`` is their tracer
+    diffusion coefficient. ``haven_ratio`` H_R = D_tracer / D_σ; 1 assumes uncorrelated
+    ions (no cross terms), the usual assumption when only tracer D is converged.
+    """
+    n_per_cm3 = n_carriers / (volume_A3 * 1e-24)
+    q_C = charge * ELEMENTARY_CHARGE_C
+    return float(n_per_cm3 * q_C**2 * D_cm2_s / (haven_ratio * BOLTZMANN_J_K * temperature_K))
+
+
+FARADAY_C_MOL = 96485.332
+
+
+def diffusion_limited_current_mA_cm2(D_cm2_s: float, delta_c_mol_cm3: float, thickness_um: float) -> float:
+    """Steady Li current density (mA/cm²) that diffusion can carry across a layer.
+
+    Fick's first law with a linear concentration profile: j = F D Δc / L, with Δc the
+    largest Li concentration difference the layer can hold without changing phase (mol/cm³)
+    and L its thickness. A higher current would drain the interface below the phase's
+    Li-poor limit (or pile Li up above its Li-rich limit).
+    """
+    return 1000.0 * FARADAY_C_MOL * D_cm2_s * delta_c_mol_cm3 / (thickness_um * 1e-4)
+
+
+def conductivity_from_arrhenius(D_by_temperature: dict[float, tuple[float, float]], n_carriers: int,
+                                volume_A3: float, temperature_K: float = 300.0, charge: int = 1,
+                                haven_ratio: float = 1.0) -> dict:
+    """Extrapolate MD diffusion to ``temperature_K`` and convert it to a conductivity.
+
+    ``D_by_temperature`` maps T (K) to ``(D, error)`` in cm²/s. Fits Arrhenius
+    (:func:`arrhenius_fit`), predicts D at ``temperature_K`` with its error, and applies
+    Nernst–Einstein (:func:`nernst_einstein_conductivity_S_cm`, same ``haven_ratio``
+    assumption). Returns ``Ea_eV``, ``D_cm2_s`` and ``sigma_S_cm``, each ``[value, error]``,
+    and the fit itself under ``fit``.
+    """
+    temperatures = sorted(D_by_temperature)
+    fit = arrhenius_fit(temperatures, [D_by_temperature[t][0] for t in temperatures],
+                        [D_by_temperature[t][1] for t in temperatures])
+    d, d_err = float(fit["predict"](temperature_K)), float(fit["predict_err"](temperature_K))
+    sigma = nernst_einstein_conductivity_S_cm(d, n_carriers, volume_A3, temperature_K, charge, haven_ratio)
+    return {"Ea_eV": [fit["Ea_eV"], fit["Ea_err_eV"]], "D_cm2_s": [d, d_err], "sigma_S_cm": [sigma, sigma * d_err / d],
+            "fit": fit}
