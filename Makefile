@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 MODE ?= quick
 OUT ?= results
 
-.PHONY: setup run test lab info clean
+.PHONY: setup browser run test lab info clean
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,13 @@ run: setup
 	$(PY) -m toolkit info
 	$(PY) -m toolkit run all --mode $(MODE) --out $(OUT)
 
-test: setup
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads itself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "make: no chromium (install Debian's chromium as root); the browser tests will be skipped"
+
+test: setup browser
 	$(PY) -m pytest -q
 
 lab: setup

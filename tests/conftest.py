@@ -15,6 +15,31 @@ def offline_and_isolated(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="session")
+def study_store(tmp_path_factory):
+    """One results store for the headless study runs and the browser tests that replay them."""
+    return tmp_path_factory.mktemp("study-store")
+
+
+@pytest.fixture
+def shared_store(monkeypatch, study_store):
+    monkeypatch.setenv("TOOLKIT_STORE", str(study_store))
+    return study_store
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last, so that they find the study results already in the shared store."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (fixtures use it to save artefacts on failure)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
 def chgnet():
     from toolkit.potentials import load_potential
 

@@ -68,7 +68,7 @@ def test_info_works_offline_and_names_what_auto_picks():
     assert "mace-torch" in out
 
 
-def test_getting_started_notebook_runs_headless(tmp_path):
+def test_getting_started_notebook_runs_headless(tmp_path, shared_store):
     from toolkit.runner import run_study
 
     summary = json.loads(run_study("getting-started", "quick", tmp_path).read_text())
@@ -79,3 +79,16 @@ def test_getting_started_notebook_runs_headless(tmp_path):
     assert prov["wall_time_s"] > 0
     for name in ("00_getting_started.ipynb", "00_getting_started.html", "energy_volume.png"):
         assert (tmp_path / name).is_file()
+
+
+def test_jupyterlab_has_the_widget_extensions_the_python_side_asks_for():
+    listing = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True, text=True,
+                             timeout=120)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    assert re.search(r"@jupyter-widgets/jupyterlab-manager v\S+ enabled OK", text), text
+    found = re.search(r"nglview-js-widgets v(\S+) enabled OK", text)
+    assert found, text
+    from nglview._frontend import __frontend_version__
+
+    # nglview 4.0.1 asked for frontend 4.0 while shipping 3.1.5: every viewer stayed blank
+    assert found.group(1).startswith(__frontend_version__), (found.group(1), __frontend_version__)

@@ -7,7 +7,7 @@ import pytest
 
 from toolkit.runner import run_study
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("shared_store")]
 
 
 def test_proton_phonon_quick_mode(tmp_path):

@@ -30,6 +30,7 @@ def test_mode_explorer_follows_its_controls(host_phonon):
     assert explorer.branch.value == int(np.argmin(ph.frequencies_at(host_phonon, (0, 0, 0))))
     assert len(explorer.frames) == 6 and len(explorer.frames[0]) == 5
     assert explorer.view.max_frame == 5  # the viewer holds the whole animation
+    assert explorer.play.max == 5 and explorer._link.target == (explorer.view, "frame")  # play drives this viewer
 
     explorer.q_picker.value = ph.CUBIC_POINTS["R"]
     assert len(explorer.frames[0]) == 40  # an R mode needs the 2x2x2 cell

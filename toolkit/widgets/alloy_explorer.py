@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 
 from toolkit.defects import defect_map
 from toolkit.widgets.panel import SliderPanel
-from toolkit.widgets.viewer import structure_view
+from toolkit.widgets.viewer import VIEW_WIDTH, structure_view
 
 
 class AlloyExplorer(SliderPanel):
@@ -34,8 +34,7 @@ class AlloyExplorer(SliderPanel):
         self.info.value = (f"<b>{name}</b>: x = {row['x']:.3f}, formation energy {row['formation_eV_atom']:.3f} eV/atom, "
                            f"{1000 * row['e_above_hull_eV_atom']:.1f} meV/atom above the hull; "
                            f"{len(found['vacancies'])} vacancy(ies), {len(found['antisites'])} antisite(s)")
-        self.view = structure_view(self.configurations[name], highlight=(), extra=self.highlights())
-        self.view_box.children = [self.view]
+        self.show_view(structure_view(self.configurations[name], highlight=(), extra=self.highlights(), width=VIEW_WIDTH))
         fig, (ax, ax_v) = plt.subplots(2, 1, figsize=(4.5, 5), sharex=True)
         for other, r in self.table.items():
             ax.plot(r["x"], r["formation_eV_atom"], "o" if r["stable"] else "x", c="k" if r["stable"] else "grey", ms=4)

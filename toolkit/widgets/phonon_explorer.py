@@ -8,7 +8,8 @@ import numpy as np
 from IPython.display import display
 
 from toolkit import phonons
-from toolkit.widgets.viewer import structure_view
+from toolkit.widgets.panel import show_beside
+from toolkit.widgets.viewer import VIEW_WIDTH, structure_view
 
 
 class PhononModeExplorer:
@@ -27,16 +28,18 @@ class PhononModeExplorer:
         self.q_picker = widgets.Dropdown(options=list(points.items()), description="q-point")
         self.branch = widgets.Dropdown(description="branch", layout=widgets.Layout(width="320px"))
         self.amplitude = widgets.FloatSlider(value=0.3, min=0.05, max=1.0, step=0.05, description="amplitude Å")
+        self.play = widgets.Play(min=0, max=n_frames - 1, interval=80, description="play the mode")
         self.plot = widgets.Output()
-        self.view_box = widgets.Box()
+        self.row = widgets.HBox([self.plot])
         self.frames: list = []
+        self._link = None
         self._updating = False
         self._update_branches()
         self.q_picker.observe(lambda _: self._update_branches(), "value")
         self.branch.observe(lambda _: self._updating or self._redraw(), "value")
         self.amplitude.observe(lambda _: self._redraw(), "value")
-        self.widget = widgets.VBox([widgets.HBox([self.q_picker, self.branch, self.amplitude]),
-                                    widgets.HBox([self.plot, self.view_box])])
+        self.widget = widgets.VBox([widgets.HBox([self.q_picker, self.branch, self.amplitude, self.play]),
+                                    self.row])
 
     def branch_options(self) -> list[tuple[str, int]]:
         """Dropdown entries for the current q: ``(label, band_index)``, imaginary ones marked."""
@@ -58,13 +61,12 @@ class PhononModeExplorer:
             return
         self.frames = phonons.mode_animation(self.phonon, self.branch.value, self.q_picker.value,
                                              self.amplitude.value, self.n_frames)
-        import nglview
-
-        view = structure_view(self.frames[0], highlight=self.highlight)
-        view.add_trajectory(nglview.ASETrajectory(self.frames))
-        view.clear_representations(component=1)
+        view = structure_view(self.frames, highlight=self.highlight, width=VIEW_WIDTH)
+        if self._link is not None:
+            self._link.unlink()
+        self._link = widgets.jslink((self.play, "value"), (view, "frame"))  # played in the browser, no kernel round trip
         self.view = view
-        self.view_box.children = [view]
+        show_beside(self.row, self.plot, view)
         self._draw_plot()
 
     def _draw_plot(self) -> None:

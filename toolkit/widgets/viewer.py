@@ -5,6 +5,8 @@ from __future__ import annotations
 from ase import Atoms
 
 #: Default highlight colours for the species the studies care about.
+#: Width of a viewer placed beside a plot in the explorers.
+VIEW_WIDTH = "480px"
 HIGHLIGHT_COLOURS = {"H": "white", "Y": "orange", "Li": "limegreen", "Ga": "purple", "Ta": "teal"}
 
 
@@ -17,15 +19,20 @@ def highlight_indices(atoms: Atoms, symbols) -> dict[str, list[int]]:
     return found
 
 
-def structure_view(atoms: Atoms, highlight=("H", "Y"), extra: dict[str, list[int]] | None = None):
+def structure_view(atoms: Atoms | list[Atoms], highlight=("H", "Y"), extra: dict[str, list[int]] | None = None,
+                   width: str | None = None):
     """An ``nglview`` widget of ``atoms``: ball-and-stick, unit cell, highlighted species as spheres.
 
+    A list of ``Atoms`` is shown as a trajectory whose frames the viewer's ``frame`` selects.
     ``extra`` maps a colour to atom indices to highlight as well (vacancy neighbours, a
-    migrating ion, ...).
+    migrating ion, ...). ``width`` (CSS, e.g. ``"480px"``) is needed where the viewer sits in
+    a row beside other widgets: a flex row squeezes a viewer without one to 1 pixel.
     """
     import nglview
 
-    view = nglview.show_ase(atoms)
+    frames = list(atoms) if isinstance(atoms, (list, tuple)) else [atoms]
+    view = nglview.show_asetraj(frames) if len(frames) > 1 else nglview.show_ase(frames[0])
+    atoms = frames[0]
     view.clear_representations()
     view.add_ball_and_stick(radiusScale=0.6)
     view.add_unitcell()
@@ -35,4 +42,6 @@ def structure_view(atoms: Atoms, highlight=("H", "Y"), extra: dict[str, list[int
         if indices:
             view.add_spacefill(selection=list(map(int, indices)), color=colour, radiusScale=0.5)
     view.camera = "orthographic"
+    if width is not None:
+        view.layout.width = width
     return view

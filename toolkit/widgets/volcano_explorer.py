@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from toolkit.widgets.panel import SliderPanel
-from toolkit.widgets.viewer import structure_view
+from toolkit.widgets.viewer import VIEW_WIDTH, structure_view
 
 
 class VolcanoExplorer(SliderPanel):
@@ -35,8 +35,7 @@ class VolcanoExplorer(SliderPanel):
         self.info.value = (f"<b>TaCl₅·{x:g}Li₂O</b>, {len(entry['atoms'])} atoms: most common motif {top} "
                            f"({100 * entry['motifs'][top]:.0f} % of Ta); σ(300 K) = "
                            + (f"{sigma[0]:.2e} ± {sigma[1]:.1e} S/cm" if sigma else "no Arrhenius fit"))
-        self.view = structure_view(entry["atoms"], highlight=("Li",))
-        self.view_box.children = [self.view]
+        self.show_view(structure_view(entry["atoms"], highlight=("Li",), width=VIEW_WIDTH))
         fig, (ax_m, ax_v, ax_a) = plt.subplots(1, 3, figsize=(11, 3.2))
         names = sorted(entry["motifs"])
         ax_m.bar(range(len(names)), [entry["motifs"][n] for n in names], color="C2")

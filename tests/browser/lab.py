@@ -1,0 +1,108 @@
+"""A JupyterLab server on 127.0.0.1 and Debian's Chromium driven by Playwright: the notebooks as
+people meet them. Used by the browser tests; no network, no `playwright install`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+CHROMIUM = "/usr/bin/chromium"
+#: --disable-gpu keeps the GPU process off; SwiftShader still gives WebGL, which nglview needs.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--enable-unsafe-swiftshader", "--use-angle=swiftshader"]
+#: JupyterLab settings for a test: every cell stays in the DOM (no windowing), no news pop-up.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """``jupyter lab`` serving ``root`` with a random token, stopped by :meth:`stop`."""
+
+    def __init__(self, root: Path, env: dict, log: Path):
+        self.root, self.port, self.token = root, free_port(), secrets.token_hex(16)
+        settings = root.parent / "lab-settings"
+        for name, values in LAB_SETTINGS.items():
+            (settings / name).parent.mkdir(parents=True, exist_ok=True)
+            (settings / name).write_text(json.dumps(values))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+             f"--port={self.port}", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
+             f"--LabApp.workspaces_dir={root.parent / 'lab-workspaces'}",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            env={**os.environ, **env, "JUPYTERLAB_SETTINGS_DIR": str(settings)},
+            stdout=log.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}; see {log}")
+            try:
+                urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2)
+                return
+            except OSError:
+                if time.time() > deadline:
+                    raise TimeoutError(f"jupyter lab did not answer on port {self.port} within 120 s; see {log}")
+                time.sleep(0.5)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def notebook_url(self, name: str) -> str:
+        """The notebook alone in a fresh workspace (no tabs restored from an earlier page)."""
+        return f"{self.url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={self.token}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def run_all_cells(page, n_code_cells: int, timeout_s: float) -> list[str]:
+    """Run every cell through the Run menu and wait until none is queued or running.
+
+    Waits first until all ``n_code_cells`` are on the page. Returns the input prompts
+    (``"[3]:"``); Run All stops at an error, leaving the later prompts empty (``"[ ]:"``)."""
+    prompts = lambda: page.eval_on_selector_all(  # noqa: E731
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
+    page.wait_for_function(f"document.querySelectorAll('.jp-CodeCell').length >= {n_code_cells}", timeout=60_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    deadline, quiet = time.time() + timeout_s, 0
+    while time.time() < deadline:
+        idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
+        quiet = quiet + 1 if idle and not any("*" in p for p in prompts()) else 0
+        if quiet >= 3:  # idle on three polls in a row: Run All has finished (or stopped at an error)
+            return prompts()
+        time.sleep(1)
+    raise TimeoutError(f"the notebook was still running after {timeout_s:.0f} s: {prompts()}")
+
+
+def drawn_fraction(png: bytes, tolerance: int = 30) -> float:
+    """Fraction of pixels differing from the image's most common colour (its background)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(BytesIO(png)).convert("RGB")).reshape(-1, 3).astype(int)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    background = colours[np.argmax(counts)]
+    return float((np.abs(pixels - background).sum(axis=1) > tolerance).mean())
