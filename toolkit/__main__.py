@@ -1,4 +1,4 @@
-"""Command line: ``python -m toolkit run|info|fetch``."""
+"""Command line: ``python -m toolkit run|sweep|info|fetch``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,30 @@ def _info() -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    import json
+
+    from toolkit.provenance import write_json_atomic
+    from toolkit.sweeps import STUDY_TASKS, connect, load_grid, run_sweep
+
+    if args.study not in STUDY_TASKS:
+        print(f"no sweep task for {args.study!r}; studies with one: {', '.join(STUDY_TASKS)}", file=sys.stderr)
+        return 2
+    grid = load_grid(args.grid)
+    client = connect(args.scheduler, n_workers=args.workers)
+    print(f"toolkit: {len(grid)} points on {args.scheduler}; dashboard {client.dashboard_link}", flush=True)
+    try:
+        results = run_sweep(STUDY_TASKS[args.study], grid, client)
+    finally:
+        client.close()
+    rows = [{"parameters": p, "result": r} for p, r in zip(grid, results)]
+    if args.out:
+        write_json_atomic(args.out, rows)
+    else:
+        print(json.dumps(rows, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from toolkit.runner import MODES, STUDIES
 
@@ -33,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default="results", help="output folder (for 'all': one subfolder per study)")
     run.add_argument("--potential", default="auto")
     run.add_argument("--seed", type=int, default=0)
+    sweep = sub.add_parser("sweep", help="run a study's parameter sweep on Dask (resumable)")
+    sweep.add_argument("study", help="a study with a sweep task (see toolkit.sweeps.STUDY_TASKS)")
+    sweep.add_argument("--grid", required=True, help="JSON file: a list of parameter sets, or a dict of lists")
+    sweep.add_argument("--scheduler", default="local", help="local, slurm, pbs, gateway, or tcp://host:port")
+    sweep.add_argument("--workers", type=int, default=None, help="workers to start or scale to")
+    sweep.add_argument("--out", default=None, help="write the results as JSON here (default: print)")
     sub.add_parser("info", help="versions, offline potentials, and what 'auto' picks")
     fetch = sub.add_parser("fetch", help="download MACE-MP-0 models into mace-torch's cache (needs network)")
     fetch.add_argument("models", nargs="*", default=["mace-mp-0-small", "mace-mp-0-medium"])
@@ -46,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.models:
             print(f"{name}: {fetch_mace_mp(name)}")
         return 0
+    if args.command == "sweep":
+        return _sweep(args)
     from toolkit.runner import run_all, run_study
 
     if args.study == "all":

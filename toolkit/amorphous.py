@@ -170,8 +170,11 @@ def melt_quench(atoms: Atoms, potential, protocol: MeltQuench, seed: int, store:
     work = atoms
     stages = protocol.stages()
     for k, (temperature, n_steps) in enumerate(tqdm(stages, desc="melt–quench", disable=not progress, leave=False)):
+        # a configuration quenched from the melt gives back its excess potential energy as heat before
+        # the thermostat removes it, so the blow-up guard is set against the melt temperature
         frames = run_md(work, potential, temperature, n_steps, timestep_fs=protocol.timestep_fs, seed=seed + k,
-                        sample_every=max(1, n_steps // 4), store=store, progress=False)
+                        sample_every=max(1, n_steps // 4), store=store, progress=False,
+                        explode_factor=3.0 * max(1.0, protocol.melt_K / temperature))
         work = frames[-1].copy()
         work.set_constraint()
         work.set_momenta(None)

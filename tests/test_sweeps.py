@@ -1,0 +1,118 @@
+"""Sweeps on a real Dask LocalCluster: a lost worker costs nothing, a rerun recomputes nothing."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from toolkit import sweeps
+from toolkit.store import ResultsStore
+
+#: Calls of :func:`slow_square` are logged here (one line per call, from any worker process).
+CALL_LOG_ENV = "TOOLKIT_TEST_CALL_LOG"
+
+
+def slow_square(n: int, pause_s: float) -> dict:
+    """A pure task slow enough that a sweep is still running when a worker is killed."""
+    time.sleep(pause_s)
+    with open(os.environ[CALL_LOG_ENV], "a") as log:
+        log.write(f"{n}\n")
+    return {"n": n, "square": n * n}
+
+
+@pytest.fixture
+def client(monkeypatch, tmp_path):
+    monkeypatch.setenv(CALL_LOG_ENV, str(tmp_path / "calls.log"))
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))  # workers unpickle slow_square from this module
+    client = sweeps.connect("local", n_workers=2, dashboard_address=None)
+    yield client
+    client.close()
+    client.cluster.close()
+
+
+def calls(tmp_path) -> list[int]:
+    path = tmp_path / "calls.log"
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def test_grids_expand_to_every_combination():
+    assert sweeps.expand_grid({"x": [0.5, 1.0], "seed": [0, 1], "n_ta": 2}) == [
+        {"x": 0.5, "seed": 0, "n_ta": 2}, {"x": 0.5, "seed": 1, "n_ta": 2},
+        {"x": 1.0, "seed": 0, "n_ta": 2}, {"x": 1.0, "seed": 1, "n_ta": 2}]
+    assert sweeps.expand_grid([{"x": 1}, {"x": 2}]) == [{"x": 1}, {"x": 2}]
+    assert sweeps.sweep_key("t", {"a": 1, "b": 2}) == sweeps.sweep_key("t", {"b": 2, "a": 1})
+
+
+def test_sweep_survives_a_killed_worker_and_a_rerun_recomputes_nothing(client, tmp_path):
+    store = ResultsStore(tmp_path / "store")
+    grid = {"n": list(range(8)), "pause_s": 1.0}
+    worker = next(iter(client.scheduler_info()["workers"]))
+
+    def kill_soon():
+        time.sleep(1.5)  # a few tasks are done, others are running on both workers
+        try:
+            client.run(os._exit, 1, workers=[worker])
+        except Exception:  # noqa: BLE001 - the worker dies before it can answer
+            pass
+
+    import threading
+
+    killer = threading.Thread(target=kill_soon)
+    killer.start()
+    results = sweeps.run_sweep(slow_square, grid, client, store=store, progress=False)
+    killer.join()
+    assert [r["square"] for r in results] == [n * n for n in range(8)]
+    assert worker not in client.scheduler_info()["workers"]  # it really died (its nanny started a new one)
+    assert len(store) == 8  # every point stored once
+    done = calls(tmp_path)
+    assert set(done) == set(range(8))
+
+    again = sweeps.run_sweep(slow_square, grid, client, store=store, progress=False)
+    assert again == results and calls(tmp_path) == done and len(store) == 8  # nothing recomputed
+
+    bigger = sweeps.run_sweep(slow_square, {"n": list(range(10)), "pause_s": 1.0}, client, store=store,
+                              progress=False)
+    assert [r["n"] for r in bigger] == list(range(10)) and sorted(calls(tmp_path)[len(done):]) == [8, 9]
+
+
+def test_unknown_schedulers_are_refused_with_the_choices():
+    with pytest.raises(ValueError, match="local, slurm, pbs, gateway"):
+        sweeps.connect("nowhere")
+    with pytest.raises(ValueError, match="'slurm' or 'pbs'"):
+        sweeps.jobqueue_cluster("lsf")
+
+
+def test_slurm_configuration_becomes_a_job_script():
+    cluster = sweeps.jobqueue_cluster("slurm", queue="short", account="ionics", cores=8, processes=4, memory="16GB",
+                                      walltime="02:00:00", scheduler_options={"dashboard_address": None})
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in ("#SBATCH -p short", "#SBATCH -A ionics", "#SBATCH -n 1", "#SBATCH --cpus-per-task=8",
+                 "#SBATCH -t 02:00:00", "--nworkers 4"):
+        assert line in script, line
+
+
+@pytest.mark.slow
+def test_study_sweep_runs_headless_from_the_command_line(tmp_path):
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"x": [1.0], "n_ta": 2, "seed": [0], "temperatures_K": [[900]], "md_ps": 0.2,
+                                "melt_ps": 0.02, "quench_rate_K_per_ps": 60000.0, "anneal_ps": 0.02,
+                                "potential": "chgnet"}))
+    out = tmp_path / "sweep.json"
+    command = [sys.executable, "-m", "toolkit", "sweep", "oxyhalide-volcano", "--grid", str(grid), "--workers", "1",
+               "--out", str(out)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "dashboard" in first.stdout
+    (row,) = json.loads(out.read_text())
+    assert row["parameters"]["x"] == 1.0 and row["result"]["n_atoms"] == 18 and row["result"]["n_Li"] == 4
+    assert set(row["result"]["D_Li_cm2_s"]) == {"900"}
+    started = time.time()
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0 and json.loads(out.read_text()) == [row]
+    assert time.time() - started < 60  # read back from the store, not recomputed

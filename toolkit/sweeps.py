@@ -1,0 +1,176 @@
+"""Parameter sweeps on Dask, from a laptop to a cluster, resumable through the results store.
+
+A sweep is a pure task (a top-level function of keyword arguments returning JSON-ready
+data) mapped over a grid of parameter sets. :func:`run_sweep` looks every grid point up in
+the :class:`~toolkit.store.ResultsStore` first, submits only the missing ones to a Dask
+cluster, and stores each result as it arrives, so a sweep interrupted half-way (a killed
+kernel, a lost worker, a walltime limit) resumes where it stopped and never recomputes a
+finished point. Dask reschedules the tasks of a worker that dies.
+
+:func:`connect` gives a ``distributed.Client`` for ``"local"`` (a ``LocalCluster``, the
+default), a scheduler address (``tcp://host:8786``), ``"slurm"`` or ``"pbs"`` (dask-jobqueue,
+configured in ``~/.config/dask/jobqueue.yaml`` or by keyword) or ``"gateway"`` (a JupyterHub's
+Dask Gateway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from ase import Atoms
+from tqdm.auto import tqdm
+
+from toolkit.store import ResultsStore
+
+#: Scheduler names :func:`connect` understands besides an address.
+SCHEDULERS = ("local", "slurm", "pbs", "gateway")
+
+
+def connect(scheduler: str = "local", n_workers: int | None = None, **cluster_kwargs):
+    """A ``distributed.Client`` for ``scheduler`` (see the module docstring).
+
+    ``n_workers``: workers to start (local) or to scale to (job queues, Gateway); local
+    workers are single-threaded processes, since each task already uses torch's threads.
+    ``cluster_kwargs`` go to the cluster class (``LocalCluster``, ``SLURMCluster``, ...).
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, **cluster_kwargs)
+        return Client(cluster)
+    if scheduler in ("slurm", "pbs"):
+        cluster = jobqueue_cluster(scheduler, **cluster_kwargs)
+        if n_workers:
+            cluster.scale(n_workers)
+        return Client(cluster)
+    if scheduler == "gateway":
+        from dask_gateway import Gateway
+
+        cluster = Gateway().new_cluster(**cluster_kwargs)
+        if n_workers:
+            cluster.scale(n_workers)
+        return cluster.get_client()
+    if "://" in scheduler:
+        return Client(scheduler)
+    raise ValueError(f"unknown scheduler {scheduler!r}: use one of {', '.join(SCHEDULERS)} or an address "
+                     "such as tcp://host:8786")
+
+
+def jobqueue_cluster(kind: str, **kwargs):
+    """A dask-jobqueue ``SLURMCluster`` or ``PBSCluster`` (no jobs are submitted until it scales).
+
+    Settings not given here come from dask's configuration (``jobqueue.slurm`` /
+    ``jobqueue.pbs`` in ``~/.config/dask/jobqueue.yaml``): queue, account, cores, memory, walltime.
+    """
+    from dask_jobqueue import PBSCluster, SLURMCluster
+
+    classes = {"slurm": SLURMCluster, "pbs": PBSCluster}
+    if kind not in classes:
+        raise ValueError(f"unknown job queue {kind!r}: use 'slurm' or 'pbs'")
+    return classes[kind](**kwargs)
+
+
+def expand_grid(grid: dict | list) -> list[dict]:
+    """Parameter sets from a grid: a list of dicts is taken as it is; a dict of lists is
+    expanded to every combination (scalars are held fixed), in a stable order."""
+    if isinstance(grid, list):
+        return [dict(point) for point in grid]
+    names = list(grid)
+    values = [grid[n] if isinstance(grid[n], list) else [grid[n]] for n in names]
+    return [dict(zip(names, combination)) for combination in itertools.product(*values)]
+
+
+def load_grid(path: str | Path) -> list[dict]:
+    """:func:`expand_grid` of a JSON file."""
+    return expand_grid(json.loads(Path(path).read_text()))
+
+
+def task_name(task: Callable) -> str:
+    return f"{task.__module__}.{task.__qualname__}"
+
+
+def sweep_key(name: str, parameters: dict) -> str:
+    """The store key of one grid point: a hash of the task's name and its parameters."""
+    text = json.dumps([name, parameters], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def run_sweep(task: Callable, grid: dict | list, client, store: ResultsStore | None = None,
+              progress: bool = True) -> list[dict]:
+    """Map ``task`` over ``grid`` on ``client``'s cluster; returns the results in grid order.
+
+    Finished points are read from ``store`` (default: the user's store) and not submitted;
+    new results are written as they arrive. Each point is submitted with a key derived from
+    its parameters, so two sweeps sharing a scheduler never run the same point twice at once.
+    """
+    from distributed import as_completed
+
+    store = store if store is not None else ResultsStore()
+    name = task_name(task)
+    points = expand_grid(grid)
+    keys = [sweep_key(name, p) for p in points]
+    results = {}
+    for key in keys:
+        hit = store.get(key)
+        if hit is not None:
+            results[key] = hit[1]["result"]
+    todo = {key: p for key, p in zip(keys, points) if key not in results}
+    futures = {client.submit(task, key=f"{task.__name__}-{key}", pure=True, **p): key for key, p in todo.items()}
+    with tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {task.__name__}",
+              disable=not progress) as bar:
+        for future in as_completed(futures):
+            key = futures[future]
+            results[key] = future.result()
+            store.put(key, f"sweep:{name}", Atoms(), {"parameters": todo[key], "result": results[key]})
+            bar.update()
+    return [results[key] for key in keys]
+
+
+@lru_cache(maxsize=4)
+def worker_potential(name: str):
+    """The potential ``name`` loaded once per worker process and reused by its tasks."""
+    from toolkit.potentials import load_potential
+
+    return load_potential(name)
+
+
+def oxyhalide_glass(x: float, n_ta: int, seed: int, temperatures_K: list, md_ps: float, potential: str = "auto",
+                    melt_ps: float = 0.3, quench_rate_K_per_ps: float = 6000.0, quench_stages: int = 3,
+                    anneal_ps: float = 0.1, timestep_fs: float = 2.0, sample_every: int = 5,
+                    n_blocks: int = 3) -> dict:
+    """Study 2's sweep task: one TaCl5·xLi2O glass (packing seed ``seed``) and its Li diffusion.
+
+    Packs at the ideal-mixing density, melt-quenches (1500 K to 300 K, ``MeltQuench`` with
+    these settings), then runs NVT MD of ``md_ps`` at each of ``temperatures_K``. Returns
+    ``density_g_cm3``, ``volume_A3``, ``n_atoms``, ``n_Li`` and ``D_Li_cm2_s`` (T -> [D, error]).
+    Every step goes through the store, so a rescheduled task resumes from its checkpoints.
+    """
+    from toolkit import amorphous as am
+    from toolkit.md import run_md
+    from toolkit.transport import diffusion_coefficient
+
+    calc = worker_potential(potential)
+    store = ResultsStore()
+    protocol = am.MeltQuench(melt_ps=melt_ps, quench_rate_K_per_ps=quench_rate_K_per_ps,
+                             quench_stages=quench_stages, anneal_ps=anneal_ps, timestep_fs=timestep_fs)
+    packed = am.random_packing(am.oxyhalide_counts(x, n_ta), am.ideal_mixing_density_g_cm3(x), seed=seed)
+    glass = am.melt_quench(packed, calc, protocol, seed=seed, store=store, progress=False)
+    li = [i for i, s in enumerate(glass.get_chemical_symbols()) if s == "Li"]
+    diffusion = {}
+    for temperature in temperatures_K:
+        frames = run_md(glass, calc, float(temperature), int(md_ps * 1000 / timestep_fs), timestep_fs=timestep_fs,
+                        seed=seed, sample_every=sample_every, store=store, progress=False)
+        kept = frames[len(frames) // 5:]
+        diffusion[f"{float(temperature):g}"] = list(diffusion_coefficient(kept, li, timestep_fs * sample_every, n_blocks))
+    return {"density_g_cm3": glass.info["melt_quench"]["density_g_cm3"], "volume_A3": float(glass.get_volume()),
+            "n_atoms": len(glass), "n_Li": len(li), "D_Li_cm2_s": diffusion, "potential": calc.info.name,
+            "potential_sha256": calc.info.sha256}
+
+
+#: study name -> its sweep task (``python -m toolkit sweep <study> --grid FILE``).
+STUDY_TASKS: dict[str, Callable] = {"oxyhalide-volcano": oxyhalide_glass}
