@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -84,14 +85,18 @@ def run_all_cells(page, n_code_cells: int, timeout_s: float) -> list[str]:
     prompts = lambda: page.eval_on_selector_all(  # noqa: E731
         ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
     page.wait_for_function(f"document.querySelectorAll('.jp-CodeCell').length >= {n_code_cells}", timeout=60_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    deadline, quiet = time.time() + timeout_s, 0
+    deadline, quiet, clicked = time.time() + timeout_s, 0, 0.0
     while time.time() < deadline:
+        current = prompts()
+        started = bool(current) and not re.fullmatch(r"\[\s*\]:", current[0])  # the first cell ran or is queued
+        if not started and time.time() - clicked > 30:  # a kernel still starting ignores Run All: ask again
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            clicked = time.time()
         idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
-        quiet = quiet + 1 if idle and not any("*" in p for p in prompts()) else 0
+        quiet = quiet + 1 if started and idle and not any("*" in p for p in current) else 0
         if quiet >= 3:  # idle on three polls in a row: Run All has finished (or stopped at an error)
-            return prompts()
+            return current
         time.sleep(1)
     raise TimeoutError(f"the notebook was still running after {timeout_s:.0f} s: {prompts()}")
 
