@@ -1,4 +1,9 @@
-"""Molecular dynamics with ASE integrators: seeded, guarded against blow-ups, resumable."""
+"""Molecular dynamics: seeded, guarded against blow-ups, resumable.
+
+MACE-family potentials run on the toolkit's batched engine (:mod:`toolkit.engine`: BAOAB
+Langevin, float32, neighbour lists with a skin, several runs in one model call); any other
+potential (CHGNet, an ASE calculator) runs on ASE's Langevin integrator.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +24,39 @@ def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
     return max(factor * target_K, target_K + 500.0)
 
 
+def uses_engine(atoms: Atoms, potential) -> bool:
+    """True when MD of ``atoms`` can run on the batched engine: a MACE model and no constraints but FixCom."""
+    return (getattr(getattr(potential, "info", None), "family", None) == "mace"
+            and all(isinstance(c, FixCom) for c in atoms.constraints))
+
+
+def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int, timestep_fs: float = 1.0,
+                seeds=0, friction_per_fs: float = 0.01, sample_every: int = 10, store: ResultsStore | None = None,
+                explode_factor: float = 3.0, progress: bool = True) -> list[list[Atoms]]:
+    """Independent Langevin runs of ``structures`` (one temperature and seed each, or one for all).
+
+    On the engine they go through the model together, as one batch; otherwise one after
+    another with :func:`run_md`. Returns each run's frames, as :func:`run_md` does.
+    """
+    temperatures = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (len(structures),))
+    seed_list = [int(seeds) + k for k in range(len(structures))] if np.ndim(seeds) == 0 else list(seeds)
+    common = dict(timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, sample_every=sample_every, store=store,
+                  explode_factor=explode_factor, progress=progress)
+    if structures and all(uses_engine(atoms, potential) for atoms in structures):
+        from toolkit.engine import run_replicas
+
+        return run_replicas(structures, potential, temperatures, n_steps, seeds=seed_list, **common)
+    return [run_md(atoms, potential, float(t), n_steps, seed=s, **common)
+            for atoms, t, s in zip(structures, temperatures, seed_list)]
+
+
 def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float = 1.0,
            seed: int = 0, friction_per_fs: float = 0.01, sample_every: int = 10,
            store: ResultsStore | None = None, explode_factor: float = 3.0,
            progress: bool = True) -> list[Atoms]:
     """Langevin NVT MD; returns frames (positions, momenta) every ``sample_every`` steps.
+
+    MACE potentials run on :mod:`toolkit.engine` (see :func:`uses_engine`), others on ASE.
 
     Velocities start from a Maxwell–Boltzmann distribution drawn with ``seed``. Every
     sample the temperature is checked against :func:`temperature_limit_K` and an
@@ -31,6 +64,12 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
     ``store`` the frames go to a trajectory checkpoint, and a rerun continues from the
     last frame (the thermostat noise after a resume is drawn from ``seed`` + steps done).
     """
+    if uses_engine(atoms, potential):
+        from toolkit.engine import run_replicas
+
+        return run_replicas([atoms], potential, temperature_K, n_steps, timestep_fs=timestep_fs, seeds=[seed],
+                            friction_per_fs=friction_per_fs, sample_every=sample_every, store=store,
+                            explode_factor=explode_factor, progress=progress)[0]
     check_structure(atoms)
     potential.check_elements(atoms)
     params = {"temperature_K": temperature_K, "n_steps": n_steps, "timestep_fs": timestep_fs,

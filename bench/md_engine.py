@@ -1,0 +1,107 @@
+"""The toolkit's MD engine against ASE, batched replicas against serial runs, and the overhead we control.
+
+Measured side by side in one run, on one model (a shipped student, float32) and bcc Li cells:
+
+1. toolkit ``MDEngine`` (Langevin) versus ASE's ``Langevin`` driving mace-torch's own
+   ``MACECalculator`` on the same model file, 64 and 128 atoms: time per step and the ratio;
+2. 8 replicas in one batched engine versus the same 8 run one after another;
+5. the fraction of an engine step spent outside the model call.
+
+    python bench/md_engine.py [--study liga-alloy] [--steps 200]
+
+Prints a Markdown table; the README carries the latest one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from ase import units
+from ase.build import bulk, make_supercell
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+from toolkit.engine import MDEngine
+from toolkit.potentials import load_potential, student_path
+
+TARGETS = {"engine_vs_ase_64": 2.0, "batched_vs_serial": 3.0, "overhead": 0.15}
+
+
+def li_cell(n_atoms: int, seed: int = 0):
+    """bcc Li with ``n_atoms`` atoms (64: 4x4x2, 128: 4x4x4 conventional cells), rattled."""
+    reps = {16: (2, 2, 2), 54: (3, 3, 3), 64: (4, 4, 2), 128: (4, 4, 4)}[n_atoms]
+    atoms = make_supercell(bulk("Li", "bcc", a=3.44, cubic=True), np.diag(reps))
+    atoms.rattle(0.05, seed=seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=400, rng=np.random.default_rng(seed))
+    return atoms
+
+
+def ase_seconds_per_step(model_file: str, atoms, n_steps: int) -> float:
+    from mace.calculators import MACECalculator
+
+    work = atoms.copy()
+    work.calc = MACECalculator(model_paths=model_file, device="cpu", default_dtype="float32")
+    dyn = Langevin(work, timestep=2 * units.fs, temperature_K=400, friction=0.01 / units.fs,
+                   rng=np.random.default_rng(0))
+    dyn.run(5)  # warm-up
+    started = time.perf_counter()
+    dyn.run(n_steps)
+    return (time.perf_counter() - started) / n_steps
+
+
+def engine_seconds_per_step(potential, replicas, n_steps: int) -> tuple[float, float]:
+    """Seconds per step (all replicas together) and the overhead fraction."""
+    engine = MDEngine(potential, replicas, 400.0, timestep_fs=2.0)
+    engine.step(5)  # warm-up
+    engine.model_seconds = engine.step_seconds = 0.0
+    engine.step(n_steps)
+    return engine.step_seconds / n_steps, engine.overhead_fraction()
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", default="liga-alloy", help="whose student to run (it must cover Li)")
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    model_file = str(student_path(args.study))
+    potential = load_potential(f"student:{args.study}", device="cpu", dtype="float32")
+
+    rows = []
+    for n in (64, 128):
+        atoms = li_cell(n)
+        t_ase = ase_seconds_per_step(model_file, atoms, args.steps)
+        t_engine, overhead = engine_seconds_per_step(potential, [atoms], args.steps)
+        rows.append((f"1. MD step, {n} atoms: ASE Langevin + MACECalculator vs toolkit engine",
+                     f"{1000 * t_ase:.1f} ms", f"{1000 * t_engine:.1f} ms", t_ase / t_engine,
+                     TARGETS["engine_vs_ase_64"] if n == 64 else None))
+        rows.append((f"5. share of an engine step outside the model call, {n} atoms", "", "", overhead,
+                     TARGETS["overhead"]))
+
+    replicas = [li_cell(54, seed=k) for k in range(8)]
+    serial = sum(engine_seconds_per_step(potential, [r], args.steps)[0] for r in replicas)
+    batched, overhead = engine_seconds_per_step(potential, replicas, args.steps)
+    rows.append(("2. 8 replicas of 54 atoms: 8 serial runs vs one batched run (per step of all 8)",
+                 f"{1000 * serial:.1f} ms", f"{1000 * batched:.1f} ms", serial / batched, TARGETS["batched_vs_serial"]))
+    rows.append(("5. share of a batched step outside the model call, 8 x 54 atoms", "", "", overhead,
+                 TARGETS["overhead"]))
+
+    print(f"\n{os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads; "
+          f"model: student:{args.study} (float32); {args.steps} Langevin steps of 2 fs, bcc Li at 400 K\n")
+    print("| benchmark | baseline | toolkit | ratio | target | met |")
+    print("|---|---|---|---|---|---|")
+    for name, base, ours, ratio, target in rows:
+        if name.startswith("5."):
+            met = "" if target is None else ("yes" if ratio < target else "no")
+            print(f"| {name} | | | {100 * ratio:.0f} % | < {100 * target:.0f} % | {met} |")
+        else:
+            met = "" if target is None else ("yes" if ratio >= target else "no")
+            print(f"| {name} | {base} | {ours} | {ratio:.2f}x | {'' if target is None else f'≥ {target:g}x'} | {met} |")
+
+
+if __name__ == "__main__":
+    main()

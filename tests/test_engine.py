@@ -1,0 +1,177 @@
+"""The batched MD engine against ASE: same forces, same NVE steps, same thermostat statistics."""
+
+import numpy as np
+import pytest
+from ase import units
+from ase.build import make_supercell
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.verlet import VelocityVerlet
+
+from toolkit.engine import MDEngine, run_replicas
+from toolkit.perovskite import basno3
+from toolkit.potentials import load_potential
+from toolkit.store import ResultsStore
+from toolkit.validation import MDExplosionError, NonFiniteForcesError
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_mace_path):
+    return load_potential(str(tiny_mace_path), device="cpu", dtype="float64")
+
+
+def cell(seed=0, temperature_K=300.0):
+    atoms = make_supercell(basno3(4.1), np.eye(3) * 2)
+    rng = np.random.default_rng(seed)
+    atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    Stationary(atoms)
+    return atoms
+
+
+def test_forces_match_the_ase_calculator_for_a_batch_with_atoms_outside_the_cell(tiny):
+    a, b = cell(0), cell(1)
+    b.positions[:5] += 2 * b.cell[0] - b.cell[2]  # unwrapped coordinates, as during a long run
+    engine = MDEngine(tiny, [a, b], 300.0, thermostat="nve", dtype="float64", skin_A=0.7)
+    for k, atoms in enumerate((a, b)):
+        reference = atoms.copy()
+        reference.calc = tiny
+        span = slice(int(engine.offsets[k]), int(engine.offsets[k + 1]))
+        assert np.allclose(engine.forces[span].numpy(), reference.get_forces(), atol=1e-8)
+        assert engine.energies_eV[k].item() == pytest.approx(reference.get_potential_energy(), abs=1e-8)
+
+
+def test_nve_follows_ase_velocity_verlet_step_by_step(tiny):
+    atoms = cell(2)
+    engine = MDEngine(tiny, [atoms], 300.0, thermostat="nve", timestep_fs=1.0, dtype="float64", skin_A=0.3)
+    reference = atoms.copy()
+    reference.calc = tiny
+    dyn = VelocityVerlet(reference, timestep=1.0 * units.fs)
+    for _ in range(30):  # long enough for several neighbour-list rebuilds with this small skin
+        engine.step()
+        dyn.run(1)
+    assert engine.neighbour_builds > 1
+    assert np.abs(engine.snapshot(0).positions - reference.positions).max() < 1e-7
+    assert np.abs(engine.snapshot(0).get_momenta() - reference.get_momenta()).max() < 1e-6
+
+
+def test_nve_conserves_energy_in_float32(tiny):
+    """Stated drift: under 1 meV/atom over 1000 steps of 1 fs at 300 K."""
+    atoms = cell(3)
+    engine = MDEngine(tiny, [atoms], 300.0, thermostat="nve", timestep_fs=1.0)
+    total = []
+    for _ in range(20):
+        engine.step(50)
+        total.append(float(engine.energies_eV[0] + engine.kinetic_energies_eV()[0]))
+    assert np.ptp(total) / len(atoms) < 1e-3
+
+
+@pytest.mark.parametrize("thermostat", ["langevin", "csvr"])
+def test_thermostats_give_the_canonical_temperature_distribution_like_ase_langevin(tiny, thermostat):
+    """Mean and spread of the kinetic temperature match ASE's Langevin and the canonical values
+    (<T> = T0, σ_T / T0 = sqrt(2 / N_f))."""
+    target = 600.0
+    n_replicas, n_samples = 6, 60
+    engine = MDEngine(tiny, [cell(10 + k, target) for k in range(n_replicas)], target, thermostat=thermostat,
+                      timestep_fs=2.0, friction_per_fs=0.05, tau_fs=20.0, seeds=7)
+    engine.step(100)  # equilibrate
+    temperatures = []
+    for _ in range(n_samples):
+        engine.step(5)
+        temperatures.append(engine.current_temperatures_K())
+    temperatures = np.concatenate(temperatures)
+
+    reference = cell(20, target)
+    reference.calc = tiny
+    dyn = Langevin(reference, timestep=2.0 * units.fs, temperature_K=target, friction=0.05 / units.fs,
+                   fixcm=False, rng=np.random.default_rng(3))
+    dyn.run(100)
+    ase_temperatures = []
+    n_f = 3 * len(reference) - 3
+    for _ in range(n_samples):
+        dyn.run(5)
+        ase_temperatures.append(2 * reference.get_kinetic_energy() / (n_f * units.kB))
+
+    canonical_spread = target * np.sqrt(2 / n_f)
+    assert np.mean(temperatures) == pytest.approx(target, rel=0.05)
+    assert np.std(temperatures) == pytest.approx(canonical_spread, rel=0.25)
+    assert np.mean(temperatures) == pytest.approx(np.mean(ase_temperatures), rel=0.1)
+    assert np.std(temperatures) == pytest.approx(np.std(ase_temperatures), rel=0.5)
+
+
+def test_a_replica_moves_the_same_alone_or_in_a_batch(tiny):
+    atoms = cell(4)
+    alone = MDEngine(tiny, [atoms], 500.0, seeds=[11])
+    batch = MDEngine(tiny, [cell(5), atoms, cell(6)], 500.0, seeds=[3, 11, 4])
+    alone.step(40)
+    batch.step(40)
+    assert np.abs(alone.snapshot(0).positions - batch.snapshot(1).positions).max() < 1e-4
+
+
+def test_run_replicas_checkpoints_and_resumes(tiny, tmp_path):
+    store = ResultsStore(tmp_path / "store")
+    replicas = [cell(7), cell(8)]
+    first = run_replicas(replicas, tiny, [300.0, 600.0], 40, seeds=[1, 2], sample_every=10, store=store,
+                         progress=False)
+    assert [len(f) for f in first] == [5, 5]
+    assert first[0][-1].info["step"] == 40
+    # a kernel killed after 20 steps: cut one replica's checkpoint to 3 frames, the other to 4
+    from ase.io import Trajectory, read
+
+    paths = sorted((tmp_path / "store" / "checkpoints").glob("*.traj"))
+    assert len(paths) == 2
+    for path, keep in zip(paths, (3, 4)):
+        frames = read(path, index=":")[:keep]
+        with Trajectory(path, "w") as traj:
+            for frame in frames:
+                traj.write(frame)
+    resumed = run_replicas(replicas, tiny, [300.0, 600.0], 40, seeds=[1, 2], sample_every=10, store=store,
+                           progress=False)
+    assert [len(f) for f in resumed] == [5, 5]
+    for k in range(2):
+        assert np.allclose(resumed[k][2].positions, first[k][2].positions)  # kept, not recomputed
+        assert resumed[k][-1].info["step"] == 40
+    again = run_replicas(replicas, tiny, [300.0, 600.0], 40, seeds=[1, 2], sample_every=10, store=store,
+                         progress=False)
+    assert np.allclose(again[1][-1].positions, resumed[1][-1].positions)  # finished: read back, not rerun
+
+
+def test_runaway_temperature_names_the_replica(tiny):
+    hot = cell(9, temperature_K=20000.0)
+    with pytest.raises(MDExplosionError, match="replica 1"):
+        run_replicas([cell(1), hot], tiny, 300.0, 10, sample_every=5, progress=False)
+
+
+def test_nan_forces_name_the_atoms(tiny, monkeypatch):
+    engine = MDEngine(tiny, [cell(0)], 300.0)
+    real = engine.model.forward
+
+    def broken(data, **kwargs):
+        out = real(data, **kwargs)
+        out["forces"] = out["forces"].clone()
+        out["forces"][3] = float("nan")
+        return out
+
+    monkeypatch.setattr(engine.model, "forward", broken)
+    with pytest.raises(NonFiniteForcesError, match="Ba3|Sn3|O3"):
+        engine.step()
+
+
+def test_non_mace_potentials_are_refused_with_a_pointer(chgnet):
+    with pytest.raises(TypeError, match="run_md"):
+        MDEngine(chgnet, [cell(0)], 300.0)
+
+
+def test_run_md_puts_mace_models_on_the_engine_and_batches_many_runs(tiny, emt):
+    from ase.build import bulk
+
+    from toolkit.md import run_md, run_md_many, uses_engine
+
+    atoms = cell(1)
+    frames = run_md(atoms, tiny, 300.0, 20, sample_every=10, seed=5, progress=False)
+    assert len(frames) == 3 and frames[-1].info["step"] == 20  # the engine's frames
+    many = run_md_many([cell(1), cell(2)], tiny, [300.0, 600.0], 20, sample_every=10, seeds=[5, 6], progress=False)
+    assert np.allclose(many[0][-1].positions, frames[-1].positions, atol=1e-4)  # batching changes nothing
+    copper = bulk("Cu", "fcc", a=3.6, cubic=True)
+    assert not uses_engine(copper, emt)  # other potentials stay on ASE's integrator
+    assert len(run_md_many([copper], emt, 300.0, 20, sample_every=10, progress=False)[0]) == 3

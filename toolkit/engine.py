@@ -1,0 +1,343 @@
+"""A low-overhead MD engine for MACE models: several replicas in one batched model call.
+
+ASE's integrators call mace-torch's ASE calculator once per step and replica; each call
+rebuilds the neighbour list, converts the structure to a graph, and computes the stress
+too. On a small model that bookkeeping costs as much as the model itself. Here the state
+(positions, momenta) stays in torch tensors, the neighbour list is built with a skin and
+reused until an atom has moved half the skin (edges beyond the model's cutoff are dropped
+before each call, so the result is exact), no stress is computed (the cell is fixed), and
+any number of replicas — different temperatures, seeds or structures — go through the
+model as one batch.
+
+Integrators (all with the centre-of-mass momentum of each replica held at zero):
+
+``"nve"``
+    velocity Verlet.
+``"langevin"``
+    BAOAB Langevin (Leimkuhler & Matthews, Appl. Math. Res. Express 2013, 34), friction
+    ``friction_per_fs``.
+``"csvr"``
+    velocity Verlet with the stochastic velocity-rescaling thermostat of Bussi, Donadio &
+    Parrinello (J. Chem. Phys. 126, 014101 (2007)), time constant ``tau_fs``.
+
+Each replica draws its noise from its own seeded generator, so a replica's trajectory does
+not depend on which other replicas share its batch. Units: Å, fs, K, eV, amu.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+from ase import Atoms, units
+
+from toolkit.validation import MDExplosionError, NonFiniteForcesError, check_structure, check_temperature
+
+THERMOSTATS = ("nve", "langevin", "csvr")
+
+
+def mace_model(potential):
+    """The torch module and cutoff (Å) of a MACE-family toolkit potential."""
+    inner = getattr(potential, "inner", None)
+    if getattr(potential, "info", None) is None or potential.info.family != "mace" or not hasattr(inner, "models"):
+        name = getattr(getattr(potential, "info", None), "name", type(potential).__name__)
+        raise TypeError(f"the MD engine runs MACE models only, not {name!r}; use toolkit.md.run_md for other potentials")
+    return inner.models[0], float(inner.r_max), inner.z_table
+
+
+class MDEngine:
+    """Replicas of a system integrated together, one model call per step for all of them.
+
+    Parameters
+    ----------
+    potential:
+        a MACE potential from :func:`toolkit.potentials.load_potential` (MACE-MP-0, a
+        ``.model`` file, a ``student:<study>``).
+    replicas:
+        ``Atoms`` to integrate (any sizes; each needs a 3D periodic cell). Momenta already
+        set are kept; otherwise they are drawn from Maxwell–Boltzmann at the replica's
+        temperature.
+    temperatures_K:
+        one temperature per replica, or one for all (the thermostat target; for ``"nve"``
+        only the initial velocities).
+    seeds:
+        one seed per replica, or one base seed ``s`` giving ``s, s+1, ...``.
+    dtype:
+        ``"float32"`` (default, fast) or ``"float64"`` for the model; the integrator state
+        is always float64.
+    skin_A:
+        neighbour-list skin (Å); the list is rebuilt when any atom has moved half of it.
+    """
+
+    def __init__(self, potential, replicas: list[Atoms], temperatures_K, thermostat: str = "langevin",
+                 timestep_fs: float = 1.0, friction_per_fs: float = 0.01, tau_fs: float = 100.0, seeds=0,
+                 skin_A: float = 1.0, dtype: str = "float32", device: str | None = None):
+        if thermostat not in THERMOSTATS:
+            raise ValueError(f"unknown thermostat {thermostat!r}; choose from {', '.join(THERMOSTATS)}")
+        if not replicas:
+            raise ValueError("no replicas to integrate")
+        model, self.r_max_A, self.z_table = mace_model(potential)
+        for atoms in replicas:
+            check_structure(atoms)
+            potential.check_elements(atoms)
+        self.potential = potential
+        self.n_replicas = len(replicas)
+        self.temperatures_K = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (self.n_replicas,)).copy()
+        self.seeds = [int(seeds) + k for k in range(self.n_replicas)] if np.ndim(seeds) == 0 else [int(s) for s in seeds]
+        if len(self.seeds) != self.n_replicas:
+            raise ValueError(f"{len(self.seeds)} seeds for {self.n_replicas} replicas")
+        self.thermostat = thermostat
+        self.dt = timestep_fs * units.fs
+        self.timestep_fs = timestep_fs
+        self.friction = friction_per_fs / units.fs
+        self.tau = tau_fs * units.fs
+        self.skin_A = skin_A
+        self.device = torch.device(device or next(model.parameters()).device)
+        self.model_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+        # a private copy: converting the user's model to float32 in place would change their results
+        self.model = copy.deepcopy(model).to(device=self.device, dtype=self.model_dtype).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.rngs = [np.random.default_rng(s) for s in self.seeds]
+
+        self.templates = [atoms.copy() for atoms in replicas]
+        self.sizes = [len(a) for a in replicas]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)])
+        f64 = dict(dtype=torch.float64, device=self.device)
+        self.positions = torch.tensor(np.concatenate([a.positions for a in replicas]), **f64)
+        self.masses = torch.tensor(np.concatenate([a.get_masses() for a in replicas]), **f64)[:, None]
+        self.replica_of_atom = torch.repeat_interleave(torch.arange(self.n_replicas, device=self.device),
+                                                       torch.tensor(self.sizes, device=self.device))
+        self.kT = torch.tensor(units.kB * self.temperatures_K, **f64)
+        self.dof = torch.tensor([3 * n - 3 for n in self.sizes], **f64)
+        momenta = []
+        for k, atoms in enumerate(replicas):
+            p = atoms.get_momenta()
+            if not np.any(p):
+                m = atoms.get_masses()[:, None]
+                p = self.rngs[k].standard_normal((len(atoms), 3)) * np.sqrt(m * units.kB * self.temperatures_K[k])
+            momenta.append(p)
+        self.momenta = self._zero_com(torch.tensor(np.concatenate(momenta), **f64))
+        self.steps_done = 0
+        self.neighbour_builds = 0
+        #: wall time (s) inside the model call (forward and force backward), and in whole steps
+        self.model_seconds = self.step_seconds = 0.0
+        self._build_neighbours()
+        self.energies_eV, self.forces = self._evaluate()
+        self.model_seconds = 0.0  # count only what stepping costs
+
+    # --- the model call -------------------------------------------------------------------------------------------
+
+    def _build_neighbours(self) -> None:
+        """Graphs of every replica with cutoff r_max + skin, through mace-torch's own data pipeline."""
+        from mace import data as mace_data
+        from mace.tools import torch_geometric
+
+        graphs = []
+        positions = self.positions.cpu().numpy()
+        for k, template in enumerate(self.templates):
+            atoms = template.copy()
+            atoms.positions = positions[self.offsets[k]:self.offsets[k + 1]]
+            config = mace_data.config_from_atoms(atoms)
+            graphs.append(mace_data.AtomicData.from_config(config, z_table=self.z_table,
+                                                           cutoff=self.r_max_A + self.skin_A))
+        batch = torch_geometric.batch.Batch.from_data_list(graphs).to(self.device)
+        self.graph = {key: batch[key] for key in ("node_attrs", "edge_index", "batch", "ptr", "head", "cell",
+                                                  "unit_shifts") if key in batch.keys}
+        self.graph["node_attrs"] = self.graph["node_attrs"].to(self.model_dtype)
+        self.graph["cell"] = self.graph["cell"].to(self.model_dtype)
+        # the shift of each edge is fixed while the cell is: S · cell of the edge's replica
+        cells = self.graph["cell"].view(-1, 3, 3)[self.graph["batch"][self.graph["edge_index"][0]]]
+        self.all_edges = self.graph["edge_index"]
+        self.all_shifts = torch.einsum("ej,ejk->ek", self.graph["unit_shifts"].to(self.model_dtype), cells)
+        self.positions_at_build = self.positions.clone()
+        self.neighbour_builds += 1
+
+    def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies (eV, per replica) and forces (eV/Å) at the current positions."""
+        if (self.positions - self.positions_at_build).norm(dim=1).max() > 0.5 * self.skin_A:
+            self._build_neighbours()
+        positions = self.positions.to(self.model_dtype, copy=True)
+        sender, receiver = self.all_edges
+        lengths = (positions[receiver] - positions[sender] + self.all_shifts).norm(dim=1)
+        keep = lengths < self.r_max_A  # the skin's extra edges carry zero weight in MACE: drop them
+        data = dict(self.graph, positions=positions, edge_index=self.all_edges[:, keep], shifts=self.all_shifts[keep],
+                    unit_shifts=self.graph["unit_shifts"][keep])
+        started = time.perf_counter()
+        out = self.model(data, training=False, compute_force=True, compute_stress=False)
+        self.model_seconds += time.perf_counter() - started
+        forces = out["forces"].detach().to(torch.float64)
+        energies = out["energy"].detach().to(torch.float64)
+        if not (torch.isfinite(forces).all() and torch.isfinite(energies).all()):
+            bad = torch.where(~torch.isfinite(forces).all(dim=1))[0].tolist()
+            raise NonFiniteForcesError(f"the potential returned NaN/inf forces on {len(bad)} atom(s) at step "
+                                       f"{self.steps_done}: " + ", ".join(self._label(i) for i in bad[:10]))
+        return energies, forces
+
+    def _label(self, flat_index: int) -> str:
+        k = int(np.searchsorted(self.offsets, flat_index, side="right") - 1)
+        i = flat_index - int(self.offsets[k])
+        return f"replica {k}: {self.templates[k][i].symbol}{i}"
+
+    # --- integrators ----------------------------------------------------------------------------------------------
+
+    def _per_replica_sum(self, values: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros((self.n_replicas,) + values.shape[1:], dtype=values.dtype, device=self.device)
+        return out.index_add_(0, self.replica_of_atom, values)
+
+    def _zero_com(self, momenta: torch.Tensor) -> torch.Tensor:
+        """Remove each replica's total momentum, shared out in proportion to mass."""
+        total = self._per_replica_sum(momenta)
+        mass = self._per_replica_sum(self.masses)
+        return momenta - self.masses * (total / mass)[self.replica_of_atom]
+
+    def kinetic_energies_eV(self) -> torch.Tensor:
+        return 0.5 * self._per_replica_sum((self.momenta**2 / self.masses).sum(dim=1, keepdim=True))[:, 0]
+
+    def current_temperatures_K(self) -> np.ndarray:
+        """Kinetic temperature of each replica (K), counting 3N − 3 degrees of freedom."""
+        return (2 * self.kinetic_energies_eV() / (self.dof * units.kB)).cpu().numpy()
+
+    def _noise(self) -> torch.Tensor:
+        return torch.tensor(np.concatenate([rng.standard_normal((n, 3)) for rng, n in zip(self.rngs, self.sizes)]),
+                            dtype=torch.float64, device=self.device)
+
+    def _half_kick(self) -> None:
+        self.momenta += 0.5 * self.dt * self.forces
+
+    def _drift(self, fraction: float) -> None:
+        self.positions += fraction * self.dt * self.momenta / self.masses
+
+    def _langevin_o(self) -> None:
+        c1 = math.exp(-self.friction * self.dt)
+        sigma = torch.sqrt((1 - c1**2) * self.masses * self.kT[self.replica_of_atom][:, None])
+        self.momenta = self._zero_com(c1 * self.momenta + sigma * self._noise())
+
+    def _csvr_rescale(self) -> None:
+        """Bussi–Donadio–Parrinello rescaling: the kinetic energy follows its canonical distribution."""
+        kinetic = self.kinetic_energies_eV().cpu().numpy()
+        target = 0.5 * self.dof.cpu().numpy() * units.kB * self.temperatures_K
+        c = math.exp(-self.dt / self.tau)
+        alpha = np.ones(self.n_replicas)
+        for k, rng in enumerate(self.rngs):
+            nf = float(self.dof[k])
+            r1 = rng.standard_normal()
+            rest = 2.0 * rng.standard_gamma(0.5 * (nf - 1)) if nf > 1 else 0.0  # sum of nf−1 squared normals
+            new = (kinetic[k] * c + target[k] / nf * (1 - c) * (r1**2 + rest)
+                   + 2 * r1 * math.sqrt(c * (1 - c) * kinetic[k] * target[k] / nf))
+            alpha[k] = math.copysign(math.sqrt(max(new, 0.0) / kinetic[k]),
+                                     r1 + math.sqrt(c * nf * kinetic[k] / ((1 - c) * target[k])))
+        scale = torch.tensor(alpha, dtype=torch.float64, device=self.device)[self.replica_of_atom][:, None]
+        self.momenta = self.momenta * scale
+
+    def step(self, n_steps: int = 1) -> None:
+        """Advance every replica ``n_steps`` time steps."""
+        started = time.perf_counter()
+        for _ in range(n_steps):
+            self._half_kick()
+            if self.thermostat == "langevin":
+                self._drift(0.5)
+                self._langevin_o()
+                self._drift(0.5)
+            else:
+                self._drift(1.0)
+            self.energies_eV, self.forces = self._evaluate()
+            self._half_kick()
+            if self.thermostat == "csvr":
+                self._csvr_rescale()
+            self.steps_done += 1
+        self.step_seconds += time.perf_counter() - started
+
+    def overhead_fraction(self) -> float:
+        """Share of the stepping time spent outside the model call (integrator, neighbour lists, checks)."""
+        return 1.0 - self.model_seconds / self.step_seconds if self.step_seconds else float("nan")
+
+    # --- ASE in and out -------------------------------------------------------------------------------------------
+
+    def snapshot(self, k: int) -> Atoms:
+        """Replica ``k`` now, as ``Atoms`` with momenta (positions unwrapped: continuous in time)."""
+        atoms = self.templates[k].copy()
+        atoms.set_constraint()
+        span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
+        atoms.positions = self.positions[span].cpu().numpy()
+        atoms.set_momenta(self.momenta[span].cpu().numpy(), apply_constraint=False)
+        atoms.info["step"] = self.steps_done
+        atoms.info["energy_eV"] = float(self.energies_eV[k])
+        return atoms
+
+    def check_temperatures(self, explode_factor: float = 3.0) -> None:
+        """Raise :class:`~toolkit.validation.MDExplosionError` naming the replica whose temperature ran away."""
+        from toolkit.md import temperature_limit_K
+
+        for k in range(self.n_replicas):
+            target = self.temperatures_K[k]
+            try:
+                check_temperature(self.snapshot(k), target, temperature_limit_K(target, explode_factor))
+            except MDExplosionError as problem:
+                raise MDExplosionError(f"replica {k} (seed {self.seeds[k]}): {problem}") from None
+
+
+def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int, thermostat: str = "langevin",
+                 timestep_fs: float = 1.0, seeds=0, sample_every: int = 10, friction_per_fs: float = 0.01,
+                 tau_fs: float = 100.0, dtype: str = "float32", store=None, explode_factor: float = 3.0,
+                 progress: bool = True) -> list[list[Atoms]]:
+    """Run :class:`MDEngine` for ``n_steps``; returns each replica's frames every ``sample_every`` steps.
+
+    The frames' positions are unwrapped (ready for :mod:`toolkit.transport`). With a
+    ``store``, each replica checkpoints to its own ASE trajectory (keyed by its structure,
+    temperature, seed and the run's settings) and a rerun resumes from the last frame all
+    replicas reached, drawing the noise after a resume from ``seed + steps done`` (as
+    :func:`toolkit.md.run_md` does).
+    """
+    from ase.io import Trajectory, read
+    from tqdm.auto import tqdm
+
+    engine_args = dict(thermostat=thermostat, timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, tau_fs=tau_fs,
+                       dtype=dtype)
+    temperatures = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (len(replicas),))
+    seed_list = [int(seeds) + k for k in range(len(replicas))] if np.ndim(seeds) == 0 else list(seeds)
+    keys, frames = [], [[] for _ in replicas]
+    if store is not None:
+        for atoms, temperature, seed in zip(replicas, temperatures, seed_list):
+            params = {"engine": engine_args, "temperature_K": float(temperature), "seed": int(seed),
+                      "n_steps": n_steps, "sample_every": sample_every}
+            keys.append(store.key("md-engine", atoms, potential, params))
+        paths = [store.checkpoint(key) for key in keys]
+        saved = [read(p, index=":") if p.exists() and p.stat().st_size else [] for p in paths]
+        common = min(len(s) for s in saved)
+        frames = [s[:common] for s in saved]
+        for path, replica_frames in zip(paths, frames):  # drop frames some replicas wrote past the others
+            with Trajectory(path, "w") as traj:
+                for frame in replica_frames:
+                    traj.write(frame)
+    done = (len(frames[0]) - 1) * sample_every if frames[0] else 0
+    if done >= n_steps:
+        return frames
+    start = [f[-1] for f in frames] if done else replicas
+    engine = MDEngine(potential, start, temperatures, seeds=[s + done for s in seed_list], **engine_args)
+    engine.steps_done = done
+    trajs = [Trajectory(store.checkpoint(key), "a") for key in keys] if store is not None else []
+    if not done:
+        for k in range(len(replicas)):
+            frames[k].append(engine.snapshot(k))
+            if trajs:
+                trajs[k].write(frames[k][0])
+    bar = tqdm(total=n_steps, initial=done, desc=f"MD ×{len(replicas)} replicas", disable=not progress, leave=False)
+    try:
+        while engine.steps_done < n_steps:
+            chunk = min(sample_every, n_steps - engine.steps_done)
+            engine.step(chunk)
+            bar.update(chunk)
+            engine.check_temperatures(explode_factor)
+            for k in range(len(replicas)):
+                frames[k].append(engine.snapshot(k))
+                if trajs:
+                    trajs[k].write(frames[k][-1])
+    finally:
+        bar.close()
+        for traj in trajs:
+            traj.close()
+    return frames
