@@ -103,3 +103,44 @@ def test_chgnet_gives_finite_forces_and_stress(chgnet):
     atoms.calc = chgnet
     assert np.isfinite(atoms.get_forces()).all()
     assert atoms.get_stress().shape == (6,)
+
+
+@pytest.fixture
+def student_dir(tmp_path, monkeypatch, tiny_mace_path):
+    """A students folder holding the tiny MACE model as 'student:toy', with a card naming CHGNet as its teacher."""
+    import json
+
+    monkeypatch.setattr(potentials, "STUDENTS_DIR", tmp_path)
+    shutil.copy(tiny_mace_path, tmp_path / "toy.model")
+    card = {"study": "toy", "model_file": "toy.model", "teacher": {"name": potentials.FALLBACK,
+            "sha256": potentials.file_sha256(potentials.chgnet_weights_path())},
+            "held_out_errors": {"force_rmse_meV_A": 30.0},
+            "properties": {"lattice_A": {"teacher": 4.1, "student": 4.11, "tolerance": 0.02, "agrees": True}}}
+
+    def write(**changes):
+        (tmp_path / "toy.json").write_text(json.dumps({**card, **changes}))
+
+    write()
+    return write
+
+
+def test_quick_mode_auto_uses_a_student_that_agrees_with_the_teacher_auto_picks(student_dir, capsys):
+    calc = potentials.study_potential("toy", "auto", "quick", device="cpu")
+    assert calc.info.name == "student:toy" and calc.info.family == "mace"
+    assert "quick mode uses 'student:toy'" in capsys.readouterr().out
+
+
+def test_a_student_that_differs_or_has_another_teacher_is_not_used(student_dir, capsys):
+    student_dir(properties={"lattice_A": {"teacher": 4.1, "student": 4.3, "tolerance": 0.02, "agrees": False}})
+    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.family == "chgnet"
+    assert "differs from its teacher on lattice_A" in capsys.readouterr().out
+    student_dir(teacher={"name": "mace-mp-0-medium", "sha256": "0" * 64})
+    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.family == "chgnet"
+    assert "distilled from mace-mp-0-medium" in capsys.readouterr().out
+    student_dir(held_out_errors={"force_rmse_meV_A": 90.0})
+    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.family == "chgnet"
+
+
+def test_full_mode_and_explicit_names_ignore_the_student(student_dir):
+    assert potentials.study_potential("toy", "auto", "full", device="cpu").info.family == "chgnet"
+    assert potentials.study_potential("toy", "student:toy", "full", device="cpu").info.name == "student:toy"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m toolkit run|sweep|info|fetch``."""
+"""Command line: ``python -m toolkit run|sweep|distill|info|fetch``."""
 
 from __future__ import annotations
 
@@ -19,30 +19,64 @@ def _info() -> int:
         print(f"  {row['name']:18s} {row['source']:22s} {row['path']}")
     name, reason = potentials.auto_choice()
     print(f"auto picks: {name} ({reason})")
+    for study, card in potentials.available_students().items():
+        agrees, why = potentials.student_agrees(card)
+        print(f"student:{study}: from {card['teacher']['name']}; {why}; "
+              f"{card['speed']['speedup']:.0f}x faster -> {'used' if agrees else 'not used'} by quick mode "
+              "when auto picks its teacher")
     return 0
 
 
 def _sweep(args) -> int:
     import json
+    import time
+    from pathlib import Path
 
-    from toolkit.provenance import write_json_atomic
+    from toolkit.provenance import package_versions, write_json_atomic
     from toolkit.sweeps import STUDY_TASKS, connect, load_grid, run_sweep
 
     if args.study not in STUDY_TASKS:
         print(f"no sweep task for {args.study!r}; studies with one: {', '.join(STUDY_TASKS)}", file=sys.stderr)
         return 2
     grid = load_grid(args.grid)
+    started = time.time()
     client = connect(args.scheduler, n_workers=args.workers)
     print(f"toolkit: {len(grid)} points on {args.scheduler}; dashboard {client.dashboard_link}", flush=True)
     try:
         results = run_sweep(STUDY_TASKS[args.study], grid, client)
     finally:
         client.close()
-    rows = [{"parameters": p, "result": r} for p, r in zip(grid, results)]
+    record = {
+        "study": args.study,
+        "command": f"python -m toolkit sweep {args.study} --grid {Path(args.grid).name} --scheduler {args.scheduler}",
+        "grid": json.loads(Path(args.grid).read_text()),
+        "provenance": {"versions": package_versions(), "wall_time_s": round(time.time() - started, 1),
+                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+        "rows": [{"parameters": p, "result": r} for p, r in zip(grid, results)],
+    }
     if args.out:
-        write_json_atomic(args.out, rows)
+        write_json_atomic(args.out, record)
     else:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(record, indent=1))
+    return 0
+
+
+def _distill(args) -> int:
+    from dataclasses import replace
+
+    from toolkit.distill import distill, settings_for
+
+    settings = settings_for(args.study)
+    if args.epochs:
+        settings = replace(settings, max_epochs=args.epochs)
+    where = {"out_dir": args.out} if args.out else {}
+    card = distill(args.study, args.teacher, seed=args.seed, settings=settings, train_scale=args.scale, **where)
+    errors = card["held_out_errors"]
+    print(f"toolkit: student of {card['teacher']['name']} for {args.study}: held-out force RMSE "
+          f"{errors['force_rmse_meV_A']:.0f} meV/Å, energy RMSE {errors['energy_rmse_meV_atom']:.1f} meV/atom, "
+          f"{card['speed']['speedup']:.1f}x faster; card {card['model_file'].replace('.model', '.json')}")
+    for name, row in card.get("properties", {}).items():
+        print(f"  {name:32s} teacher {row['teacher']}  student {row['student']}  {'agrees' if row['agrees'] else 'DIFFERS'}")
     return 0
 
 
@@ -63,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--scheduler", default="local", help="local, slurm, pbs, gateway, or tcp://host:port")
     sweep.add_argument("--workers", type=int, default=None, help="workers to start or scale to")
     sweep.add_argument("--out", default=None, help="write the results as JSON here (default: print)")
+    distill = sub.add_parser("distill", help="train a small, fast MACE student of a study on a teacher's labels")
+    distill.add_argument("study", help="proton-phonon, oxyhalide-volcano or liga-alloy")
+    distill.add_argument("--teacher", default="auto", help="any name load_potential takes (default: auto)")
+    distill.add_argument("--seed", type=int, default=0)
+    distill.add_argument("--epochs", type=int, default=None, help="training epochs (default: StudentSettings)")
+    distill.add_argument("--scale", type=float, default=1.0, help="multiply the number of training configurations")
+    distill.add_argument("--out", default=None, help="folder for <study>.model and .json (default: the package's)")
     sub.add_parser("info", help="versions, offline potentials, and what 'auto' picks")
     fetch = sub.add_parser("fetch", help="download MACE-MP-0 models into mace-torch's cache (needs network)")
     fetch.add_argument("models", nargs="*", default=["mace-mp-0-small", "mace-mp-0-medium"])
@@ -78,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "distill":
+        return _distill(args)
     from toolkit.runner import run_all, run_study
 
     if args.study == "all":

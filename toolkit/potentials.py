@@ -14,6 +14,10 @@ Names
     Loaded through mace-torch's own downloader and cache (``~/.cache/mace``).
 ``"chgnet"`` (``"chgnet-0.3.0"``)
     The offline fallback: CHGNet 0.3.0, whose weights ship inside the ``chgnet`` wheel.
+``"student:<study>"``
+    A small MACE model distilled from a teacher on one study's configurations
+    (:mod:`toolkit.distill`); it ships inside the package with its model card, which
+    records the teacher, the data and how well the student agrees with it.
 a path to a ``.model`` file
     Any MACE model saved with ``torch.save``.
 
@@ -59,6 +63,11 @@ MACE_MP_MODELS = {
 #: CHGNet 0.3.0 was trained on MPtrj, which covers H (Z=1) to Pu (Z=94).
 CHGNET_ELEMENTS = tuple(chemical_symbols[1:95])
 NETWORK_PROBE_TIMEOUT_S = 3.0
+STUDENT_PREFIX = "student:"
+#: A student stands in for its teacher only below this held-out force error (meV/Å).
+STUDENT_MAX_FORCE_RMSE_MEV_A = 60.0
+#: Where the distilled students and their model cards ship (``<study>.model``, ``<study>.json``).
+STUDENTS_DIR = Path(__file__).resolve().parent / "students"
 
 
 class PotentialUnavailableError(RuntimeError):
@@ -223,6 +232,26 @@ def fetch_mace_mp(name: str) -> Path:
     return Path(download_mace_mp_checkpoint(MACE_MP_MODELS[name]))
 
 
+def available_students() -> dict[str, dict]:
+    """Model cards of the students that ship with the package, by study."""
+    import json
+
+    return {path.stem: json.loads(path.read_text()) for path in sorted(STUDENTS_DIR.glob("*.json"))
+            if path.with_suffix(".model").is_file()}
+
+
+def student_path(study: str) -> Path:
+    """The student model of ``study``; :class:`PotentialUnavailableError` names the ones there are."""
+    path = STUDENTS_DIR / f"{study}.model"
+    if not path.is_file():
+        shipped = ", ".join(STUDENT_PREFIX + s for s in available_students()) or "none"
+        raise PotentialUnavailableError(
+            f"no student for study {study!r} (shipped: {shipped}); make one with "
+            f"`python -m toolkit distill {study} --teacher NAME`"
+        )
+    return path
+
+
 def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str) -> Potential:
     from mace.calculators import MACECalculator
 
@@ -264,8 +293,8 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
     Parameters
     ----------
     name:
-        ``"auto"``, a MACE-MP-0 name (see :data:`MACE_MP_MODELS`), ``"chgnet"``, or a
-        path to a MACE ``.model`` file.
+        ``"auto"``, a MACE-MP-0 name (see :data:`MACE_MP_MODELS`), ``"chgnet"``,
+        ``"student:<study>"``, or a path to a MACE ``.model`` file.
     device:
         ``"cpu"`` or ``"cuda"``; default: CUDA when available.
     dtype:
@@ -278,6 +307,13 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
         print(f"toolkit: using potential {name!r}: {reason}")
     if name in ("chgnet", FALLBACK):
         return _load_chgnet(device)
+    if name.startswith(STUDENT_PREFIX):
+        study = name[len(STUDENT_PREFIX):]
+        path = student_path(study)
+        card = available_students().get(study, {})
+        teacher = card.get("teacher", {}).get("name", "an unrecorded teacher")
+        return _load_mace_file(path, name, f"student of {teacher} distilled for {study} (card {path.with_suffix('.json')})",
+                               device, dtype)
     if name in MACE_MP_MODELS:
         path = fetch_mace_mp(name)
         return _load_mace_file(path, name, f"MACE-MP-0 via mace-torch cache ({path})", device, dtype)
@@ -286,8 +322,52 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
         return _load_mace_file(path, f"mace-file:{path.name}", f"MACE model file {path}", device, dtype)
     raise PotentialUnavailableError(
         f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, "
-        "or the path of a MACE .model file"
+        f"'{STUDENT_PREFIX}<study>', or the path of a MACE .model file"
     )
+
+
+def student_agrees(card: dict) -> tuple[bool, str]:
+    """Whether a model card shows its student agrees with its teacher, and a one-line reason."""
+    rmse = card.get("held_out_errors", {}).get("force_rmse_meV_A", float("inf"))
+    differs = [name for name, row in card.get("properties", {}).items() if not row["agrees"]]
+    if not card.get("properties"):
+        return False, "its card compares no properties"
+    if rmse >= STUDENT_MAX_FORCE_RMSE_MEV_A:
+        return False, f"held-out force RMSE {rmse:.0f} meV/Å (limit {STUDENT_MAX_FORCE_RMSE_MEV_A:g})"
+    if differs:
+        return False, f"it differs from its teacher on {', '.join(differs)}"
+    return True, f"held-out force RMSE {rmse:.0f} meV/Å and all {len(card['properties'])} properties on its card agree"
+
+
+def study_potential(study: str, name: str = "auto", mode: str = "quick", device: str | None = None,
+                    dtype: str = "float64") -> Potential:
+    """The potential a study notebook runs with, saying which and why.
+
+    Any explicit ``name`` is loaded as :func:`load_potential` would. ``"auto"`` in quick mode
+    is the study's student when it was distilled from the very potential ``auto`` picks
+    (same file hash) and its model card shows that it agrees with it; otherwise, and always
+    in full mode, ``auto`` is the teacher itself.
+    """
+    if name != "auto" or mode != "quick":
+        return load_potential(name, device, dtype)
+    teacher, reason = auto_choice()
+    card = available_students().get(study)
+    if card is None:
+        why = f"no student ships for {study}"
+    elif card["teacher"]["sha256"] != _choice_sha256(teacher):
+        why = f"student:{study} was distilled from {card['teacher']['name']}, not from {teacher}"
+    else:
+        agrees, why = student_agrees(card)
+        if agrees:
+            print(f"toolkit: quick mode uses 'student:{study}', distilled from {teacher} ({reason}): {why}")
+            return load_potential(f"{STUDENT_PREFIX}{study}", device, dtype)
+        why = f"student:{study} is not used: {why}"
+    print(f"toolkit: using potential {teacher!r}: {reason}; {why}")
+    return load_potential(teacher, device, dtype)
+
+
+def _choice_sha256(name: str) -> str:
+    return file_sha256(chgnet_weights_path() if name == FALLBACK else mace_mp_cache_path(name))
 
 
 def from_ase_calculator(calc: Calculator, name: str, elements=None) -> Potential:
@@ -312,4 +392,6 @@ def available_offline() -> list[dict]:
     """Potentials that load here without network: the fallback and cached MACE models."""
     rows = [{"name": FALLBACK, "path": str(chgnet_weights_path()), "source": "bundled with chgnet"}]
     rows += [{"name": n, "path": str(p), "source": "MACE cache"} for n, p in cached_mace_models().items()]
+    rows += [{"name": STUDENT_PREFIX + study, "path": str(STUDENTS_DIR / card["model_file"]),
+              "source": f"student of {card['teacher']['name']}"} for study, card in available_students().items()]
     return rows

@@ -1,0 +1,95 @@
+"""Each shipped student against its teacher: time per MD step and force error, measured side by side.
+
+For every student in ``toolkit/students``: a cell of its study runs ASE Langevin MD with the
+teacher (the card names it) and with the student for the same number of steps; the
+student's forces are then compared with the teacher's on the teacher's own frames (which
+the student never saw).
+
+    python bench/students.py [--steps 30]
+
+Targets: the student at least 5x faster per step, force RMSE under 60 meV/Å.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from ase import units
+from ase.build import make_supercell
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+from toolkit.potentials import available_students, load_potential
+
+TARGET_SPEEDUP, TARGET_RMSE_MEV_A = 5.0, 60.0
+
+
+def bench_cell(study: str):
+    """A cell each study runs MD on, and its temperature (K)."""
+    if study == "proton-phonon":
+        from toolkit import perovskite as pv
+
+        y_cell = pv.y_doped(pv.basno3(), np.eye(3, dtype=int) * 2)
+        site = pv.distinct_proton_sites(y_cell)[0]
+        return pv.add_proton(y_cell, site["o_index"], site["direction"]), 800.0
+    if study == "oxyhalide-volcano":
+        from toolkit import amorphous as am
+
+        return am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=3), 1000.0
+    from toolkit import defects, liga
+
+    b32 = make_supercell(liga.liga_b32(primitive=True), np.eye(3, dtype=int) * 2)
+    return defects.vacancies(b32, "Li", 1)[0], 700.0
+
+
+def timed_md(atoms, potential, temperature_K: float, n_steps: int):
+    work = atoms.copy()
+    MaxwellBoltzmannDistribution(work, temperature_K=temperature_K, rng=np.random.default_rng(0))
+    work.calc = potential
+    dyn = Langevin(work, timestep=1 * units.fs, temperature_K=temperature_K, friction=0.02 / units.fs,
+                   rng=np.random.default_rng(1))
+    frames = []
+    dyn.attach(lambda: frames.append(work.copy()), interval=1)
+    dyn.run(2)  # warm-up
+    started = time.perf_counter()
+    dyn.run(n_steps)
+    return (time.perf_counter() - started) / n_steps, frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    args = parser.parse_args()
+    rows = []
+    for study, card in available_students().items():
+        teacher = load_potential(card["teacher"]["name"], device="cpu")
+        if teacher.info.sha256 != card["teacher"]["sha256"]:
+            print(f"note: {study}'s teacher file differs from the one on its card")
+        student = load_potential(f"student:{study}", device="cpu", dtype="float32")
+        atoms, temperature = bench_cell(study)
+        t_teacher, frames = timed_md(atoms, teacher, temperature, args.steps)
+        t_student, _ = timed_md(atoms, student, temperature, args.steps)
+        diffs = []
+        for frame in frames[::3]:
+            reference = frame.get_forces()
+            probe = frame.copy()
+            probe.calc = student
+            diffs.append((probe.get_forces() - reference).ravel())
+        rmse = 1000 * float(np.sqrt(np.mean(np.concatenate(diffs) ** 2)))
+        rows.append((study, len(atoms), teacher.info.name, t_teacher, t_student, rmse))
+    print(f"\n{os.cpu_count()} CPUs; ASE Langevin, {args.steps} steps of 1 fs per potential; force RMSE on the "
+          "teacher's own frames\n")
+    print("| study | atoms | teacher | teacher (ms/step) | student (ms/step) | speed-up | target | "
+          "force RMSE (meV/Å) | target | met |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for study, n, teacher, t_t, t_s, rmse in rows:
+        met = "yes" if t_t / t_s >= TARGET_SPEEDUP and rmse < TARGET_RMSE_MEV_A else "no"
+        print(f"| {study} | {n} | {teacher} | {1000 * t_t:.0f} | {1000 * t_s:.0f} | {t_t / t_s:.1f}x | "
+              f"≥ {TARGET_SPEEDUP:g}x | {rmse:.0f} | < {TARGET_RMSE_MEV_A:g} | {met} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Distillation: sampling, teacher labels, mace-torch training, the model card, and the shipped students."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.io import read
+
+from toolkit import distill
+from toolkit.potentials import STUDENTS_DIR, PotentialUnavailableError, available_students, file_sha256, load_potential
+
+
+def test_rattled_and_strained_copies_are_seeded_and_labelled():
+    base = bulk("Cu", "fcc", a=3.6, cubic=True)
+    a = distill.rattled_and_strained(base, 4, np.random.default_rng(1), kind="strained")
+    b = distill.rattled_and_strained(base, 4, np.random.default_rng(1), kind="strained")
+    assert all(np.allclose(x.positions, y.positions) and np.allclose(x.cell, y.cell) for x, y in zip(a, b))
+    assert {x.info["config_type"] for x in a} == {"strained"}
+    strains = [np.abs(x.cell.lengths() / base.cell.lengths() - 1).max() for x in a]
+    assert 0 < max(strains) <= 0.03 + 1e-9
+
+
+def test_labels_are_the_teachers_and_survive_extxyz(emt, tmp_path):
+    configs = distill.rattled_and_strained(bulk("Cu", "fcc", a=3.6, cubic=True), 3, np.random.default_rng(0))
+    labelled = distill.label(configs, emt, progress=False)
+    for atoms in labelled:
+        reference = atoms.copy()
+        reference.calc = emt
+        assert atoms.info[distill.ENERGY_KEY] == pytest.approx(reference.get_potential_energy())
+        assert np.allclose(atoms.arrays[distill.FORCES_KEY], reference.get_forces())
+        assert atoms.calc is None
+    from ase.io import write
+
+    write(tmp_path / "x.xyz", labelled, format="extxyz")
+    back = read(tmp_path / "x.xyz", index=":")
+    assert np.allclose(back[1].arrays[distill.FORCES_KEY], labelled[1].arrays[distill.FORCES_KEY])
+
+
+def test_training_arguments_are_ones_mace_torch_accepts(tmp_path):
+    from mace.tools import build_default_arg_parser
+
+    args = distill.mace_train_arguments("x", tmp_path / "t.xyz", tmp_path, ("Li", "Ga"), distill.StudentSettings(), 3)
+    parsed = build_default_arg_parser().parse_args(args)
+    assert parsed.seed == 3 and parsed.r_max == 5.0 and parsed.swa
+    assert parsed.forces_key == distill.FORCES_KEY and parsed.atomic_numbers == "[3, 31]"
+
+
+def toy_sampler(teacher, seed, scale, store):
+    rng = np.random.default_rng(seed)
+    cells = [bulk("Cu", "fcc", a=3.6, cubic=True), bulk("Al", "fcc", a=4.05, cubic=True)]
+    return [c for cell in cells for c in distill.rattled_and_strained(cell, max(2, int(12 * scale)), rng, 0.1, 0.03)]
+
+
+@pytest.mark.slow
+def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
+    """A real mace-torch training (a few epochs) of a CuAl student of EMT, and its card."""
+    monkeypatch.setitem(distill.SAMPLERS, "toy", toy_sampler)
+    monkeypatch.setitem(distill.STUDY_ELEMENTS, "toy", ("Al", "Cu"))
+    settings = distill.StudentSettings(num_channels=8, num_interactions=1, correlation=2, max_epochs=6, batch_size=4)
+    card = distill.distill("toy", emt, seed=0, settings=settings, out_dir=tmp_path, properties=False)
+    model = tmp_path / "toy.model"
+    assert card["model_sha256"] == file_sha256(model) and card["model_size_bytes"] < 2e6
+    assert card["teacher"]["name"] == "emt" and card["seed"] == 0
+    assert card["configurations"]["train_and_validation"] == {"strained": 24}
+    assert card["configurations"]["held_out_test"] == {"strained": 6}
+    errors = card["held_out_errors"]
+    assert errors["n_configurations"] == 6 and np.isfinite(errors["force_rmse_meV_A"])
+    assert json.loads((tmp_path / "toy.json").read_text())["held_out_errors"] == errors
+    student = load_potential(str(model), dtype="float64")
+    heldout = read(tmp_path / "toy-heldout.xyz", index=":")
+    assert distill.errors(student, heldout)["n_configurations"] == len(heldout)
+
+
+def test_unknown_students_name_what_there_is():
+    with pytest.raises(PotentialUnavailableError, match="toolkit distill nope"):
+        load_potential("student:nope")
+
+
+SHIPPED = sorted(available_students())
+
+
+def test_every_study_ships_a_student():
+    assert SHIPPED == sorted(distill.STUDY_ELEMENTS)
+
+
+@pytest.mark.parametrize("study", SHIPPED)
+def test_shipped_student_matches_its_card_and_its_held_out_errors(study):
+    """The card is the student's: file hash, size, elements, and its held-out force error
+    recomputed here on the configurations shipped beside it."""
+    card = available_students()[study]
+    model = STUDENTS_DIR / card["model_file"]
+    assert file_sha256(model) == card["model_sha256"]
+    assert model.stat().st_size < 2e6
+    student = load_potential(f"student:{study}", device="cpu", dtype="float64")
+    assert set(distill.STUDY_ELEMENTS[study]) <= set(student.info.elements)
+    assert student.info.sha256 == card["model_sha256"]
+    heldout = read(STUDENTS_DIR / f"{study}-heldout.xyz", index=":")
+    recomputed = distill.errors(student, heldout)
+    assert recomputed["force_rmse_meV_A"] < 1.5 * card["held_out_errors"]["force_rmse_meV_A"] + 5
+    for name, row in card["properties"].items():
+        assert {"teacher", "student", "tolerance", "agrees"} <= set(row), name

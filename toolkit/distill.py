@@ -1,0 +1,517 @@
+"""Distilled students: small, fast MACE models trained on a teacher's labels of one study's configurations.
+
+A foundation potential (MACE-MP-0, or CHGNet offline) is slow on 2 CPU cores. A student
+is a small MACE model, trained with mace-torch's own training script on configurations
+the study itself visits — MD at several temperatures, strained and rattled cells, phonon
+displacements, NEB paths, defects — labelled by the teacher. It is only trusted where
+its model card shows it agrees with the teacher: held-out energy and force errors, and
+the study's key properties computed with both side by side.
+
+The workflow (``python -m toolkit distill <study> --teacher NAME``):
+
+1. :func:`sample` — the study's configurations, from its own builders and workflows;
+   training and held-out test sets come from independent runs (different seeds), so
+   correlated MD frames never sit on both sides of the split.
+2. :func:`label` — teacher energies, forces and stresses (through the results store).
+3. :func:`train` — ``mace.cli.run_train`` on the labels (resumable: it restarts from its
+   latest checkpoint).
+4. :func:`errors` and :func:`compare_properties` — the model card.
+
+Each student ships as ``toolkit/students/<study>.model`` beside ``<study>.json`` (its card)
+and loads with ``load_potential("student:<study>")``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.build import make_supercell
+from ase.io import write
+from tqdm.auto import tqdm
+
+from toolkit.potentials import STUDENTS_DIR
+from toolkit.store import ResultsStore
+
+#: Studies with a student, and the elements each must cover.
+STUDY_ELEMENTS = {
+    "proton-phonon": ("H", "O", "Y", "Sn", "Ba"),
+    "oxyhalide-volcano": ("Li", "O", "Cl", "Ta"),
+    "liga-alloy": ("Li", "Ga"),
+}
+#: extxyz keys of the teacher's labels (mace-torch reads these names through --*_key).
+ENERGY_KEY, FORCES_KEY, STRESS_KEY = "teacher_energy", "teacher_forces", "teacher_stress"
+
+
+@dataclass(frozen=True)
+class StudentSettings:
+    """Architecture and training of a student (mace-torch ``run_train`` options).
+
+    ``r_max_A`` cutoff (Å); ``num_channels`` × ``max_L`` set the width (``max_L`` 0: invariant
+    messages only, the fastest); ``max_ell`` the order of the edge spherical harmonics (2
+    rather than mace-torch's 3 halves the cost of a step here); ``max_epochs`` with stochastic weight averaging over the
+    last quarter, where the energy weight rises so that energy differences (barriers,
+    formation energies) are fitted as well as forces.
+    """
+
+    r_max_A: float = 5.0
+    num_channels: int = 32
+    max_L: int = 0
+    max_ell: int = 2
+    num_interactions: int = 2
+    correlation: int = 3
+    num_radial_basis: int = 8
+    max_epochs: int = 80
+    batch_size: int = 4
+    lr: float = 0.01
+    energy_weight: float = 10.0
+    forces_weight: float = 100.0
+    stress_weight: float = 500.0
+    swa_energy_weight: float = 1000.0
+    valid_fraction: float = 0.1
+    dtype: str = "float32"
+    #: extra weight of phonon-displacement cells: their forces are small, and the force constants
+    #: (soft modes above all) are lost in a fit that weighs them like MD frames
+    config_type_weights: tuple = (("phonon", 10.0), ("frozen mode", 3.0))
+
+
+#: Studies that need more than the default student. The perovskite's octahedral tilts are a
+#: double well a few meV per formula unit deep; a student with invariant messages only (max_L 0)
+#: missed them (its card had the M and R modes real where the teacher's are imaginary).
+STUDY_SETTINGS = {"proton-phonon": StudentSettings(max_L=1, max_epochs=120)}
+
+
+def settings_for(study: str) -> StudentSettings:
+    """The student settings ``distill`` uses for ``study`` unless told otherwise."""
+    return STUDY_SETTINGS.get(study, StudentSettings())
+
+
+# --- 1. configurations -------------------------------------------------------------------------------------------
+
+
+def rattled_and_strained(atoms: Atoms, n: int, rng: np.random.Generator, rattle_A: float = 0.08,
+                         strain: float = 0.03, kind: str = "strained") -> list[Atoms]:
+    """``n`` copies with random symmetric strains (up to ``strain``) and Gaussian rattles (``rattle_A``, Å)."""
+    out = []
+    for _ in range(n):
+        eps = rng.uniform(-strain, strain, (3, 3))
+        copy = atoms.copy()
+        copy.set_constraint()
+        copy.set_cell(atoms.cell[:] @ (np.eye(3) + 0.5 * (eps + eps.T)), scale_atoms=True)
+        copy.positions += rng.normal(0, rattle_A, copy.positions.shape)
+        copy.info["config_type"] = kind
+        out.append(copy)
+    return out
+
+
+def volume_series(atoms: Atoms, rng: np.random.Generator, strains=np.linspace(-0.06, 0.12, 10),
+                  rattle_A: float = 0.03, kind: str = "volume") -> list[Atoms]:
+    """Isotropically strained copies (linear strains ``strains``), lightly rattled.
+
+    Expanded cells matter: a student that never saw them may find its energy falls as atoms
+    drift apart, and a cell relaxation then runs away to a spurious low-density minimum.
+    """
+    out = []
+    for strain in strains:
+        copy = atoms.copy()
+        copy.set_constraint()
+        copy.set_cell(atoms.cell[:] * (1 + strain), scale_atoms=True)
+        copy.positions += rng.normal(0, rattle_A, copy.positions.shape)
+        copy.info["config_type"] = kind
+        out.append(copy)
+    return out
+
+
+def md_frames(atoms: Atoms, teacher, temperatures_K, n_steps: int, every: int, seed: int, store,
+              timestep_fs: float = 1.0, kind: str = "md") -> list[Atoms]:
+    """Frames of teacher MD (ASE Langevin) at each temperature, one every ``every`` steps, first quarter dropped."""
+    from toolkit.md import run_md
+
+    out = []
+    for k, temperature in enumerate(temperatures_K):
+        frames = run_md(atoms, teacher, float(temperature), n_steps, timestep_fs=timestep_fs, seed=seed + k,
+                        sample_every=every, store=store, progress=False,
+                        explode_factor=3.0 * max(1.0, 1500.0 / float(temperature)))
+        for frame in frames[len(frames) // 4:]:
+            frame = frame.copy()
+            frame.set_constraint()
+            frame.wrap()
+            frame.info["config_type"] = f"{kind} {temperature:g} K"
+            out.append(frame)
+    return out
+
+
+def path_images(initial: Atoms, final: Atoms, n_images: int, rng, rattle_A: float = 0.04,
+                kind: str = "neb") -> list[Atoms]:
+    """IDPP-interpolated images between two end states, lightly rattled (the region a NEB explores)."""
+    from ase.mep import NEB
+
+    images = [initial.copy() for _ in range(n_images + 1)] + [final.copy()]
+    for image in images:
+        image.set_constraint()
+    NEB(images, method="improvedtangent").interpolate(method="idpp", mic=True)
+    out = []
+    for image in images:
+        image.positions += rng.normal(0, rattle_A, image.positions.shape)
+        image.info["config_type"] = kind
+        out.append(image)
+    return out
+
+
+def phonon_cells(atoms: Atoms, supercell, rng, displacement_A: float = 0.03, rattle_A: float = 0.01,
+                 kind: str = "phonon") -> list[Atoms]:
+    """phonopy's displaced supercells, as :func:`toolkit.phonons.compute_phonons` makes them, with a
+    small random rattle on top (so that the training and held-out sets never share a configuration)."""
+    from phonopy import Phonopy
+
+    from toolkit.phonons import to_ase, to_phonopy_atoms
+
+    phonon = Phonopy(to_phonopy_atoms(atoms), supercell_matrix=np.diag(supercell), primitive_matrix="P",
+                     symprec=1e-3)
+    phonon.generate_displacements(distance=displacement_A)
+    out = [to_ase(c) for c in phonon.supercells_with_displacements]
+    for cell in out:
+        cell.positions += rng.normal(0, rattle_A, cell.positions.shape)
+        cell.info["config_type"] = kind
+    return out
+
+
+def frozen_modes(atoms: Atoms, teacher, supercell, amplitudes_A, rng, store, n_modes: int = 4) -> list[Atoms]:
+    """The teacher's softest modes at the zone-boundary points frozen in at ``amplitudes_A`` (Å),
+    as the frozen-phonon and coupling calculations do (octahedral tilts in a perovskite)."""
+    from toolkit import phonons as ph
+
+    phonon = ph.compute_phonons(atoms, teacher, supercell=supercell, store=store, progress=False)
+    out = []
+    for q in ((0.5, 0.5, 0.5), (0.5, 0.5, 0.0), (0.0, 0.0, 0.0)):
+        for band in np.argsort(ph.frequencies_at(phonon, q))[3 if q == (0.0, 0.0, 0.0) else 0:][:n_modes]:
+            cell, u = ph.modulation(phonon, int(band), q)
+            for amplitude in amplitudes_A:
+                frozen = ph.displaced(cell, u.real, amplitude)
+                frozen.positions += rng.normal(0, 0.02, frozen.positions.shape)
+                frozen.info["config_type"] = "frozen mode"
+                out.append(frozen)
+    return out
+
+
+def _proton_phonon(teacher, seed: int, scale: float, store) -> list[Atoms]:
+    from toolkit import perovskite as pv
+    from toolkit.protons import rotation_final_state, transfer_final_state
+
+    rng = np.random.default_rng(seed)
+    n = lambda k: max(1, int(round(k * scale)))  # noqa: E731
+    host = pv.basno3()
+    host222 = make_supercell(host, np.eye(3, dtype=int) * 2)
+    y_cell = pv.y_doped(host, np.eye(3, dtype=int) * 2)
+    sites = pv.distinct_proton_sites(y_cell)
+    near = min(sites, key=lambda s: s["d_Y_A"])
+    far = max(sites, key=lambda s: s["d_Y_A"])
+    configs = rattled_and_strained(host, n(20), rng, 0.05, 0.04)
+    configs += rattled_and_strained(host222, n(20), rng, 0.08, 0.03)
+    configs += rattled_and_strained(y_cell, n(10), rng, 0.08, 0.03, "Y-doped")
+    configs += volume_series(host, rng) + volume_series(host222, rng) + volume_series(y_cell, rng)
+    configs += phonon_cells(host, (2, 2, 2), rng)
+    configs += frozen_modes(host, teacher, (2, 2, 2), (0.1, 0.2, 0.3), rng, store)
+    for site in (near, far, sites[len(sites) // 2]):
+        with_h = pv.add_proton(y_cell, site["o_index"], site["direction"])
+        h = len(with_h) - 1
+        configs += rattled_and_strained(with_h, n(8), rng, 0.06, 0.02, "OH")
+        configs += path_images(with_h, transfer_final_state(with_h, h)[0], 5, rng, kind="transfer path")
+        configs += path_images(with_h, rotation_final_state(with_h, h)[0], 4, rng, kind="rotation path")
+    start = pv.add_proton(y_cell, far["o_index"], far["direction"])
+    configs += md_frames(start, teacher, (300, 700, 1000, 1200), n(400), 20, seed, store, timestep_fs=0.5)
+    return configs
+
+
+def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
+    from toolkit import amorphous as am
+    from toolkit.relax import relax
+
+    rng = np.random.default_rng(seed)
+    protocol = am.MeltQuench(melt_ps=0.2, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
+                             relax_fmax_eV_A=0.1)
+    configs = []
+    for k, x in enumerate((0.5, 1.0, 1.5, 2.0, 2.5)):
+        packed = am.random_packing(am.oxyhalide_counts(x, 2), am.ideal_mixing_density_g_cm3(x), seed=seed + k)
+        # a random packing's close contacts would heat a 1500 K run far past its thermostat: settle them first
+        settled = relax(packed, teacher, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
+        configs += md_frames(settled, teacher, (1500,), max(20, int(200 * scale)), 10, seed + k, store,
+                             timestep_fs=2.0, kind="melt")
+        glass = am.melt_quench(packed, teacher, protocol, seed=seed + k, store=store, progress=False)
+        configs += rattled_and_strained(glass, max(1, int(6 * scale)), rng, 0.05, 0.05, "glass")
+        configs += volume_series(glass, rng, np.linspace(-0.05, 0.10, max(3, int(6 * scale))))
+        configs += md_frames(glass, teacher, (700, 1000), max(20, int(300 * scale)), 20, seed + k, store,
+                             timestep_fs=2.0)
+    bigger = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=seed + 10)
+    bigger = relax(bigger, teacher, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
+    configs += md_frames(bigger, teacher, (1500, 800), max(20, int(200 * scale)), 20, seed + 10, store,
+                         timestep_fs=2.0)
+    return configs
+
+
+def _liga_alloy(teacher, seed: int, scale: float, store) -> list[Atoms]:
+    from toolkit import defects, liga
+
+    rng = np.random.default_rng(seed)
+    n = lambda k: max(1, int(round(k * scale)))  # noqa: E731
+    configs = []
+    for build in liga.PHASES.values():
+        configs += rattled_and_strained(build(), n(12), rng, 0.06, 0.05)
+        configs += volume_series(build(), rng)
+    b32 = make_supercell(liga.liga_b32(primitive=True), np.eye(3, dtype=int) * 2)
+    li = make_supercell(liga.bcc_li(), np.eye(3, dtype=int) * 3)
+    ga = make_supercell(liga.alpha_ga(), np.diag([2, 1, 2]))
+    defective = [defects.vacancies(b32, "Li", 1)[0], defects.vacancies(b32, "Ga", 1)[0],
+                 defects.substitutions(b32, "Ga", "Li", 1)[0], defects.substitutions(b32, "Li", "Ga", 1)[0],
+                 defects.vacancies(b32, "Li", 2)[0], defects.substitutions(li, "Li", "Ga", 1)[0]]
+    for cell in [b32, li, ga] + defective:
+        configs += rattled_and_strained(cell, n(4), rng, 0.08, 0.03, "supercell")
+    configs += volume_series(ga, rng) + volume_series(b32, rng)
+    configs += phonon_cells(liga.liga_b32(primitive=True), (2, 2, 2), rng) + phonon_cells(liga.bcc_li(), (3, 3, 3), rng)
+    configs += frozen_modes(liga.liga_b32(primitive=True), teacher, (2, 2, 2), (0.1, 0.2), rng, store, n_modes=2)
+    for perfect in (b32, li):
+        site = [i for i, s in enumerate(perfect.get_chemical_symbols()) if s == "Li"][0]
+        initial, final, _ = defects.vacancy_hop(perfect, site)
+        configs += path_images(initial, final, 5, rng, kind="vacancy hop")
+    configs += md_frames(defects.vacancies(b32, "Li", 1)[0], teacher, (300, 500, 700, 900), n(300), 15, seed, store,
+                         timestep_fs=2.0)
+    configs += md_frames(defects.vacancies(li, "Li", 1)[0], teacher, (250, 400), n(300), 15, seed, store,
+                         timestep_fs=2.0)
+    configs += md_frames(ga, teacher, (300, 600), n(150), 15, seed, store, timestep_fs=2.0)
+    return configs
+
+
+SAMPLERS = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}
+
+
+def sample(study: str, teacher, seed: int = 0, scale: float = 1.0, store: ResultsStore | None = None) -> list[Atoms]:
+    """Configurations of ``study`` (``info["config_type"]`` says where each came from).
+
+    ``scale`` multiplies the number of configurations of each kind (the test set uses a
+    smaller scale and another seed); MD and melt–quench runs use the ``teacher``.
+    """
+    if study not in SAMPLERS:
+        raise ValueError(f"no sampler for study {study!r}; studies with students: {', '.join(SAMPLERS)}")
+    return SAMPLERS[study](teacher, seed, scale, store)
+
+
+# --- 2. labels ---------------------------------------------------------------------------------------------------
+
+
+def label(configs: list[Atoms], teacher, store: ResultsStore | None = None, progress: bool = True) -> list[Atoms]:
+    """Copies of ``configs`` carrying the teacher's energy (eV), forces (eV/Å) and stress (eV/Å³, Voigt)."""
+    from toolkit.validation import check_structure
+
+    labelled = []
+    for atoms in tqdm(configs, desc="teacher labels", disable=not progress, leave=False):
+        check_structure(atoms)
+
+        def compute(atoms=atoms):
+            work = atoms.copy()
+            work.calc = teacher
+            return atoms, {"energy": float(work.get_potential_energy()),
+                           "forces": np.asarray(work.get_forces(), dtype=float),
+                           "stress": np.asarray(work.get_stress(voigt=True), dtype=float)}
+
+        if store is None:
+            data = compute()[1]
+        else:
+            data = store.cached("teacher-label", atoms, teacher, {}, compute)[1]
+        copy = atoms.copy()
+        copy.calc = None
+        copy.info[ENERGY_KEY] = float(data["energy"])
+        copy.info[STRESS_KEY] = np.asarray(data["stress"], dtype=float)
+        copy.arrays[FORCES_KEY] = np.asarray(data["forces"], dtype=float)
+        labelled.append(copy)
+    return labelled
+
+
+# --- 3. training -------------------------------------------------------------------------------------------------
+
+
+def mace_train_arguments(name: str, train_file: Path, work_dir: Path, elements, settings: StudentSettings,
+                         seed: int) -> list[str]:
+    """The ``mace.cli.run_train`` command line for a student."""
+    from ase.data import atomic_numbers
+
+    s = settings
+    return [
+        f"--name={name}", f"--seed={seed}", f"--work_dir={work_dir}", f"--train_file={train_file}",
+        f"--valid_fraction={s.valid_fraction}", "--model=MACE", f"--r_max={s.r_max_A}",
+        f"--num_channels={s.num_channels}", f"--max_L={s.max_L}", f"--max_ell={s.max_ell}", f"--num_interactions={s.num_interactions}",
+        f"--correlation={s.correlation}", f"--num_radial_basis={s.num_radial_basis}",
+        f"--atomic_numbers=[{', '.join(str(atomic_numbers[e]) for e in sorted(elements, key=atomic_numbers.get))}]",
+        "--E0s=average", f"--config_type_weights={json.dumps(dict(s.config_type_weights))}", f"--energy_key={ENERGY_KEY}", f"--forces_key={FORCES_KEY}", f"--stress_key={STRESS_KEY}",
+        "--loss=stress", f"--energy_weight={s.energy_weight}", f"--forces_weight={s.forces_weight}",
+        f"--stress_weight={s.stress_weight}", "--compute_stress=True",
+        f"--max_num_epochs={s.max_epochs}", f"--batch_size={s.batch_size}", f"--valid_batch_size={2 * s.batch_size}",
+        f"--lr={s.lr}", "--swa", f"--start_swa={max(1, int(0.75 * s.max_epochs))}",
+        f"--swa_energy_weight={s.swa_energy_weight}", f"--swa_forces_weight={s.forces_weight}",
+        f"--swa_stress_weight={s.stress_weight}", "--ema", "--ema_decay=0.99", "--amsgrad", "--scaling=rms_forces_scaling",
+        "--device=cpu", f"--default_dtype={s.dtype}", f"--eval_interval={max(1, min(5, s.max_epochs // 10))}", "--restart_latest", "--save_cpu",
+        "--error_table=PerAtomRMSEstressvirials",
+    ]
+
+
+def train(name: str, train_set: list[Atoms], work_dir: Path, elements, settings: StudentSettings, seed: int) -> Path:
+    """Train a student with mace-torch on ``train_set`` (labelled); returns the saved ``.model`` file.
+
+    Runs ``python -m mace.cli.run_train`` in a subprocess (it sets process-wide torch
+    defaults and logging); an interrupted training restarts from its latest checkpoint in
+    ``work_dir``.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    train_file = work_dir / "train.xyz"
+    write(train_file, train_set, format="extxyz")
+    command = [sys.executable, "-m", "mace.cli.run_train",
+               *mace_train_arguments(name, train_file, work_dir, elements, settings, seed)]
+    with open(work_dir / "train.log", "a") as log:
+        done = subprocess.run(command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT)
+    model = work_dir / f"{name}_stagetwo.model"
+    if done.returncode != 0 or not model.is_file():
+        raise RuntimeError(f"mace-torch training failed (exit {done.returncode}); see {work_dir / 'train.log'}")
+    return model
+
+
+# --- 4. validation -----------------------------------------------------------------------------------------------
+
+
+def errors(potential, labelled: list[Atoms]) -> dict:
+    """Student-versus-teacher errors on labelled configurations: energy RMSE (meV/atom), force
+    RMSE and MAE (meV/Å, per component), and the force RMSE by configuration kind."""
+    d_energy, d_forces, by_kind = [], [], {}
+    for atoms in labelled:
+        work = atoms.copy()
+        work.calc = potential
+        d_energy.append((work.get_potential_energy() - atoms.info[ENERGY_KEY]) / len(atoms))
+        diff = work.get_forces() - atoms.arrays[FORCES_KEY]
+        d_forces.append(diff.ravel())
+        by_kind.setdefault(atoms.info.get("config_type", "?"), []).append(diff.ravel())
+    forces = np.concatenate(d_forces)
+    return {
+        "n_configurations": len(labelled),
+        "energy_rmse_meV_atom": float(1000 * np.sqrt(np.mean(np.square(d_energy)))),
+        "force_rmse_meV_A": float(1000 * np.sqrt(np.mean(forces**2))),
+        "force_mae_meV_A": float(1000 * np.mean(np.abs(forces))),
+        "force_rmse_by_kind_meV_A": {k: float(1000 * np.sqrt(np.mean(np.concatenate(v) ** 2)))
+                                     for k, v in sorted(by_kind.items())},
+    }
+
+
+def seconds_per_force_call(potential, atoms: Atoms, repeats: int = 5) -> float:
+    """Wall time (s) of one energy+forces call through the ASE calculator (after one warm-up call)."""
+    work = atoms.copy()
+    work.calc = potential
+    work.get_forces()
+    started = time.perf_counter()
+    for k in range(repeats):
+        work.positions[0, 0] += 1e-4 * (k + 1)  # a new structure each time, so nothing is reused
+        work.get_forces()
+    return (time.perf_counter() - started) / repeats
+
+
+def counts_by_kind(configs: list[Atoms]) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for atoms in configs:
+        kind = atoms.info.get("config_type", "?")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
+
+
+def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings | None = None,
+            out_dir: str | Path = STUDENTS_DIR, store: ResultsStore | None = None, train_scale: float = 1.0,
+            test_scale: float = 0.3, properties: bool = True) -> dict:
+    """Make the student of ``study`` from scratch: sample, label, train, validate, write the card.
+
+    ``teacher`` is a name :func:`~toolkit.potentials.load_potential` takes, or a loaded
+    potential. Writes ``out_dir/<study>.model`` and ``out_dir/<study>.json`` (the card) and
+    ``out_dir/<study>-heldout.xyz`` (a few held-out configurations with their teacher labels,
+    so that anyone can check the card's errors) and returns the card.
+    Every teacher calculation goes through ``store``, so a rerun after an interruption
+    picks up where it stopped.
+    """
+    from toolkit.potentials import load_potential
+    from toolkit.provenance import package_versions, write_json_atomic
+    from toolkit.fidelity import compare_properties
+
+    if study not in SAMPLERS:
+        raise ValueError(f"no student for study {study!r}; studies with students: {', '.join(SAMPLERS)}")
+    settings = settings or settings_for(study)
+    store = store if store is not None else ResultsStore()
+    started = time.time()
+    teacher_name = teacher if isinstance(teacher, str) else teacher.info.name
+    teacher = load_potential(teacher) if isinstance(teacher, str) else teacher
+    teacher.check_elements(Atoms("".join(STUDY_ELEMENTS[study])))
+    print(f"toolkit: distilling {study} from {teacher.info.name}", flush=True)
+    train_set = label(sample(study, teacher, seed, train_scale, store), teacher, store)
+    test_set = label(sample(study, teacher, seed + 1000, test_scale, store), teacher, store)
+    print(f"toolkit: {len(train_set)} training and {len(test_set)} held-out configurations", flush=True)
+
+    recipe = hashlib.sha256(json.dumps([asdict(settings), train_scale], sort_keys=True).encode()).hexdigest()[:8]
+    work_dir = store.root / "distill" / f"{study}-{teacher.info.sha256[:12]}-{seed}-{recipe}"
+    trained = train(study, train_set, work_dir, STUDY_ELEMENTS[study], settings, seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / f"{study}.model"
+    model_path.write_bytes(trained.read_bytes())
+    student = load_potential(str(model_path), dtype="float64")
+
+    probe = max(test_set, key=len)
+    card = {
+        "study": study,
+        "model_file": model_path.name,
+        "model_sha256": student.info.sha256,
+        "model_size_bytes": model_path.stat().st_size,
+        "elements": list(STUDY_ELEMENTS[study]),
+        "teacher": teacher.info.as_dict(),
+        "seed": seed,
+        "training": {**asdict(settings), "mace_run_train_arguments": mace_train_arguments(
+            study, Path("train.xyz"), Path("."), STUDY_ELEMENTS[study], settings, seed)},
+        "configurations": {"train_and_validation": counts_by_kind(train_set), "held_out_test": counts_by_kind(test_set),
+                           "held_out_from": f"independent sampling with seed {seed + 1000} (scale {test_scale})"},
+        "held_out_errors": errors(student, test_set),
+        "training_set_errors": errors(student, train_set[::5]),
+        "speed": {"cell": probe.get_chemical_formula(), "n_atoms": len(probe),
+                  "teacher_s_per_call": seconds_per_force_call(teacher, probe),
+                  "student_s_per_call": seconds_per_force_call(student, probe)},
+        "versions": package_versions(),
+        "command": f"python -m toolkit distill {study} --teacher {teacher_name} --seed {seed}",
+    }
+    card["speed"]["speedup"] = card["speed"]["teacher_s_per_call"] / card["speed"]["student_s_per_call"]
+    if properties:
+        card["properties"] = compare_properties(study, teacher, student, store)
+    card["wall_time_s"] = round(time.time() - started, 1)
+    write(out_dir / f"{study}-heldout.xyz", test_set[:: max(1, len(test_set) // 12)], format="extxyz")
+    write_json_atomic(out_dir / f"{study}.json", card)
+    return card
+
+
+def card_markdown(card: dict) -> str:
+    """A model card as Markdown: where the student came from, its errors, and its properties beside the teacher's."""
+    errors, speed = card["held_out_errors"], card["speed"]
+    lines = [
+        f"**student:{card['study']}** — distilled from **{card['teacher']['name']}** "
+        f"(teacher SHA-256 {card['teacher']['sha256'][:12]}…) on "
+        f"{sum(card['configurations']['train_and_validation'].values())} configurations; "
+        f"held-out ({errors['n_configurations']} configurations from an independent sampling): force RMSE "
+        f"{errors['force_rmse_meV_A']:.0f} meV/Å, energy RMSE {errors['energy_rmse_meV_atom']:.1f} meV/atom; "
+        f"{speed['speedup']:.1f}× faster than the teacher ({speed['n_atoms']} atoms, one force call).",
+        "",
+        "| property | teacher | student | tolerance | agrees |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in card.get("properties", {}).items():
+        def show(value):
+            return f"{value[0]:.2e} ± {value[1]:.1e}" if isinstance(value, list) else f"{value:.4g}"
+
+        lines.append(f"| {name} | {show(row['teacher'])} | {show(row['student'])} | {row['tolerance']} | "
+                     f"{'yes' if row['agrees'] else '**no**'} |")
+    return "\n".join(lines)

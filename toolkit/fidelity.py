@@ -1,0 +1,143 @@
+"""Does a student reproduce its teacher? Each study's key properties computed with both, side by side.
+
+Every property is computed by the same toolkit workflow for both potentials, from the same
+starting structure (for amorphous cells: the same teacher-made glass), so differences come
+from the potentials alone. Each row has ``teacher``, ``student``, the ``tolerance`` that
+counts as agreement and why, and ``agrees``. Diffusion coefficients carry block-averaged
+errors and agree when they differ by less than twice their combined error or a factor of 2.
+
+Units are in the property names (Å, THz, eV, cm²/s, g/cm³).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.build import make_supercell
+
+from toolkit.store import ResultsStore
+
+
+def _row(teacher: float, student: float, tolerance: float, why: str) -> dict:
+    return {"teacher": float(teacher), "student": float(student), "tolerance": tolerance, "why": why,
+            "agrees": bool(abs(student - teacher) <= tolerance)}
+
+
+def _diffusion_row(teacher: tuple[float, float], student: tuple[float, float]) -> dict:
+    combined = float(np.hypot(teacher[1], student[1]))
+    within_errors = abs(student[0] - teacher[0]) <= 2 * combined
+    within_factor = teacher[0] > 0 and student[0] > 0 and 0.5 <= student[0] / teacher[0] <= 2.0
+    return {"teacher": list(map(float, teacher)), "student": list(map(float, student)),
+            "tolerance": "2 combined σ or a factor of 2", "why": "short MD: statistical error dominates",
+            "agrees": bool(within_errors or within_factor)}
+
+
+def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float, species: str, seed: int,
+               store) -> tuple[float, float]:
+    from toolkit.md import run_md
+    from toolkit.transport import diffusion_coefficient
+
+    frames = run_md(atoms, potential, temperature_K, n_steps, timestep_fs=timestep_fs, seed=seed, sample_every=5,
+                    store=store, progress=False)
+    movers = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == species]
+    return diffusion_coefficient(frames[len(frames) // 5:], movers, 5 * timestep_fs, n_blocks=4)
+
+
+def _proton_phonon(potential, store, reference=None) -> dict:
+    from toolkit import perovskite as pv
+    from toolkit import phonons as ph
+    from toolkit.barriers import neb_barrier
+    from toolkit.protons import transfer_final_state
+    from toolkit.relax import relax
+
+    host = relax(pv.basno3(), potential, fmax_eV_A=0.002, store=store)
+    a = float(host.cell.lengths()[0])
+    phonons = ph.compute_phonons(host, potential, supercell=(2, 2, 2), store=store, progress=False)
+    lowest = ph.lowest_frequencies(phonons)
+    gamma_optical = ph.softest_optical_mode(phonons)[1]
+    y_cell = relax(pv.y_doped(pv.basno3(a), np.eye(3, dtype=int) * 2), potential, fmax_eV_A=0.02, store=store)
+    far = max(pv.distinct_proton_sites(y_cell), key=lambda s: s["d_Y_A"])
+    start = relax(pv.add_proton(y_cell, far["o_index"], far["direction"]), potential, fmax_eV_A=0.02,
+                  relax_cell=False, store=store)
+    h = len(start) - 1
+    final = relax(transfer_final_state(start, h)[0], potential, fmax_eV_A=0.02, relax_cell=False, store=store)
+    barrier = neb_barrier(start, final, potential, n_images=5, fmax_eV_A=0.05, store=store)["barrier_eV"]
+    md_start = start if reference is None else reference["md_start"]
+    d_h = _diffusion(md_start, potential, 1200.0, 2000, 0.5, "H", 0, store)
+    return {"lattice_A": a, "freq_Gamma_optical_THz": gamma_optical, "freq_X_THz": lowest["X"],
+            "freq_M_THz": lowest["M"], "freq_R_THz": lowest["R"], "transfer_barrier_eV": barrier,
+            "D_H_1200K_cm2_s": d_h, "md_start": start}
+
+
+def _oxyhalide_volcano(potential, store, reference=None) -> dict:
+    from toolkit import amorphous as am
+    from toolkit import coordination as co
+    from toolkit.relax import relax
+
+    if reference is None:  # the teacher makes the glass both potentials start from
+        protocol = am.MeltQuench(melt_ps=0.3, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
+                                 relax_fmax_eV_A=0.1)
+        packed = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=7)
+        settled = relax(packed, potential, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
+        glass = am.melt_quench(settled, potential, protocol, seed=7, store=store, progress=False)
+    else:
+        glass = reference["glass"]
+    relaxed = relax(glass, potential, fmax_eV_A=0.05, relax_cell=True, store=store)
+    cutoffs = {("Ta", "O"): 2.4, ("Ta", "Cl"): 2.9, ("Li", "O"): 2.4, ("Li", "Cl"): 3.0}
+    cn = co.coordination_numbers(relaxed, cutoffs)
+    d_li = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", 0, store)
+    return {"density_g_cm3": am.mass_density_g_cm3(relaxed), "CN_Ta_O": cn["Ta-O"], "CN_Ta_Cl": cn["Ta-Cl"],
+            "CN_Li_Cl": cn["Li-Cl"], "D_Li_1000K_cm2_s": d_li, "glass": glass}
+
+
+def _liga_alloy(potential, store, reference=None) -> dict:
+    from toolkit import defects, liga
+    from toolkit import phonons as ph
+    from toolkit.barriers import neb_barrier
+    from toolkit.relax import relax
+
+    phases = {name: relax(build(), potential, fmax_eV_A=0.005, store=store) for name, build in liga.PHASES.items()}
+    energy = {name: atoms.info["relax"]["energy_eV"] / len(atoms) for name, atoms in phases.items()}
+    formation = energy["LiGa (B32)"] - 0.5 * (energy["Li (bcc)"] + energy["Ga (alpha)"])
+    a_b32 = float(phases["LiGa (B32)"].cell.lengths()[0])
+    primitive = liga.liga_b32(a_b32, primitive=True)
+    phonons = ph.compute_phonons(relax(primitive, potential, fmax_eV_A=0.002, store=store), potential,
+                                 supercell=(2, 2, 2), store=store, progress=False)
+    gamma = np.sort(ph.frequencies_at(phonons))[3:]
+    perfect = make_supercell(primitive, np.eye(3, dtype=int) * 2)
+    initial, final, _ = defects.vacancy_hop(perfect, 0)
+    ends = [relax(s, potential, fmax_eV_A=0.02, relax_cell=False, store=store) for s in (initial, final)]
+    barrier = neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05, store=store)["barrier_eV"]
+    d_li = _diffusion(ends[0], potential, 700.0, 1500, 2.0, "Li", 0, store)
+    return {"lattice_B32_A": a_b32, "lattice_bcc_Li_A": float(phases["Li (bcc)"].cell.lengths()[0]),
+            "formation_B32_eV_atom": formation, "freq_Gamma_lowest_optical_THz": float(gamma[0]),
+            "freq_Gamma_highest_THz": float(gamma[-1]), "V_Li_hop_barrier_eV": barrier,
+            "D_Li_700K_V_Li_cm2_s": d_li}
+
+
+PROPERTIES = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}
+#: Agreement tolerances by property-name suffix, with the reason.
+TOLERANCES = {
+    "_A": (0.02, "lattice parameters to 0.02 Å (about 0.5 %)"),
+    "_THz": (0.3, "phonon frequencies to 0.3 THz (the finite-displacement noise floor)"),
+    "barrier_eV": (0.05, "barriers to 50 meV (2 k_B T at 300 K)"),
+    "_eV_atom": (0.01, "formation energies to 10 meV/atom"),
+    "_g_cm3": (0.1, "glass density to 0.1 g/cm³"),
+}
+
+
+def compare_properties(study: str, teacher, student, store: ResultsStore | None = None) -> dict:
+    """The study's key properties with ``teacher`` and ``student`` (see the module docstring)."""
+    store = store if store is not None else ResultsStore()
+    compute = PROPERTIES[study]
+    with_teacher = compute(teacher, store)
+    with_student = compute(student, store, reference=with_teacher)
+    rows = {}
+    for name, value in with_teacher.items():
+        if name.startswith("D_"):
+            rows[name] = _diffusion_row(value, with_student[name])
+        elif name.startswith("CN_"):
+            rows[name] = _row(value, with_student[name], 0.3, "coordination numbers to 0.3")
+        elif isinstance(value, float):
+            tolerance, why = next(t for suffix, t in TOLERANCES.items() if name.endswith(suffix))
+            rows[name] = _row(value, with_student[name], tolerance, why)
+    return rows
