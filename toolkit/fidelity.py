@@ -3,8 +3,14 @@
 Every property is computed by the same toolkit workflow for both potentials, from the same
 starting structure (for amorphous cells: the same teacher-made glass), so differences come
 from the potentials alone. Each row has ``teacher``, ``student``, the ``tolerance`` that
-counts as agreement and why, and ``agrees``. Diffusion coefficients carry block-averaged
+counts as agreement and why, ``agrees``, and ``used_by_notebook``: whether the study's
+notebook computes that property (a quick-mode stand-in must agree on those; the others are
+reported for the reader). Diffusion coefficients carry block-averaged
 errors and agree when they differ by less than twice their combined error or a factor of 2.
+
+A student that breaks a workflow (its relaxation collapses atoms onto each other, its MD
+explodes, its forces go NaN) is a finding, not a crash: the properties it did not reach get
+``student: None``, ``agrees: False`` and ``failed`` naming the error.
 
 Units are in the property names (Å, THz, eV, cm²/s, g/cm³).
 """
@@ -15,6 +21,10 @@ import numpy as np
 from ase.build import make_supercell
 
 from toolkit.store import ResultsStore
+from toolkit.validation import MDExplosionError, NonFiniteForcesError, StructureError, check_structure
+
+#: Errors by which a student's workflow shows it is unphysical (caught and reported on the card).
+STUDENT_FAILURES = (StructureError, MDExplosionError, NonFiniteForcesError)
 
 
 def _row(teacher: float, student: float, tolerance: float, why: str) -> dict:
@@ -22,12 +32,12 @@ def _row(teacher: float, student: float, tolerance: float, why: str) -> dict:
             "agrees": bool(abs(student - teacher) <= tolerance)}
 
 
-def _diffusion_row(teacher: tuple[float, float], student: tuple[float, float]) -> dict:
+def _diffusion_row(teacher: tuple[float, float], student: tuple[float, float], tolerance: str, why: str) -> dict:
     combined = float(np.hypot(teacher[1], student[1]))
     within_errors = abs(student[0] - teacher[0]) <= 2 * combined
     within_factor = teacher[0] > 0 and student[0] > 0 and 0.5 <= student[0] / teacher[0] <= 2.0
     return {"teacher": list(map(float, teacher)), "student": list(map(float, student)),
-            "tolerance": "2 combined σ or a factor of 2", "why": "short MD: statistical error dominates",
+            "tolerance": tolerance, "why": why,
             "agrees": bool(within_errors or within_factor)}
 
 
@@ -42,7 +52,7 @@ def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs
     return diffusion_coefficient(frames[len(frames) // 5:], movers, 5 * timestep_fs, n_blocks=4)
 
 
-def _proton_phonon(potential, store, reference=None) -> dict:
+def _proton_phonon(potential, store, out: dict, reference=None) -> None:
     from toolkit import perovskite as pv
     from toolkit import phonons as ph
     from toolkit.barriers import neb_barrier
@@ -50,25 +60,25 @@ def _proton_phonon(potential, store, reference=None) -> dict:
     from toolkit.relax import relax
 
     host = relax(pv.basno3(), potential, fmax_eV_A=0.002, store=store)
-    a = float(host.cell.lengths()[0])
+    a = out["lattice_A"] = float(host.cell.lengths()[0])
     phonons = ph.compute_phonons(host, potential, supercell=(2, 2, 2), store=store, progress=False)
     lowest = ph.lowest_frequencies(phonons)
-    gamma_optical = ph.softest_optical_mode(phonons)[1]
+    out["freq_Gamma_optical_THz"] = ph.softest_optical_mode(phonons)[1]
+    out.update({f"freq_{q}_THz": lowest[q] for q in ("X", "M", "R")})
     y_cell = relax(pv.y_doped(pv.basno3(a), np.eye(3, dtype=int) * 2), potential, fmax_eV_A=0.02, store=store)
     far = max(pv.distinct_proton_sites(y_cell), key=lambda s: s["d_Y_A"])
     start = relax(pv.add_proton(y_cell, far["o_index"], far["direction"]), potential, fmax_eV_A=0.02,
                   relax_cell=False, store=store)
     h = len(start) - 1
     final = relax(transfer_final_state(start, h)[0], potential, fmax_eV_A=0.02, relax_cell=False, store=store)
-    barrier = neb_barrier(start, final, potential, n_images=5, fmax_eV_A=0.05, store=store)["barrier_eV"]
+    out["md_start"] = start
+    out["transfer_barrier_eV"] = neb_barrier(start, final, potential, n_images=5, fmax_eV_A=0.05,
+                                             store=store)["barrier_eV"]
     md_start = start if reference is None else reference["md_start"]
-    d_h = _diffusion(md_start, potential, 1200.0, 2000, 0.5, "H", 0, store)
-    return {"lattice_A": a, "freq_Gamma_optical_THz": gamma_optical, "freq_X_THz": lowest["X"],
-            "freq_M_THz": lowest["M"], "freq_R_THz": lowest["R"], "transfer_barrier_eV": barrier,
-            "D_H_1200K_cm2_s": d_h, "md_start": start}
+    out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 2000, 0.5, "H", 0, store)
 
 
-def _oxyhalide_volcano(potential, store, reference=None) -> dict:
+def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
     from toolkit import amorphous as am
     from toolkit import coordination as co
     from toolkit.relax import relax
@@ -77,19 +87,20 @@ def _oxyhalide_volcano(potential, store, reference=None) -> dict:
         protocol = am.MeltQuench(melt_ps=0.3, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
                                  relax_fmax_eV_A=0.1)
         packed = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=7)
-        settled = relax(packed, potential, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
-        glass = am.melt_quench(settled, potential, protocol, seed=7, store=store, progress=False)
+        glass = am.melt_quench(packed, potential, protocol, seed=7, store=store, progress=False)
     else:
         glass = reference["glass"]
+    out["glass"] = glass
     relaxed = relax(glass, potential, fmax_eV_A=0.05, relax_cell=True, store=store)
+    check_structure(relaxed)
     cutoffs = {("Ta", "O"): 2.4, ("Ta", "Cl"): 2.9, ("Li", "O"): 2.4, ("Li", "Cl"): 3.0}
     cn = co.coordination_numbers(relaxed, cutoffs)
-    d_li = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", 0, store)
-    return {"density_g_cm3": am.mass_density_g_cm3(relaxed), "CN_Ta_O": cn["Ta-O"], "CN_Ta_Cl": cn["Ta-Cl"],
-            "CN_Li_Cl": cn["Li-Cl"], "D_Li_1000K_cm2_s": d_li, "glass": glass}
+    out.update({"density_g_cm3": am.mass_density_g_cm3(relaxed), "CN_Ta_O": cn["Ta-O"], "CN_Ta_Cl": cn["Ta-Cl"],
+                "CN_Li_Cl": cn["Li-Cl"]})
+    out["D_Li_1000K_cm2_s"] = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", 0, store)
 
 
-def _liga_alloy(potential, store, reference=None) -> dict:
+def _liga_alloy(potential, store, out: dict, reference=None) -> None:
     from toolkit import defects, liga
     from toolkit import phonons as ph
     from toolkit.barriers import neb_barrier
@@ -97,26 +108,31 @@ def _liga_alloy(potential, store, reference=None) -> dict:
 
     phases = {name: relax(build(), potential, fmax_eV_A=0.005, store=store) for name, build in liga.PHASES.items()}
     energy = {name: atoms.info["relax"]["energy_eV"] / len(atoms) for name, atoms in phases.items()}
-    formation = energy["LiGa (B32)"] - 0.5 * (energy["Li (bcc)"] + energy["Ga (alpha)"])
-    a_b32 = float(phases["LiGa (B32)"].cell.lengths()[0])
+    a_b32 = out["lattice_B32_A"] = float(phases["LiGa (B32)"].cell.lengths()[0])
+    out["lattice_bcc_Li_A"] = float(phases["Li (bcc)"].cell.lengths()[0])
+    out["lattice_alpha_Ga_a_A"] = float(phases["Ga (alpha)"].cell.lengths()[0])
+    out["formation_B32_eV_atom"] = energy["LiGa (B32)"] - 0.5 * (energy["Li (bcc)"] + energy["Ga (alpha)"])
     primitive = liga.liga_b32(a_b32, primitive=True)
     phonons = ph.compute_phonons(relax(primitive, potential, fmax_eV_A=0.002, store=store), potential,
                                  supercell=(2, 2, 2), store=store, progress=False)
     gamma = np.sort(ph.frequencies_at(phonons))[3:]
+    out["freq_Gamma_lowest_optical_THz"], out["freq_Gamma_highest_THz"] = float(gamma[0]), float(gamma[-1])
     perfect = make_supercell(primitive, np.eye(3, dtype=int) * 2)
     initial, final, _ = defects.vacancy_hop(perfect, 0)
     ends = [relax(s, potential, fmax_eV_A=0.02, relax_cell=False, store=store) for s in (initial, final)]
-    barrier = neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05, store=store)["barrier_eV"]
-    d_li = _diffusion(ends[0], potential, 700.0, 1500, 2.0, "Li", 0, store)
-    return {"lattice_B32_A": a_b32, "lattice_bcc_Li_A": float(phases["Li (bcc)"].cell.lengths()[0]),
-            "formation_B32_eV_atom": formation, "freq_Gamma_lowest_optical_THz": float(gamma[0]),
-            "freq_Gamma_highest_THz": float(gamma[-1]), "V_Li_hop_barrier_eV": barrier,
-            "D_Li_700K_V_Li_cm2_s": d_li}
+    out["V_Li_hop_barrier_eV"] = neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05, store=store)["barrier_eV"]
+    out["D_Li_700K_V_Li_cm2_s"] = _diffusion(ends[0], potential, 700.0, 1500, 2.0, "Li", 0, store)
 
 
+#: Structures the teacher's run hands to the student's (so both start alike); not properties.
+SHARED_STRUCTURES = {"md_start", "glass"}
+#: Card properties a study's notebook does not compute (study 3 computes no phonons).
+NOT_IN_NOTEBOOK = {"liga-alloy": {"freq_Gamma_lowest_optical_THz", "freq_Gamma_highest_THz"}}
 PROPERTIES = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}
-#: Agreement tolerances by property-name suffix, with the reason.
+#: Agreement tolerances by property-name prefix or suffix, with the reason.
 TOLERANCES = {
+    "D_": ("2 combined σ or a factor of 2", "short MD: statistical error dominates"),
+    "CN_": (0.3, "coordination numbers to 0.3"),
     "_A": (0.02, "lattice parameters to 0.02 Å (about 0.5 %)"),
     "_THz": (0.3, "phonon frequencies to 0.3 THz (the finite-displacement noise floor)"),
     "barrier_eV": (0.05, "barriers to 50 meV (2 k_B T at 300 K)"),
@@ -129,15 +145,25 @@ def compare_properties(study: str, teacher, student, store: ResultsStore | None 
     """The study's key properties with ``teacher`` and ``student`` (see the module docstring)."""
     store = store if store is not None else ResultsStore()
     compute = PROPERTIES[study]
-    with_teacher = compute(teacher, store)
-    with_student = compute(student, store, reference=with_teacher)
+    with_teacher, with_student = {}, {}
+    compute(teacher, store, with_teacher)
+    failure = None
+    try:
+        compute(student, store, with_student, reference=with_teacher)
+    except STUDENT_FAILURES as error:
+        failure = f"{type(error).__name__}: {str(error)[:300]}"
     rows = {}
     for name, value in with_teacher.items():
-        if name.startswith("D_"):
-            rows[name] = _diffusion_row(value, with_student[name])
-        elif name.startswith("CN_"):
-            rows[name] = _row(value, with_student[name], 0.3, "coordination numbers to 0.3")
-        elif isinstance(value, float):
-            tolerance, why = next(t for suffix, t in TOLERANCES.items() if name.endswith(suffix))
+        if name in SHARED_STRUCTURES:
+            continue
+        tolerance, why = next(t for affix, t in TOLERANCES.items() if name.startswith(affix) or name.endswith(affix))
+        if name not in with_student:
+            rows[name] = {"teacher": list(map(float, value)) if name.startswith("D_") else float(value),
+                          "student": None, "tolerance": tolerance, "why": why, "agrees": False, "failed": failure}
+        elif name.startswith("D_"):
+            rows[name] = _diffusion_row(value, with_student[name], tolerance, why)
+        else:
             rows[name] = _row(value, with_student[name], tolerance, why)
+    for name, row in rows.items():
+        row["used_by_notebook"] = name not in NOT_IN_NOTEBOOK.get(study, set())
     return rows
