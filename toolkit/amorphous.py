@@ -160,14 +160,17 @@ class MeltQuench:
 
 def melt_quench(atoms: Atoms, potential, protocol: MeltQuench, seed: int, store: ResultsStore | None = None,
                 progress: bool = True) -> Atoms:
-    """Melt, quench, anneal and relax ``atoms`` by ``protocol``; returns the glass.
+    """Settle, melt, quench, anneal and relax ``atoms`` by ``protocol``; returns the glass.
 
     Each segment starts from the last frame of the one before, with velocities drawn
     afresh at the segment's temperature (seed ``seed + segment``). With a ``store`` every
     segment is cached and checkpointed. ``info["melt_quench"]`` records the protocol, the
     seed and the final density (g/cm³) and energy (eV).
     """
-    work = atoms
+    # a random packing holds close contacts whose forces would heat the first steps of the melt far past
+    # the thermostat (seen at 4600 K for a 1500 K target): settle them with a short, loose relaxation
+    work = relax(atoms, potential, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
+    work.info.pop("relax", None)
     stages = protocol.stages()
     for k, (temperature, n_steps) in enumerate(tqdm(stages, desc="melt–quench", disable=not progress, leave=False)):
         # a configuration quenched from the melt gives back its excess potential energy as heat before
