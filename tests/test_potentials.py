@@ -144,3 +144,16 @@ def test_a_student_that_differs_or_has_another_teacher_is_not_used(student_dir, 
 def test_full_mode_and_explicit_names_ignore_the_student(student_dir):
     assert potentials.study_potential("toy", "auto", "full", device="cpu").info.family == "chgnet"
     assert potentials.study_potential("toy", "student:toy", "full", device="cpu").info.name == "student:toy"
+
+
+def test_properties_the_notebook_does_not_compute_do_not_gate_the_student(student_dir):
+    student_dir(properties={
+        "lattice_A": {"teacher": 4.1, "student": 4.11, "tolerance": 0.02, "agrees": True, "used_by_notebook": True},
+        "freq_THz": {"teacher": 0.7, "student": 1.7, "tolerance": 0.3, "agrees": False, "used_by_notebook": False}})
+    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.name == "student:toy"
+
+
+def test_a_loaded_potential_names_how_to_load_it_again(tiny_mace_path, chgnet):
+    assert load_potential(chgnet.info.loadable_name, device="cpu").info.sha256 == chgnet.info.sha256
+    calc = load_potential(str(tiny_mace_path), device="cpu")
+    assert load_potential(calc.info.loadable_name, device="cpu").info.sha256 == calc.info.sha256

@@ -89,6 +89,11 @@ class PotentialInfo:
     source: str
     elements: tuple[str, ...] = field(repr=False)
 
+    @property
+    def loadable_name(self) -> str:
+        """What :func:`load_potential` takes to load this potential again (in a Dask worker, say)."""
+        return self.path if self.name.startswith("mace-file:") else self.name
+
     def as_dict(self) -> dict:
         """JSON-ready provenance (the element list is summarised as a count)."""
         d = asdict(self)
@@ -327,16 +332,21 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
 
 
 def student_agrees(card: dict) -> tuple[bool, str]:
-    """Whether a model card shows its student agrees with its teacher, and a one-line reason."""
+    """Whether a model card shows its student agrees with its teacher, and a one-line reason.
+
+    Properties the card marks as not computed by the study's notebook do not count."""
     rmse = card.get("held_out_errors", {}).get("force_rmse_meV_A", float("inf"))
-    differs = [name for name, row in card.get("properties", {}).items() if not row["agrees"]]
+    differs = [name for name, row in card.get("properties", {}).items()
+               if not row["agrees"] and row.get("used_by_notebook", True)]
     if not card.get("properties"):
         return False, "its card compares no properties"
     if rmse >= STUDENT_MAX_FORCE_RMSE_MEV_A:
         return False, f"held-out force RMSE {rmse:.0f} meV/Å (limit {STUDENT_MAX_FORCE_RMSE_MEV_A:g})"
     if differs:
         return False, f"it differs from its teacher on {', '.join(differs)}"
-    return True, f"held-out force RMSE {rmse:.0f} meV/Å and all {len(card['properties'])} properties on its card agree"
+    ignored = [name for name, row in card["properties"].items() if not row.get("used_by_notebook", True)]
+    return True, (f"held-out force RMSE {rmse:.0f} meV/Å and every property on its card that the notebook computes "
+                  f"agrees" + (f" ({', '.join(ignored)} not computed there)" if ignored else ""))
 
 
 def study_potential(study: str, name: str = "auto", mode: str = "quick", device: str | None = None,
