@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from toolkit import sweeps
@@ -109,10 +110,31 @@ def test_study_sweep_runs_headless_from_the_command_line(tmp_path):
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "dashboard" in first.stdout
-    (row,) = json.loads(out.read_text())
+    record = json.loads(out.read_text())
+    (row,) = record["rows"]
+    assert record["grid"]["x"] == [1.0] and record["provenance"]["versions"]["ase"]
     assert row["parameters"]["x"] == 1.0 and row["result"]["n_atoms"] == 18 and row["result"]["n_Li"] == 4
     assert set(row["result"]["D_Li_cm2_s"]) == {"900"}
     started = time.time()
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0 and json.loads(out.read_text()) == [row]
+    assert second.returncode == 0 and json.loads(out.read_text())["rows"] == [row]
     assert time.time() - started < 60  # read back from the store, not recomputed
+
+
+def test_volcano_from_sweep_recovers_a_known_activation_energy_and_peak():
+    from ase.units import kB
+
+    from toolkit.sweeps import volcano_from_sweep
+
+    rows = []
+    for x, ea in ((0.5, 0.40), (1.5, 0.25), (2.5, 0.35)):
+        for seed in (0, 1):
+            d = {f"{t:g}": [1e-3 * np.exp(-ea / (kB * t)) * (1 + 0.02 * seed), 1e-3 * np.exp(-ea / (kB * t)) * 0.05]
+                 for t in (500.0, 600.0, 700.0, 800.0)}
+            rows.append({"parameters": {"x": x, "seed": seed},
+                         "result": {"D_Li_cm2_s": d, "n_Li": 8, "volume_A3": 900.0, "density_g_cm3": 2.9}})
+    volcano = volcano_from_sweep(rows)
+    assert [v["n_glasses"] for v in volcano.values()] == [2, 2, 2]
+    assert volcano[1.5]["fit"]["Ea_eV"][0] == pytest.approx(0.25, abs=0.01)
+    sigma = {x: v["fit"]["sigma_S_cm"][0] for x, v in volcano.items()}
+    assert max(sigma, key=sigma.get) == 1.5

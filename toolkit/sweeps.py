@@ -146,12 +146,13 @@ def oxyhalide_glass(x: float, n_ta: int, seed: int, temperatures_K: list, md_ps:
     """Study 2's sweep task: one TaCl5·xLi2O glass (packing seed ``seed``) and its Li diffusion.
 
     Packs at the ideal-mixing density, melt-quenches (1500 K to 300 K, ``MeltQuench`` with
-    these settings), then runs NVT MD of ``md_ps`` at each of ``temperatures_K``. Returns
+    these settings), then runs NVT MD of ``md_ps`` at each of ``temperatures_K`` (one batch
+    on the engine for MACE potentials). Returns
     ``density_g_cm3``, ``volume_A3``, ``n_atoms``, ``n_Li`` and ``D_Li_cm2_s`` (T -> [D, error]).
     Every step goes through the store, so a rescheduled task resumes from its checkpoints.
     """
     from toolkit import amorphous as am
-    from toolkit.md import run_md
+    from toolkit.md import run_md_many
     from toolkit.transport import diffusion_coefficient
 
     calc = worker_potential(potential)
@@ -161,15 +162,57 @@ def oxyhalide_glass(x: float, n_ta: int, seed: int, temperatures_K: list, md_ps:
     packed = am.random_packing(am.oxyhalide_counts(x, n_ta), am.ideal_mixing_density_g_cm3(x), seed=seed)
     glass = am.melt_quench(packed, calc, protocol, seed=seed, store=store, progress=False)
     li = [i for i, s in enumerate(glass.get_chemical_symbols()) if s == "Li"]
-    diffusion = {}
-    for temperature in temperatures_K:
-        frames = run_md(glass, calc, float(temperature), int(md_ps * 1000 / timestep_fs), timestep_fs=timestep_fs,
-                        seed=seed, sample_every=sample_every, store=store, progress=False)
-        kept = frames[len(frames) // 5:]
-        diffusion[f"{float(temperature):g}"] = list(diffusion_coefficient(kept, li, timestep_fs * sample_every, n_blocks))
+    n_steps = int(md_ps * 1000 / timestep_fs)
+    runs = run_md_many([glass] * len(temperatures_K), calc, [float(t) for t in temperatures_K], n_steps,
+                       timestep_fs=timestep_fs, seeds=[1000 * seed + k for k in range(len(temperatures_K))],
+                       sample_every=sample_every, store=store, progress=False)
+    diffusion = {f"{float(t):g}": list(diffusion_coefficient(frames[len(frames) // 5:], li, timestep_fs * sample_every,
+                                                             n_blocks))
+                 for t, frames in zip(temperatures_K, runs)}
     return {"density_g_cm3": glass.info["melt_quench"]["density_g_cm3"], "volume_A3": float(glass.get_volume()),
             "n_atoms": len(glass), "n_Li": len(li), "D_Li_cm2_s": diffusion, "potential": calc.info.name,
             "potential_sha256": calc.info.sha256}
+
+
+#: Sweeps shipped with the package: ``<study>.json`` written by ``python -m toolkit sweep`` from ``<study>.grid.json``.
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference_data"
+
+
+def reference_sweep(study: str) -> dict | None:
+    """The shipped sweep record of ``study`` (grid, command, provenance, rows), or None."""
+    path = REFERENCE_DIR / f"{study}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def volcano_from_sweep(rows: list[dict], temperature_K: float = 300.0, haven_ratio: float = 1.0) -> dict:
+    """σ(``temperature_K``) against x from :func:`oxyhalide_glass` results (``{"parameters", "result"}`` rows).
+
+    Per x, the glasses (seeds) are combined at each temperature with
+    :func:`~toolkit.transport.combine_replicas`, then fitted and converted with
+    :func:`~toolkit.transport.conductivity_from_arrhenius` (Haven ratio ``haven_ratio``).
+    Returns ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit"}}`` (``fit`` is None
+    when a D is not positive).
+    """
+    import numpy as np
+
+    from toolkit.transport import combine_replicas, conductivity_from_arrhenius
+
+    by_x: dict[float, list[dict]] = {}
+    for row in rows:
+        by_x.setdefault(float(row["parameters"]["x"]), []).append(row["result"])
+    out = {}
+    for x, results in sorted(by_x.items()):
+        temperatures = sorted({float(t) for r in results for t in r["D_Li_cm2_s"]})
+        d = {t: list(combine_replicas([r["D_Li_cm2_s"][f"{t:g}"] for r in results if f"{t:g}" in r["D_Li_cm2_s"]]))
+             for t in temperatures}
+        try:
+            fit = conductivity_from_arrhenius(d, results[0]["n_Li"], float(np.mean([r["volume_A3"] for r in results])),
+                                              temperature_K, haven_ratio=haven_ratio)
+        except ValueError:
+            fit = None
+        out[x] = {"D": d, "n_glasses": len(results), "fit": fit,
+                  "density_g_cm3": float(np.mean([r["density_g_cm3"] for r in results]))}
+    return out
 
 
 #: study name -> its sweep task (``python -m toolkit sweep <study> --grid FILE``).
