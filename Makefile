@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 MODE ?= quick
 OUT ?= results
 
-.PHONY: setup browser run test lab info clean
+.PHONY: setup browser run test lab info bench clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,14 @@ test: setup browser
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
+
+# Benchmarks print tables of ratios measured side by side in one run (the README carries the latest).
+bench: setup
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) bench/md_engine.py
+	$(PY) bench/students.py
+	$(PY) bench/diffusion.py
+	$(PY) bench/notebooks.py
 
 info: setup
 	$(PY) -m toolkit info

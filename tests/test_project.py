@@ -18,7 +18,7 @@ CONDA_NAMES = {"pytorch-cpu": "torch"}
 
 def pyproject_pins() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + project["optional-dependencies"]["test"]
+    deps = project["dependencies"] + project["optional-dependencies"]["test"] + project["optional-dependencies"]["bench"]
     return dict(d.split("==") for d in deps)
 
 
