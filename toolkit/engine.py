@@ -39,6 +39,16 @@ from toolkit.validation import MDExplosionError, NonFiniteForcesError, check_str
 THERMOSTATS = ("nve", "langevin", "csvr")
 
 
+def per_replica(n: int, temperatures_K, seeds) -> tuple[np.ndarray, list[int]]:
+    """Each of ``n`` replicas' temperature (K) and seed: one temperature for all or one each, and
+    one base seed ``s`` giving ``s, s+1, ...`` or one seed each."""
+    temperatures = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (n,)).copy()
+    seed_list = [int(seeds) + k for k in range(n)] if np.ndim(seeds) == 0 else [int(s) for s in seeds]
+    if len(seed_list) != n:
+        raise ValueError(f"{len(seed_list)} seeds for {n} replicas")
+    return temperatures, seed_list
+
+
 def mace_model(potential):
     """The torch module and cutoff (Å) of a MACE-family toolkit potential."""
     inner = getattr(potential, "inner", None)
@@ -85,10 +95,7 @@ class MDEngine:
             potential.check_elements(atoms)
         self.potential = potential
         self.n_replicas = len(replicas)
-        self.temperatures_K = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (self.n_replicas,)).copy()
-        self.seeds = [int(seeds) + k for k in range(self.n_replicas)] if np.ndim(seeds) == 0 else [int(s) for s in seeds]
-        if len(self.seeds) != self.n_replicas:
-            raise ValueError(f"{len(self.seeds)} seeds for {self.n_replicas} replicas")
+        self.temperatures_K, self.seeds = per_replica(self.n_replicas, temperatures_K, seeds)
         self.thermostat = thermostat
         self.dt = timestep_fs * units.fs
         self.timestep_fs = timestep_fs
@@ -268,14 +275,17 @@ class MDEngine:
         atoms.info["energy_eV"] = float(self.energies_eV[k])
         return atoms
 
-    def check_temperatures(self, explode_factor: float = 3.0) -> None:
-        """Raise :class:`~toolkit.validation.MDExplosionError` naming the replica whose temperature ran away."""
+    def check_temperatures(self, explode_factor: float = 3.0, snapshots: list[Atoms] | None = None) -> None:
+        """Raise :class:`~toolkit.validation.MDExplosionError` naming the replica whose temperature ran away.
+
+        ``snapshots``: every replica's :meth:`snapshot` of this step, where the caller has them already."""
         from toolkit.md import temperature_limit_K
 
-        for k in range(self.n_replicas):
+        snapshots = snapshots or [self.snapshot(k) for k in range(self.n_replicas)]
+        for k, atoms in enumerate(snapshots):
             target = self.temperatures_K[k]
             try:
-                check_temperature(self.snapshot(k), target, temperature_limit_K(target, explode_factor))
+                check_temperature(atoms, target, temperature_limit_K(target, explode_factor))
             except MDExplosionError as problem:
                 raise MDExplosionError(f"replica {k} (seed {self.seeds[k]}): {problem}") from None
 
@@ -297,8 +307,7 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
 
     engine_args = dict(thermostat=thermostat, timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, tau_fs=tau_fs,
                        dtype=dtype)
-    temperatures = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (len(replicas),))
-    seed_list = [int(seeds) + k for k in range(len(replicas))] if np.ndim(seeds) == 0 else list(seeds)
+    temperatures, seed_list = per_replica(len(replicas), temperatures_K, seeds)
     keys, frames = [], [[] for _ in replicas]
     if store is not None:
         for atoms, temperature, seed in zip(replicas, temperatures, seed_list):
@@ -331,11 +340,12 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
             chunk = min(sample_every, n_steps - engine.steps_done)
             engine.step(chunk)
             bar.update(chunk)
-            engine.check_temperatures(explode_factor)
-            for k in range(len(replicas)):
-                frames[k].append(engine.snapshot(k))
+            snapshots = [engine.snapshot(k) for k in range(len(replicas))]
+            engine.check_temperatures(explode_factor, snapshots)
+            for k, snapshot in enumerate(snapshots):
+                frames[k].append(snapshot)
                 if trajs:
-                    trajs[k].write(frames[k][-1])
+                    trajs[k].write(snapshot)
     finally:
         bar.close()
         for traj in trajs:

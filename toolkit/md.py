@@ -38,8 +38,9 @@ def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int
     On the engine they go through the model together, as one batch; otherwise one after
     another with :func:`run_md`. Returns each run's frames, as :func:`run_md` does.
     """
-    temperatures = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (len(structures),))
-    seed_list = [int(seeds) + k for k in range(len(structures))] if np.ndim(seeds) == 0 else list(seeds)
+    from toolkit.engine import per_replica
+
+    temperatures, seed_list = per_replica(len(structures), temperatures_K, seeds)
     common = dict(timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, sample_every=sample_every, store=store,
                   explode_factor=explode_factor, progress=progress)
     if structures and all(uses_engine(atoms, potential) for atoms in structures):
