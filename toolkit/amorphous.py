@@ -158,19 +158,27 @@ class MeltQuench:
                 + [(self.anneal_K, steps(self.anneal_ps))])
 
 
+def settle(packing: Atoms, potential, store: ResultsStore | None = None) -> Atoms:
+    """A random packing after a short, loose relaxation (fmax 0.2 eV/Å, at most 60 steps, fixed cell).
+
+    A packing holds close contacts whose forces would heat the first steps of a melt far past
+    its thermostat (seen at 4600 K for a 1500 K target); this removes them before any MD.
+    """
+    settled = relax(packing, potential, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
+    settled.info.pop("relax", None)
+    return settled
+
+
 def melt_quench(atoms: Atoms, potential, protocol: MeltQuench, seed: int, store: ResultsStore | None = None,
                 progress: bool = True) -> Atoms:
-    """Settle, melt, quench, anneal and relax ``atoms`` by ``protocol``; returns the glass.
+    """:func:`settle`, melt, quench, anneal and relax ``atoms`` by ``protocol``; returns the glass.
 
     Each segment starts from the last frame of the one before, with velocities drawn
     afresh at the segment's temperature (seed ``seed + segment``). With a ``store`` every
     segment is cached and checkpointed. ``info["melt_quench"]`` records the protocol, the
     seed and the final density (g/cm³) and energy (eV).
     """
-    # a random packing holds close contacts whose forces would heat the first steps of the melt far past
-    # the thermostat (seen at 4600 K for a 1500 K target): settle them with a short, loose relaxation
-    work = relax(atoms, potential, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
-    work.info.pop("relax", None)
+    work = settle(atoms, potential, store)
     stages = protocol.stages()
     for k, (temperature, n_steps) in enumerate(tqdm(stages, desc="melt–quench", disable=not progress, leave=False)):
         # a configuration quenched from the melt gives back its excess potential energy as heat before

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -102,18 +103,28 @@ def settings_for(study: str) -> StudentSettings:
 # --- 1. configurations -------------------------------------------------------------------------------------------
 
 
+def scaled_count(k: int, scale: float) -> int:
+    """``k`` configurations of a kind at sampling ``scale`` (at least one)."""
+    return max(1, int(round(k * scale)))
+
+
+def deformed(atoms: Atoms, deformation: np.ndarray, rng: np.random.Generator, rattle_A: float, kind: str) -> Atoms:
+    """A copy with its cell (atoms scaled along) multiplied by ``deformation`` and Gaussian rattles of ``rattle_A`` (Å)."""
+    copy = atoms.copy()
+    copy.set_constraint()
+    copy.set_cell(atoms.cell[:] @ deformation, scale_atoms=True)
+    copy.positions += rng.normal(0, rattle_A, copy.positions.shape)
+    copy.info["config_type"] = kind
+    return copy
+
+
 def rattled_and_strained(atoms: Atoms, n: int, rng: np.random.Generator, rattle_A: float = 0.08,
                          strain: float = 0.03, kind: str = "strained") -> list[Atoms]:
     """``n`` copies with random symmetric strains (up to ``strain``) and Gaussian rattles (``rattle_A``, Å)."""
     out = []
     for _ in range(n):
         eps = rng.uniform(-strain, strain, (3, 3))
-        copy = atoms.copy()
-        copy.set_constraint()
-        copy.set_cell(atoms.cell[:] @ (np.eye(3) + 0.5 * (eps + eps.T)), scale_atoms=True)
-        copy.positions += rng.normal(0, rattle_A, copy.positions.shape)
-        copy.info["config_type"] = kind
-        out.append(copy)
+        out.append(deformed(atoms, np.eye(3) + 0.5 * (eps + eps.T), rng, rattle_A, kind))
     return out
 
 
@@ -124,15 +135,7 @@ def volume_series(atoms: Atoms, rng: np.random.Generator, strains=np.linspace(-0
     Expanded cells matter: a student that never saw them may find its energy falls as atoms
     drift apart, and a cell relaxation then runs away to a spurious low-density minimum.
     """
-    out = []
-    for strain in strains:
-        copy = atoms.copy()
-        copy.set_constraint()
-        copy.set_cell(atoms.cell[:] * (1 + strain), scale_atoms=True)
-        copy.positions += rng.normal(0, rattle_A, copy.positions.shape)
-        copy.info["config_type"] = kind
-        out.append(copy)
-    return out
+    return [deformed(atoms, (1 + strain) * np.eye(3), rng, rattle_A, kind) for strain in strains]
 
 
 def md_frames(atoms: Atoms, teacher, temperatures_K, n_steps: int, every: int, seed: int, store,
@@ -212,7 +215,7 @@ def _proton_phonon(teacher, seed: int, scale: float, store) -> list[Atoms]:
     from toolkit.protons import rotation_final_state, transfer_final_state
 
     rng = np.random.default_rng(seed)
-    n = lambda k: max(1, int(round(k * scale)))  # noqa: E731
+    n = partial(scaled_count, scale=scale)
     host = pv.basno3()
     host222 = make_supercell(host, np.eye(3, dtype=int) * 2)
     y_cell = pv.y_doped(host, np.eye(3, dtype=int) * 2)
@@ -238,7 +241,6 @@ def _proton_phonon(teacher, seed: int, scale: float, store) -> list[Atoms]:
 
 def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
     from toolkit import amorphous as am
-    from toolkit.relax import relax
 
     rng = np.random.default_rng(seed)
     protocol = am.MeltQuench(melt_ps=0.2, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
@@ -246,9 +248,7 @@ def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
     configs = []
     for k, x in enumerate((0.5, 1.0, 1.5, 2.0, 2.5)):
         packed = am.random_packing(am.oxyhalide_counts(x, 2), am.ideal_mixing_density_g_cm3(x), seed=seed + k)
-        # a random packing's close contacts would heat a 1500 K run far past its thermostat: settle them first
-        settled = relax(packed, teacher, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
-        configs += md_frames(settled, teacher, (1500,), max(20, int(200 * scale)), 10, seed + k, store,
+        configs += md_frames(am.settle(packed, teacher, store), teacher, (1500,), max(20, int(200 * scale)), 10, seed + k, store,
                              timestep_fs=2.0, kind="melt")
         glass = am.melt_quench(packed, teacher, protocol, seed=seed + k, store=store, progress=False)
         configs += rattled_and_strained(glass, max(1, int(6 * scale)), rng, 0.05, 0.05, "glass")
@@ -256,7 +256,7 @@ def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
         configs += md_frames(glass, teacher, (700, 1000), max(20, int(300 * scale)), 20, seed + k, store,
                              timestep_fs=2.0)
     bigger = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=seed + 10)
-    bigger = relax(bigger, teacher, fmax_eV_A=0.2, max_steps=60, relax_cell=False, store=store)
+    bigger = am.settle(bigger, teacher, store)
     configs += md_frames(bigger, teacher, (1500, 800), max(20, int(200 * scale)), 20, seed + 10, store,
                          timestep_fs=2.0)
     return configs
@@ -266,7 +266,7 @@ def _liga_alloy(teacher, seed: int, scale: float, store) -> list[Atoms]:
     from toolkit import defects, liga
 
     rng = np.random.default_rng(seed)
-    n = lambda k: max(1, int(round(k * scale)))  # noqa: E731
+    n = partial(scaled_count, scale=scale)
     configs = []
     for build in liga.PHASES.values():
         configs += rattled_and_strained(build(), n(12), rng, 0.06, 0.05)
