@@ -52,9 +52,11 @@ def ase_seconds_per_step(model_file: str, atoms, n_steps: int) -> float:
     return (time.perf_counter() - started) / n_steps
 
 
-def engine_seconds_per_step(potential, replicas, n_steps: int) -> tuple[float, float]:
-    """Seconds per step (all replicas together) and the overhead fraction."""
-    engine = MDEngine(potential, replicas, 400.0, timestep_fs=2.0)
+def engine_seconds_per_step(potential, replicas, n_steps: int, temperature_K: float = 400.0,
+                            **engine_args) -> tuple[float, float]:
+    """Seconds per Langevin step (all replicas together) and the overhead fraction; 2 fs steps unless
+    ``engine_args`` say otherwise."""
+    engine = MDEngine(potential, replicas, temperature_K, **{"timestep_fs": 2.0, **engine_args})
     engine.step(5)  # warm-up
     engine.model_seconds = engine.step_seconds = 0.0
     engine.step(n_steps)

@@ -24,6 +24,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
+from md_engine import engine_seconds_per_step  # bench/ is this script's folder
 from toolkit.potentials import available_students, load_potential
 
 TARGET_SPEEDUP, TARGET_RMSE_MEV_A = 5.0, 60.0
@@ -67,16 +68,6 @@ def timed_md(atoms, potential, temperature_K: float, n_steps: int):
     return (time.perf_counter() - started) / n_steps, frames
 
 
-def engine_seconds_per_step(atoms, potential, temperature_K: float, n_steps: int) -> float:
-    from toolkit.engine import MDEngine
-
-    engine = MDEngine(potential, [atoms], temperature_K, timestep_fs=1.0, friction_per_fs=0.02)
-    engine.step(2)
-    engine.step_seconds = 0.0
-    engine.step(n_steps)
-    return engine.step_seconds / n_steps
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -90,7 +81,8 @@ def main() -> None:
         atoms, temperature = bench_cell(study)
         t_teacher, frames = timed_md(atoms, teacher, temperature, args.steps)
         t_student, _ = timed_md(atoms, student, temperature, args.steps)
-        t_engine = engine_seconds_per_step(atoms, student, temperature, args.steps)
+        t_engine = engine_seconds_per_step(student, [atoms], args.steps, temperature, timestep_fs=1.0,
+                                           friction_per_fs=0.02)[0]
         diffs = []
         for frame in frames[::3]:
             reference = frame.get_forces()
