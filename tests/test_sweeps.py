@@ -138,3 +138,7 @@ def test_volcano_from_sweep_recovers_a_known_activation_energy_and_peak():
     assert volcano[1.5]["fit"]["Ea_eV"][0] == pytest.approx(0.25, abs=0.01)
     sigma = {x: v["fit"]["sigma_S_cm"][0] for x, v in volcano.items()}
     assert max(sigma, key=sigma.get) == 1.5
+    assert all(v["fit_problem"] is None for v in volcano.values())
+    rows[0]["result"]["D_Li_cm2_s"]["500"][0] = -1e-9  # a glass whose Li did not move: the fit says why it is missing
+    stuck = volcano_from_sweep(rows[:1])[0.5]
+    assert stuck["fit"] is None and "positive D" in stuck["fit_problem"]

@@ -190,8 +190,8 @@ def volcano_from_sweep(rows: list[dict], temperature_K: float = 300.0, haven_rat
     Per x, the glasses (seeds) are combined at each temperature with
     :func:`~toolkit.transport.combine_replicas`, then fitted and converted with
     :func:`~toolkit.transport.conductivity_from_arrhenius` (Haven ratio ``haven_ratio``).
-    Returns ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit"}}`` (``fit`` is None
-    when a D is not positive).
+    Returns ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit", "fit_problem"}}``
+    (``fit`` is None, and ``fit_problem`` says why, when a D is not positive).
     """
     import numpy as np
 
@@ -205,12 +205,13 @@ def volcano_from_sweep(rows: list[dict], temperature_K: float = 300.0, haven_rat
         temperatures = sorted({float(t) for r in results for t in r["D_Li_cm2_s"]})
         d = {t: list(combine_replicas([r["D_Li_cm2_s"][f"{t:g}"] for r in results if f"{t:g}" in r["D_Li_cm2_s"]]))
              for t in temperatures}
+        fit, problem = None, None
         try:
             fit = conductivity_from_arrhenius(d, results[0]["n_Li"], float(np.mean([r["volume_A3"] for r in results])),
                                               temperature_K, haven_ratio=haven_ratio)
-        except ValueError:
-            fit = None
-        out[x] = {"D": d, "n_glasses": len(results), "fit": fit,
+        except ValueError as error:
+            problem = str(error)
+        out[x] = {"D": d, "n_glasses": len(results), "fit": fit, "fit_problem": problem,
                   "density_g_cm3": float(np.mean([r["density_g_cm3"] for r in results]))}
     return out
 
