@@ -7,7 +7,9 @@ Measured side by side in one run, on one model (a shipped student, float32) and 
 2. 8 replicas in one batched engine versus the same 8 run one after another;
 5. the fraction of an engine step spent outside the model call.
 
-    python bench/md_engine.py [--study liga-alloy] [--steps 200]
+    python bench/md_engine.py [--study liga-alloy] [--steps 200] [--device cpu]
+
+``--device cuda`` runs both sides on a GPU (the table then says which card).
 
 Prints a Markdown table; the README carries the latest one.
 """
@@ -39,11 +41,11 @@ def li_cell(n_atoms: int, seed: int = 0):
     return atoms
 
 
-def ase_seconds_per_step(model_file: str, atoms, n_steps: int) -> float:
+def ase_seconds_per_step(model_file: str, atoms, n_steps: int, device: str = "cpu") -> float:
     from mace.calculators import MACECalculator
 
     work = atoms.copy()
-    work.calc = MACECalculator(model_paths=model_file, device="cpu", default_dtype="float32")
+    work.calc = MACECalculator(model_paths=model_file, device=device, default_dtype="float32")
     dyn = Langevin(work, timestep=2 * units.fs, temperature_K=400, friction=0.01 / units.fs,
                    rng=np.random.default_rng(0))
     dyn.run(5)  # warm-up
@@ -69,14 +71,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="liga-alloy", help="whose student to run (it must cover Li)")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--device", default="cpu", help="torch device of both sides (cpu, cuda)")
     args = parser.parse_args()
     model_file = str(student_path(args.study))
-    potential = load_potential(f"student:{args.study}", device="cpu", dtype="float32")
+    potential = load_potential(f"student:{args.study}", device=args.device, dtype="float32")
 
     rows = []
     for n in (64, 128):
         atoms = li_cell(n)
-        t_ase = ase_seconds_per_step(model_file, atoms, args.steps)
+        t_ase = ase_seconds_per_step(model_file, atoms, args.steps, args.device)
         t_engine, overhead = engine_seconds_per_step(potential, [atoms], args.steps)
         rows.append((f"1. MD step, {n} atoms: ASE Langevin + MACECalculator vs toolkit engine",
                      f"{1000 * t_ase:.1f} ms", f"{1000 * t_engine:.1f} ms", t_ase / t_engine,
@@ -92,7 +95,9 @@ def main() -> None:
     rows.append(("5. share of a batched step outside the model call, 8 x 54 atoms", "", "", overhead,
                  TARGETS["overhead"]))
 
-    print(f"\n{os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads; "
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "no GPU"
+    print(f"\n{os.cpu_count()} CPUs ({where}, device {args.device}), torch {torch.__version__} with "
+          f"{torch.get_num_threads()} threads; "
           f"model: student:{args.study} (float32); {args.steps} Langevin steps of 2 fs, bcc Li at 400 K\n")
     print("| benchmark | baseline | toolkit | ratio | target | met |")
     print("|---|---|---|---|---|---|")

@@ -175,6 +175,8 @@ class MDEngine:
                     unit_shifts=self.graph["unit_shifts"][keep])
         started = time.perf_counter()
         out = self.model(data, training=False, compute_force=True, compute_stress=False)
+        if self.device.type == "cuda":  # kernels run asynchronously: count them here, not in the next sync
+            torch.cuda.synchronize(self.device)
         self.model_seconds += time.perf_counter() - started
         forces = out["forces"].detach().to(torch.float64)
         energies = out["energy"].detach().to(torch.float64)
