@@ -21,6 +21,16 @@ def test_rattled_and_strained_copies_are_seeded_and_labelled():
     assert 0 < max(strains) <= 0.03 + 1e-9
 
 
+def test_relaxation_frames_follow_the_teachers_cell_relaxation(emt):
+    squeezed = bulk("Cu", "fcc", a=3.4, cubic=True)  # EMT's copper relaxes to a = 3.59 Å
+    frames = distill.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), fmax_eV_A=0.01, rattle_A=0.0)
+    assert len(frames) == 5 and {f.info["config_type"] for f in frames} == {"cell relax"}
+    assert all(f.calc is None for f in frames)
+    a = [f.cell.volume ** (1 / 3) for f in frames]  # the cubic cell's edge (Å)
+    assert a[0] == pytest.approx(3.4) and a[-1] == pytest.approx(3.59, abs=0.02)
+    assert len(set(np.round(a, 4))) == 5  # spread over the way, not five copies of one step
+
+
 def test_labels_are_the_teachers_and_survive_extxyz(emt, tmp_path):
     configs = distill.rattled_and_strained(bulk("Cu", "fcc", a=3.6, cubic=True), 3, np.random.default_rng(0))
     labelled = distill.label(configs, emt, progress=False)
