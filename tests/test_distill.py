@@ -21,14 +21,20 @@ def test_rattled_and_strained_copies_are_seeded_and_labelled():
     assert 0 < max(strains) <= 0.03 + 1e-9
 
 
-def test_relaxation_frames_follow_the_teachers_cell_relaxation(emt):
+def test_relaxation_frames_follow_the_teachers_cell_relaxation(emt, tmp_path):
+    from toolkit.store import ResultsStore
+
     squeezed = bulk("Cu", "fcc", a=3.4, cubic=True)  # EMT's copper relaxes to a = 3.59 Å
-    frames = distill.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), fmax_eV_A=0.01, rattle_A=0.0)
+    frames = distill.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), ResultsStore(tmp_path),
+                                       fmax_eV_A=0.01, rattle_A=0.0)
     assert len(frames) == 5 and {f.info["config_type"] for f in frames} == {"cell relax"}
     assert all(f.calc is None for f in frames)
     a = [f.cell.volume ** (1 / 3) for f in frames]  # the cubic cell's edge (Å)
     assert a[0] == pytest.approx(3.4) and a[-1] == pytest.approx(3.59, abs=0.02)
     assert len(set(np.round(a, 4))) == 5  # spread over the way, not five copies of one step
+    again = distill.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), ResultsStore(tmp_path),
+                                      fmax_eV_A=0.01, rattle_A=0.0)  # read back from the store's checkpoint
+    assert all(np.allclose(x.positions, y.positions) and np.allclose(x.cell, y.cell) for x, y in zip(frames, again))
 
 
 def test_labels_are_the_teachers_and_survive_extxyz(emt, tmp_path):

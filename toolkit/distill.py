@@ -161,24 +161,17 @@ def md_frames(atoms: Atoms, teacher, temperatures_K, n_steps: int, every: int, s
     return out
 
 
-def relaxation_frames(atoms: Atoms, teacher, n: int, rng, fmax_eV_A: float = 0.05, max_steps: int = 200,
-                      rattle_A: float = 0.02, kind: str = "cell relax") -> list[Atoms]:
-    """``n`` frames spread over the teacher's relaxation of ``atoms`` (positions and cell, as
-    :func:`toolkit.relax.relax` does it), lightly rattled.
+def relaxation_frames(atoms: Atoms, teacher, n: int, rng, store: ResultsStore, fmax_eV_A: float = 0.05,
+                      max_steps: int = 200, rattle_A: float = 0.02, kind: str = "cell relax") -> list[Atoms]:
+    """``n`` frames spread over the teacher's relaxation of ``atoms`` (positions and cell, by
+    :func:`toolkit.relax.relax`, through ``store``), lightly rattled.
 
     A student fitted to MD alone can lower its energy along the way a relaxation goes (a glass
     contracting onto itself) where no MD frame ever went; these frames show it the teacher's way.
     """
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS
+    from toolkit.relax import relaxation_path
 
-    work = atoms.copy()
-    work.set_constraint()
-    work.calc = teacher
-    path = []
-    optimizer = BFGS(FrechetCellFilter(work), logfile=None)
-    optimizer.attach(lambda: path.append(work.copy()), interval=1)
-    optimizer.run(fmax=fmax_eV_A, steps=max_steps)
+    path = relaxation_path(atoms, teacher, store, fmax_eV_A, max_steps, relax_cell=True)
     out = []
     for index in np.unique(np.linspace(0, len(path) - 1, n).round().astype(int)):
         frame = path[index]
@@ -288,7 +281,7 @@ def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
                 + rattled_and_strained(glass, n(4), rng, 0.12, 0.05, "glass rattled")
                 + volume_series(glass, rng, np.linspace(-0.05, 0.20, max(4, int(8 * scale))))
                 + volume_series(glass, rng, np.linspace(-0.10, -0.06, n(3)), rattle_A=0.05, kind="compressed")
-                + relaxation_frames(glass, teacher, n(8), rng))
+                + relaxation_frames(glass, teacher, n(8), rng, store))
         return [atoms for atoms in near if not find_overlaps(atoms)]
 
     configs = []

@@ -18,6 +18,12 @@ from toolkit.validation import check_structure
 warnings.filterwarnings("ignore", message="logm result may be inaccurate")
 
 
+def _parameters(atoms: Atoms, fmax_eV_A: float, max_steps: int, relax_cell: bool) -> dict:
+    """What a relaxation's store key holds besides the structure and the potential."""
+    fixed = sorted(int(i) for c in atoms.constraints if isinstance(c, FixAtoms) for i in c.get_indices())
+    return {"fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "relax_cell": relax_cell, "fixed": fixed}
+
+
 def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300,
           relax_cell: bool = True, store: ResultsStore | None = None) -> Atoms:
     """Relax ``atoms`` with BFGS (and a Fréchet cell filter when ``relax_cell``).
@@ -28,8 +34,7 @@ def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300
     """
     check_structure(atoms)
     potential.check_elements(atoms)
-    fixed = sorted(int(i) for c in atoms.constraints if isinstance(c, FixAtoms) for i in c.get_indices())
-    params = {"fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "relax_cell": relax_cell, "fixed": fixed}
+    params = _parameters(atoms, fmax_eV_A, max_steps, relax_cell)
 
     def compute(checkpoint=None):
         work = atoms.copy()
@@ -56,3 +61,12 @@ def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300
                                     lambda: compute(store.checkpoint(key)))
     result.info["relax"] = info
     return result
+
+
+def relaxation_path(atoms: Atoms, potential, store: ResultsStore, fmax_eV_A: float = 0.01, max_steps: int = 300,
+                    relax_cell: bool = True) -> list[Atoms]:
+    """Every step of :func:`relax` with these arguments, read back from its checkpoint in ``store``
+    (the relaxation runs first where the store does not hold it yet)."""
+    relax(atoms, potential, fmax_eV_A, max_steps, relax_cell, store)
+    key = store.key("relax", atoms, potential, _parameters(atoms, fmax_eV_A, max_steps, relax_cell))
+    return read(store.checkpoint(key), index=":")
