@@ -88,13 +88,14 @@ def main() -> None:
         rows.append((f"5. share of an engine step outside the model call, {n} atoms", "", "", overhead,
                      TARGETS["overhead"]))
 
-    n = args.replicas
-    replicas = [li_cell(54, seed=k) for k in range(n)]
+    n_replicas = args.replicas
+    replicas = [li_cell(54, seed=k) for k in range(n_replicas)]
     serial = sum(engine_seconds_per_step(potential, [r], args.steps)[0] for r in replicas)
     batched, overhead = engine_seconds_per_step(potential, replicas, args.steps)
-    rows.append((f"2. {n} replicas of 54 atoms: {n} serial runs vs one batched run (per step of all {n})",
+    rows.append((f"2. {n_replicas} replicas of 54 atoms: {n_replicas} serial runs vs one batched run "
+                 f"(per step of all {n_replicas})",
                  f"{1000 * serial:.1f} ms", f"{1000 * batched:.1f} ms", serial / batched, TARGETS["batched_vs_serial"]))
-    rows.append((f"5. share of a batched step outside the model call, {n} x 54 atoms", "", "", overhead,
+    rows.append((f"5. share of a batched step outside the model call, {n_replicas} x 54 atoms", "", "", overhead,
                  TARGETS["overhead"]))
 
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "no GPU"
