@@ -90,17 +90,34 @@ def toy_sampler(teacher, seed, scale, store):
     return [c for cell in cells for c in distill.rattled_and_strained(cell, max(2, int(12 * scale)), rng, 0.1, 0.03)]
 
 
+def toy_refiner(student, teacher, seed, store, round_index):
+    """The student's own relaxation of a squeezed copper cell."""
+    squeezed = bulk("Cu", "fcc", a=3.4, cubic=True)
+    return distill.relaxation_frames(squeezed, student, 3, np.random.default_rng(seed), store, kind="student relax")
+
+
 @pytest.mark.slow
 def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
-    """A real mace-torch training (a few epochs) of a CuAl student of EMT, and its card."""
+    """Real mace-torch trainings (a few epochs) of a CuAl student of EMT, refined once with its own
+    relaxation's frames, and its card."""
+    from toolkit.store import ResultsStore
+
     monkeypatch.setitem(distill.SAMPLERS, "toy", toy_sampler)
+    monkeypatch.setitem(distill.REFINERS, "toy", (toy_refiner, 1))
     monkeypatch.setitem(distill.STUDY_ELEMENTS, "toy", ("Al", "Cu"))
     settings = distill.StudentSettings(num_channels=8, num_interactions=1, correlation=2, max_epochs=6, batch_size=4)
-    card = distill.distill("toy", emt, seed=0, settings=settings, out_dir=tmp_path, properties=False)
+    store = ResultsStore(tmp_path / "store")
+    card = distill.distill("toy", emt, seed=0, settings=settings, out_dir=tmp_path, properties=False, store=store)
     model = tmp_path / "toy.model"
     assert card["model_sha256"] == file_sha256(model) and card["model_size_bytes"] < 2e6
     assert card["teacher"]["name"] == "emt" and card["seed"] == 0
-    assert card["configurations"]["train_and_validation"] == {"strained": 24}
+    assert card["configurations"]["train_and_validation"] == {"strained": 24, "student relax": 3}
+    # two trainings, the second on the first student's frames too; the shipped model is the second
+    first, second = sorted((tmp_path / "store" / "distill").iterdir(), key=lambda d: d.stat().st_mtime)
+    assert file_sha256(second / "toy_stagetwo.model") == card["model_sha256"] != file_sha256(first / "toy_stagetwo.model")
+    assert "student's own" in card["refinement"]["how"]
+    assert card["refinement"]["rounds"][0]["held_out_errors_before"]["n_configurations"] == 6
+    assert "Refined in 1 round(s) with 3 teacher labels" in distill.card_markdown(card)
     assert card["configurations"]["held_out_test"] == {"strained": 6}
     errors = card["held_out_errors"]
     assert errors["n_configurations"] == 6 and np.isfinite(errors["force_rmse_meV_A"])

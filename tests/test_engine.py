@@ -138,8 +138,21 @@ def test_run_replicas_checkpoints_and_resumes(tiny, tmp_path):
 
 def test_runaway_temperature_names_the_replica(tiny):
     hot = cell(9, temperature_K=20000.0)
-    with pytest.raises(MDExplosionError, match="replica 1"):
+    with pytest.raises(MDExplosionError, match="replica 1") as blown:
         run_replicas([cell(1), hot], tiny, 300.0, 10, sample_every=5, progress=False)
+    assert [len(f) for f in blown.value.frames] == [1, 1]  # both replicas' frames before the blow-up
+    assert blown.value.replica == 1
+
+
+def test_a_stored_blow_up_is_replayed_not_resumed(tiny, tmp_path):
+    from toolkit.store import ResultsStore
+
+    args = dict(sample_every=5, progress=False, store=ResultsStore(tmp_path))
+    with pytest.raises(MDExplosionError, match="replica 1") as first:
+        run_replicas([cell(1), cell(9, temperature_K=20000.0)], tiny, 300.0, 10, **args)
+    with pytest.raises(MDExplosionError) as again:
+        run_replicas([cell(1), cell(9, temperature_K=20000.0)], tiny, 300.0, 10, **args)
+    assert str(again.value) == str(first.value) and [len(f) for f in again.value.frames] == [1, 1]
 
 
 def test_nan_forces_name_the_atoms(tiny, monkeypatch):

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
@@ -36,5 +37,22 @@ def test_bad_cells_are_refused(atoms, message):
 def test_exploding_md_stops_and_names_the_fastest_atoms(emt):
     atoms = bulk("Cu", cubic=True).repeat(2)
     atoms.positions[5] += [0.9, 0.0, 0.0]  # squeezed far up the repulsive wall, not overlapping
-    with pytest.raises(MDExplosionError, match=r"exceeds the limit 600 K.*Cu"):
+    with pytest.raises(MDExplosionError, match=r"exceeds the limit 600 K.*Cu") as blown:
         run_md(atoms, emt, temperature_K=100, n_steps=200, timestep_fs=5.0, sample_every=5, progress=False)
+    (frames,) = blown.value.frames  # the run up to the blow-up, for a look or for a better potential's labels
+    assert 1 <= len(frames) < 200 // 5 and np.allclose(frames[0].positions, atoms.positions)
+
+
+def test_a_stored_run_that_blew_up_blows_up_again_not_resumed_past_it(emt, tmp_path):
+    from toolkit.store import ResultsStore
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    atoms.positions[5] += [0.9, 0.0, 0.0]
+    args = dict(temperature_K=100, n_steps=200, timestep_fs=5.0, sample_every=5, progress=False,
+                store=ResultsStore(tmp_path))
+    with pytest.raises(MDExplosionError) as first:
+        run_md(atoms, emt, **args)
+    with pytest.raises(MDExplosionError) as again:
+        run_md(atoms, emt, **args)
+    assert str(again.value) == str(first.value)
+    assert [len(f) for f in again.value.frames] == [len(f) for f in first.value.frames]

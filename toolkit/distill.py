@@ -264,14 +264,35 @@ def _proton_phonon(teacher, seed: int, scale: float, store) -> list[Atoms]:
     return configs
 
 
+OXYHALIDE_PROTOCOL_ARGS = dict(melt_ps=0.2, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
+                               relax_fmax_eV_A=0.1)
+
+
+def _oxyhalide_packings(seed: int) -> list[tuple[Atoms, int]]:
+    """The oxyhalide sampler's six packings and their seeds: two formula units at each x, and four
+    at x = 1.5 (the size the study's MD uses)."""
+    from toolkit import amorphous as am
+
+    sizes = [(x, 2, seed + k) for k, x in enumerate((0.5, 1.0, 1.5, 2.0, 2.5))] + [(1.5, 4, seed + 10)]
+    return [(am.random_packing(am.oxyhalide_counts(x, units), am.ideal_mixing_density_g_cm3(x), seed=s), s)
+            for x, units, s in sizes]
+
+
+def _oxyhalide_glasses(teacher, seed: int, store) -> list[tuple[Atoms, Atoms, int]]:
+    """``(packing, glass, seed)`` of :func:`_oxyhalide_packings`, melt-quenched by ``teacher``."""
+    from toolkit import amorphous as am
+
+    protocol = am.MeltQuench(**OXYHALIDE_PROTOCOL_ARGS)
+    return [(packed, am.melt_quench(packed, teacher, protocol, seed=s, store=store, progress=False), s)
+            for packed, s in _oxyhalide_packings(seed)]
+
+
 def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
     from toolkit import amorphous as am
     from toolkit.validation import find_overlaps
 
     rng = np.random.default_rng(seed)
     n = partial(scaled_count, scale=scale)
-    protocol = am.MeltQuench(melt_ps=0.2, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
-                             relax_fmax_eV_A=0.1)
 
     def around(glass: Atoms) -> list[Atoms]:
         # the first students collapsed glasses in a cell relaxation (contacts of 0.2-1.2 Å): besides
@@ -284,19 +305,18 @@ def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
                 + relaxation_frames(glass, teacher, n(8), rng, store))
         return [atoms for atoms in near if not find_overlaps(atoms)]
 
+    *small, bigger = _oxyhalide_glasses(teacher, seed, store)
     configs = []
-    for k, x in enumerate((0.5, 1.0, 1.5, 2.0, 2.5)):
-        packed = am.random_packing(am.oxyhalide_counts(x, 2), am.ideal_mixing_density_g_cm3(x), seed=seed + k)
-        configs += md_frames(am.settle(packed, teacher, store), teacher, (1500,), max(20, int(200 * scale)), 10, seed + k, store,
-                             timestep_fs=2.0, kind="melt")
-        glass = am.melt_quench(packed, teacher, protocol, seed=seed + k, store=store, progress=False)
+    for packed, glass, glass_seed in small:
+        configs += md_frames(am.settle(packed, teacher, store), teacher, (1500,), max(20, int(200 * scale)), 10,
+                             glass_seed, store, timestep_fs=2.0, kind="melt")
         configs += around(glass)
-        configs += md_frames(glass, teacher, (700, 1000), max(20, int(300 * scale)), 20, seed + k, store,
+        configs += md_frames(glass, teacher, (700, 1000), max(20, int(300 * scale)), 20, glass_seed, store,
                              timestep_fs=2.0)
-    bigger = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=seed + 10)
-    configs += md_frames(am.settle(bigger, teacher, store), teacher, (1500, 800), max(20, int(200 * scale)), 20,
-                         seed + 10, store, timestep_fs=2.0)
-    configs += around(am.melt_quench(bigger, teacher, protocol, seed=seed + 10, store=store, progress=False))
+    packed, glass, glass_seed = bigger
+    configs += md_frames(am.settle(packed, teacher, store), teacher, (1500, 800), max(20, int(200 * scale)), 20,
+                         glass_seed, store, timestep_fs=2.0)
+    configs += around(glass)
     return configs
 
 
@@ -335,6 +355,48 @@ def _liga_alloy(teacher, seed: int, scale: float, store) -> list[Atoms]:
 
 
 SAMPLERS = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}
+
+
+def _oxyhalide_refinement(student, teacher, seed: int, store, round_index: int = 0) -> list[Atoms]:
+    """The student's own glasses (its melt–quenches of packings the sampler never used), its cell
+    relaxations of those and of the teacher's glasses, and its 1000 K MD of both (for the teacher to label).
+
+    A glass's density comes out of a cell relaxation, and a student relaxes a glass it never saw
+    along its own way, into cells no teacher run visited (the first student expanded an unseen
+    glass of the teacher's from 2.50 to 2.22 g/cm³ while keeping its training glasses within 0.02,
+    and blew up in some melt–quenches of its own): these frames show it what the teacher says about
+    the places it goes. Where the student's melt–quench blows up, the frames before are kept.
+    Each round (``round_index``) quenches packings of its own seeds.
+    """
+    from toolkit import amorphous as am
+    from toolkit.validation import MDExplosionError, find_overlaps
+
+    rng = np.random.default_rng(seed + 500 + round_index)
+    glasses = [glass for _, glass, _ in _oxyhalide_glasses(teacher, seed, store)]
+    out = []
+    for packed, own_seed in _oxyhalide_packings(seed + 100 * (round_index + 1)):
+        try:
+            glasses.append(am.melt_quench(packed, student, am.MeltQuench(**OXYHALIDE_PROTOCOL_ARGS), seed=own_seed,
+                                          store=store, progress=False))
+        except MDExplosionError as blown:
+            print(f"toolkit: the student's melt–quench (seed {own_seed}) blew up; its frames before are kept: {blown}",
+                  flush=True)
+            for frame in blown.frames[0]:
+                frame = frame.copy()
+                frame.set_constraint()
+                frame.wrap()
+                frame.info["config_type"] = "student blow-up"
+                out.append(frame)
+    for k, glass in enumerate(glasses):
+        out += relaxation_frames(glass, student, 8, rng, store, kind="student relax")
+        out += md_frames(glass, student, (1000,), 200, 20, seed + k, store, timestep_fs=2.0, kind="student md")
+    return [atoms for atoms in out if not find_overlaps(atoms)]
+
+
+#: Studies whose student is refined, and in how many rounds: each round labels the latest student's
+#: own runs (``refiner(student, teacher, seed, store, round_index)``) with the teacher, adds them to
+#: the training set and trains again on the whole set (DAgger-style active learning).
+REFINERS = {"oxyhalide-volcano": (_oxyhalide_refinement, 2)}
 
 
 def sample(study: str, teacher, seed: int = 0, scale: float = 1.0, store: ResultsStore | None = None) -> list[Atoms]:
@@ -428,6 +490,17 @@ def train(name: str, train_set: list[Atoms], work_dir: Path, elements, settings:
     return model
 
 
+def train_in_store(study: str, train_set: list[Atoms], settings: StudentSettings, seed: int, store: ResultsStore,
+                   teacher) -> Path:
+    """:func:`train` in a work directory of ``store`` named by the teacher, seed and a hash of the
+    settings and data: the same recipe resumes from mace-torch's last checkpoint (or finds the
+    finished model), a new recipe or new data trains afresh."""
+    data = [structure_fingerprint(atoms) + f"{atoms.info[ENERGY_KEY]:.8f}" for atoms in train_set]
+    recipe = hashlib.sha256(json.dumps([asdict(settings), data], sort_keys=True).encode()).hexdigest()[:8]
+    work_dir = store.root / "distill" / f"{study}-{teacher.info.sha256[:12]}-{seed}-{recipe}"
+    return train(study, train_set, work_dir, STUDY_ELEMENTS[study], settings, seed)
+
+
 # --- 4. validation -----------------------------------------------------------------------------------------------
 
 
@@ -505,11 +578,18 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     test_set = label(sample(study, teacher, seed + 1000, test_scale, store), teacher, store)
     print(f"toolkit: {len(train_set)} training and {len(test_set)} held-out configurations", flush=True)
 
-    # a new recipe or new data trains afresh; the same ones resume from mace-torch's last checkpoint
-    data = [structure_fingerprint(atoms) + f"{atoms.info[ENERGY_KEY]:.8f}" for atoms in train_set]
-    recipe = hashlib.sha256(json.dumps([asdict(settings), data], sort_keys=True).encode()).hexdigest()[:8]
-    work_dir = store.root / "distill" / f"{study}-{teacher.info.sha256[:12]}-{seed}-{recipe}"
-    trained = train(study, train_set, work_dir, STUDY_ELEMENTS[study], settings, seed)
+    trained = train_in_store(study, train_set, settings, seed, store, teacher)
+    refinement = None
+    if study in REFINERS:
+        refiner, rounds = REFINERS[study]
+        refinement = {"how": refiner.__doc__.split("\n\n")[0].replace("\n    ", " "), "rounds": []}
+        for round_index in range(rounds):
+            latest = load_potential(str(trained), dtype="float64")
+            print(f"toolkit: refining {study}, round {round_index + 1} of {rounds}: the student's own runs", flush=True)
+            own = label(refiner(latest, teacher, seed, store, round_index), teacher, store)
+            refinement["rounds"].append({"configurations": len(own), "held_out_errors_before": errors(latest, test_set)})
+            train_set = train_set + own
+            trained = train_in_store(study, train_set, settings, seed, store, teacher)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / f"{study}.model"
@@ -531,6 +611,7 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
         "configurations": {"train_and_validation": counts_by_kind(train_set), "held_out_test": counts_by_kind(test_set),
                            "held_out_from": f"independent sampling with seed {seed + 1000} (scale {test_scale})"},
         "held_out_errors": errors(student, test_set),
+        **({"refinement": refinement} if refinement else {}),
         "shipped_held_out_errors": errors(student, shipped),
         "training_set_errors": errors(student, train_set[::5]),
         "speed": {"cell": probe.get_chemical_formula(), "n_atoms": len(probe),
@@ -558,6 +639,14 @@ def card_markdown(card: dict) -> str:
         f"held-out ({errors['n_configurations']} configurations from an independent sampling): force RMSE "
         f"{errors['force_rmse_meV_A']:.0f} meV/Å, energy RMSE {errors['energy_rmse_meV_atom']:.1f} meV/atom; "
         f"{speed['speedup']:.1f}× faster than the teacher ({speed['n_atoms']} atoms, one force call).",
+    ]
+    if "refinement" in card:
+        rounds = card["refinement"]["rounds"]
+        before = " → ".join(f"{r['held_out_errors_before']['force_rmse_meV_A']:.0f}" for r in rounds)
+        lines[0] += (f" Refined in {len(rounds)} round(s) with {sum(r['configurations'] for r in rounds)} teacher "
+                     f"labels of the student's own runs (held-out force RMSE {before} → "
+                     f"{errors['force_rmse_meV_A']:.0f} meV/Å).")
+    lines += [
         "",
         "| property | teacher | student | tolerance | agrees | in this notebook |",
         "|---|---|---|---|---|---|",

@@ -289,7 +289,9 @@ class MDEngine:
             try:
                 check_temperature(atoms, target, temperature_limit_K(target, explode_factor))
             except MDExplosionError as problem:
-                raise MDExplosionError(f"replica {k} (seed {self.seeds[k]}): {problem}") from None
+                error = MDExplosionError(f"replica {k} (seed {self.seeds[k]}): {problem}")
+                error.replica = k
+                raise error from None
 
 
 def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int, thermostat: str = "langevin",
@@ -307,6 +309,8 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
     from ase.io import Trajectory, read
     from tqdm.auto import tqdm
 
+    from toolkit.md import replay_explosion
+
     engine_args = dict(thermostat=thermostat, timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, tau_fs=tau_fs,
                        dtype=dtype)
     temperatures, seed_list = per_replica(len(replicas), temperatures_K, seeds)
@@ -316,6 +320,7 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
             params = {"engine": engine_args, "temperature_K": float(temperature), "seed": int(seed),
                       "n_steps": n_steps, "sample_every": sample_every}
             keys.append(store.key("md-engine", atoms, potential, params))
+        replay_explosion(store, keys)
         paths = [store.checkpoint(key) for key in keys]
         saved = [read(p, index=":") if p.exists() and p.stat().st_size else [] for p in paths]
         common = min(len(s) for s in saved)
@@ -343,7 +348,13 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
             engine.step(chunk)
             bar.update(chunk)
             snapshots = [engine.snapshot(k) for k in range(len(replicas))]
-            engine.check_temperatures(explode_factor, snapshots)
+            try:
+                engine.check_temperatures(explode_factor, snapshots)
+            except MDExplosionError as blown:
+                blown.frames = frames
+                if store is not None:
+                    store.put(keys[blown.replica], "md-engine", replicas[blown.replica], {"exploded": str(blown)})
+                raise
             for k, snapshot in enumerate(snapshots):
                 frames[k].append(snapshot)
                 if trajs:

@@ -16,12 +16,27 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from tqdm.auto import tqdm
 
 from toolkit.store import ResultsStore
-from toolkit.validation import check_structure, check_temperature
+from toolkit.validation import MDExplosionError, check_structure, check_temperature
 
 
 def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
     """Kinetic temperature above which a run counts as exploded: max(factor x T, T + 500 K)."""
     return max(factor * target_K, target_K + 500.0)
+
+
+def replay_explosion(store: ResultsStore, keys: list[str]) -> None:
+    """Raise again the :class:`~toolkit.validation.MDExplosionError` a stored run stopped with, if one did.
+
+    A run that blew up is recorded as such: resumed from its last frame with fresh noise it
+    could run on past the blow-up, so that a rerun would hide it and give other frames.
+    ``keys``: the run's store keys (one per replica); the error carries their checkpointed frames.
+    """
+    for key in keys:
+        hit = store.get(key)
+        if hit is not None and "exploded" in hit[1]:
+            error = MDExplosionError(hit[1]["exploded"])
+            error.frames = [read(store.checkpoint(k), index=":") for k in keys]
+            raise error
 
 
 def uses_engine(atoms: Atoms, potential) -> bool:
@@ -78,6 +93,7 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
     checkpoint = None
     if store is not None:
         key = store.key("md", atoms, potential, params)
+        replay_explosion(store, [key])
         if store.get(key) is not None and store.checkpoint(key).exists():
             return read(store.checkpoint(key), index=":")
         checkpoint = store.checkpoint(key)
@@ -108,7 +124,15 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
         dyn.run(chunk)
         done += chunk
         bar.update(chunk)
-        check_temperature(work, temperature_K, limit)
+        try:
+            check_temperature(work, temperature_K, limit)
+        except MDExplosionError as blown:
+            bar.close()
+            if traj is not None:
+                traj.close()
+                store.put(key, "md", atoms, {"exploded": str(blown), **params})
+            blown.frames = [frames]
+            raise
         frame = work.copy()
         frame.set_momenta(work.get_momenta())
         frames.append(frame)
