@@ -142,6 +142,15 @@ def volume_series(atoms: Atoms, rng: np.random.Generator, strains=np.linspace(-0
     return [deformed(atoms, (1 + strain) * np.eye(3), rng, rattle_A, kind) for strain in strains]
 
 
+def training_frame(frame: Atoms, kind: str) -> Atoms:
+    """A copy of an MD frame as a training configuration: unconstrained, wrapped into the cell, labelled ``kind``."""
+    frame = frame.copy()
+    frame.set_constraint()
+    frame.wrap()
+    frame.info["config_type"] = kind
+    return frame
+
+
 def md_frames(atoms: Atoms, teacher, temperatures_K, n_steps: int, every: int, seed: int, store,
               timestep_fs: float = 1.0, kind: str = "md") -> list[Atoms]:
     """Frames of teacher MD (ASE Langevin) at each temperature, one every ``every`` steps, first quarter dropped."""
@@ -152,12 +161,7 @@ def md_frames(atoms: Atoms, teacher, temperatures_K, n_steps: int, every: int, s
         frames = run_md(atoms, teacher, float(temperature), n_steps, timestep_fs=timestep_fs, seed=seed + k,
                         sample_every=every, store=store, progress=False,
                         explode_factor=3.0 * max(1.0, 1500.0 / float(temperature)))
-        for frame in frames[len(frames) // 4:]:
-            frame = frame.copy()
-            frame.set_constraint()
-            frame.wrap()
-            frame.info["config_type"] = f"{kind} {temperature:g} K"
-            out.append(frame)
+        out += [training_frame(frame, f"{kind} {temperature:g} K") for frame in frames[len(frames) // 4:]]
     return out
 
 
@@ -264,8 +268,13 @@ def _proton_phonon(teacher, seed: int, scale: float, store) -> list[Atoms]:
     return configs
 
 
-OXYHALIDE_PROTOCOL_ARGS = dict(melt_ps=0.2, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
-                               relax_fmax_eV_A=0.1)
+def _oxyhalide_quench(packed: Atoms, potential, seed: int, store) -> Atoms:
+    """The sampler's melt–quench of ``packed`` (short: 0.2 ps melt, 6000 K/ps) with ``potential``."""
+    from toolkit import amorphous as am
+
+    protocol = am.MeltQuench(melt_ps=0.2, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
+                             relax_fmax_eV_A=0.1)
+    return am.melt_quench(packed, potential, protocol, seed=seed, store=store, progress=False)
 
 
 def _oxyhalide_packings(seed: int) -> list[tuple[Atoms, int]]:
@@ -280,11 +289,7 @@ def _oxyhalide_packings(seed: int) -> list[tuple[Atoms, int]]:
 
 def _oxyhalide_glasses(teacher, seed: int, store) -> list[tuple[Atoms, Atoms, int]]:
     """``(packing, glass, seed)`` of :func:`_oxyhalide_packings`, melt-quenched by ``teacher``."""
-    from toolkit import amorphous as am
-
-    protocol = am.MeltQuench(**OXYHALIDE_PROTOCOL_ARGS)
-    return [(packed, am.melt_quench(packed, teacher, protocol, seed=s, store=store, progress=False), s)
-            for packed, s in _oxyhalide_packings(seed)]
+    return [(packed, _oxyhalide_quench(packed, teacher, s, store), s) for packed, s in _oxyhalide_packings(seed)]
 
 
 def _oxyhalide_volcano(teacher, seed: int, scale: float, store) -> list[Atoms]:
@@ -368,7 +373,6 @@ def _oxyhalide_refinement(student, teacher, seed: int, store, round_index: int =
     the places it goes. Where the student's melt–quench blows up, the frames before are kept.
     Each round (``round_index``) quenches packings of its own seeds.
     """
-    from toolkit import amorphous as am
     from toolkit.validation import MDExplosionError, find_overlaps
 
     rng = np.random.default_rng(seed + 500 + round_index)
@@ -376,17 +380,11 @@ def _oxyhalide_refinement(student, teacher, seed: int, store, round_index: int =
     out = []
     for packed, own_seed in _oxyhalide_packings(seed + 100 * (round_index + 1)):
         try:
-            glasses.append(am.melt_quench(packed, student, am.MeltQuench(**OXYHALIDE_PROTOCOL_ARGS), seed=own_seed,
-                                          store=store, progress=False))
+            glasses.append(_oxyhalide_quench(packed, student, own_seed, store))
         except MDExplosionError as blown:
             print(f"toolkit: the student's melt–quench (seed {own_seed}) blew up; its frames before are kept: {blown}",
                   flush=True)
-            for frame in blown.frames[0]:
-                frame = frame.copy()
-                frame.set_constraint()
-                frame.wrap()
-                frame.info["config_type"] = "student blow-up"
-                out.append(frame)
+            out += [training_frame(frame, "student blow-up") for frame in blown.frames[0]]
     for k, glass in enumerate(glasses):
         out += relaxation_frames(glass, student, 8, rng, store, kind="student relax")
         out += md_frames(glass, student, (1000,), 200, 20, seed + k, store, timestep_fs=2.0, kind="student md")
