@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
+import torch
 from ase import units
 from ase.build import make_supercell
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet
 
-from toolkit.engine import MDEngine, run_replicas
+from toolkit.engine import MDEngine, StaticModelCall, run_replicas
 from toolkit.perovskite import basno3
 from toolkit.potentials import load_potential
 from toolkit.store import ResultsStore
@@ -106,6 +107,58 @@ def test_a_replica_moves_the_same_alone_or_in_a_batch(tiny):
     alone.step(40)
     batch.step(40)
     assert np.abs(alone.snapshot(0).positions - batch.snapshot(1).positions).max() < 1e-4
+
+
+def test_a_batch_rebuilds_each_replica_list_no_more_often_than_alone(tiny):
+    """A replica's list is rebuilt when its own atoms have moved, not whenever any replica's have."""
+    hot, cold = cell(7, temperature_K=1500.0), cell(8, temperature_K=50.0)
+    builds = []
+    for atoms, temperature, seed in ((hot, 1500.0, 1), (cold, 50.0, 2)):
+        alone = MDEngine(tiny, [atoms], temperature, thermostat="nve", seeds=[seed], skin_A=0.4)
+        alone.step(30)
+        builds.append(alone.neighbour_builds)
+    batch = MDEngine(tiny, [hot, cold], [1500.0, 50.0], thermostat="nve", seeds=[1, 2], skin_A=0.4)
+    batch.step(30)
+    assert builds[0] > builds[1] and batch.neighbour_builds == sum(builds)
+
+
+def test_the_padded_static_call_gives_the_same_steps_as_the_trimmed_one(tiny):
+    """Padding edges (far past the cutoff) and the skin's edges add exactly nothing: same forces, same NVE
+    steps through several rebuilds, on the CPU where the padded call runs eagerly."""
+    atoms = cell(2)
+    trimmed = MDEngine(tiny, [atoms], 300.0, thermostat="nve", dtype="float64", skin_A=0.3)
+    padded = MDEngine(tiny, [atoms], 300.0, thermostat="nve", dtype="float64", skin_A=0.3, static_graph=True)
+    assert padded._static_call is not None and padded._static_call.cuda_graph is None
+    assert padded._static_call.capacity > padded.all_edges.shape[1]
+    for _ in range(30):
+        trimmed.step()
+        padded.step()
+    assert padded.neighbour_builds > 1
+    assert np.abs(padded.forces.numpy() - trimmed.forces.numpy()).max() < 1e-10
+    assert np.abs(padded.snapshot(0).positions - trimmed.snapshot(0).positions).max() < 1e-10
+
+
+def test_a_neighbour_list_over_the_static_capacity_is_refused(tiny):
+    engine = MDEngine(tiny, [cell(0)], 300.0, static_graph=True)
+    call = engine._static_call
+    too_many = call.capacity + 1
+    assert not call.load_edges(torch.zeros((2, too_many), dtype=torch.long), torch.zeros((too_many, 3)))
+    assert call.load_edges(engine.all_edges, engine.all_shifts)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_captured_cuda_graph_replays_the_eager_model_call(tiny):
+    atoms = cell(2)
+    args = dict(thermostat="nve", skin_A=0.3, dtype="float64", device="cuda")
+    eager = MDEngine(tiny, [atoms, cell(3)], 300.0, static_graph=False, **args)
+    graphed = MDEngine(tiny, [atoms, cell(3)], 300.0, **args)
+    assert isinstance(graphed._static_call, StaticModelCall) and graphed._static_call.cuda_graph is not None
+    for _ in range(30):
+        eager.step()
+        graphed.step()
+    assert graphed.neighbour_builds > 2
+    assert torch.allclose(graphed.forces, eager.forces, atol=1e-6)
+    assert np.abs(graphed.snapshot(0).positions - eager.snapshot(0).positions).max() < 1e-6
 
 
 def test_run_replicas_checkpoints_and_resumes(tiny, tmp_path):

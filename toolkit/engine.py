@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -58,6 +59,85 @@ def mace_model(potential):
     return inner.models[0], float(inner.r_max), inner.z_table
 
 
+class StaticModelCall:
+    """A MACE model call on inputs of a fixed size, captured once as a CUDA graph on a GPU and replayed.
+
+    A small cell's call is thousands of small kernels, so on a GPU it is bound by their launches;
+    a captured graph launches them all at once. A capture needs every input at a fixed address
+    and size, so the edges are padded to a fixed capacity with edges from an atom to its own
+    image ``far_A`` away: far past the cutoff, where MACE's radial envelope (and ZBL's) is exactly zero,
+    so they add exactly nothing to energies or forces (each atom gets a share of them). The skin's edges beyond the cutoff stay in
+    for the same reason. One capture serves until a neighbour list outgrows the capacity
+    (:meth:`load_edges` says so; the caller then makes a new one).
+
+    On a CPU, or where capture fails (the failure is warned about), the same padded call runs
+    eagerly.
+    """
+
+    def __init__(self, model, graph: dict, edge_index: torch.Tensor, shifts: torch.Tensor, far_A: float,
+                 spare: float = 0.25):
+        self.model = model
+        self.capacity = int(edge_index.shape[1] * (1 + spare)) + 64
+        self.far_A = far_A
+        like = dict(dtype=graph["node_attrs"].dtype, device=graph["node_attrs"].device)
+        self.inputs = dict(graph, positions=torch.zeros((graph["node_attrs"].shape[0], 3), **like),
+                           edge_index=torch.zeros((2, self.capacity), dtype=torch.long, device=like["device"]),
+                           shifts=torch.zeros((self.capacity, 3), **like),
+                           unit_shifts=torch.zeros((self.capacity, 3), **like))  # read for stress only, never here
+        # padding edges spread over all atoms: piled on one, their (zero) sums serialise on its atomic adds
+        self.pad_nodes = torch.arange(self.capacity, device=like["device"]) % graph["node_attrs"].shape[0]
+        self.load_edges(edge_index, shifts)
+        self.cuda_graph = None
+        if like["device"].type == "cuda":
+            self._capture()
+
+    def load_edges(self, edge_index: torch.Tensor, shifts: torch.Tensor) -> bool:
+        """Copy a neighbour list into the padded inputs; False (nothing copied) when it exceeds the capacity."""
+        n = edge_index.shape[1]
+        if n > self.capacity:
+            return False
+        with torch.no_grad():
+            self.inputs["edge_index"][:, :n] = edge_index
+            self.inputs["edge_index"][:, n:] = self.pad_nodes[n:]
+            self.inputs["shifts"][:n] = shifts
+            self.inputs["shifts"][n:] = 0.0
+            self.inputs["shifts"][n:, 0] = self.far_A
+        return True
+
+    def _run(self) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(self.inputs, training=False, compute_force=True, compute_stress=False)
+        return out["energy"].detach(), out["forces"].detach()
+
+    def _capture(self) -> None:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        try:
+            with torch.cuda.stream(side):  # warm-up outside the capture, as CUDA graphs require
+                for _ in range(3):
+                    self._run()
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self.outputs = self._run()
+        except RuntimeError as problem:
+            warnings.warn(f"CUDA graph capture of the model call failed, running it eagerly: {problem}",
+                          stacklevel=3)
+            torch.cuda.synchronize()
+            return
+        self.cuda_graph = graph
+
+    def __call__(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies (eV, one per graph) and forces (eV/Å), new tensors, at ``positions`` (Å)."""
+        with torch.no_grad():
+            self.inputs["positions"].copy_(positions)
+        if self.cuda_graph is None:
+            energies, forces = self._run()
+        else:
+            self.cuda_graph.replay()
+            energies, forces = self.outputs
+        return energies.clone(), forces.clone()
+
+
 class MDEngine:
     """Replicas of a system integrated together, one model call per step for all of them.
 
@@ -79,12 +159,18 @@ class MDEngine:
         ``"float32"`` (default, fast) or ``"float64"`` for the model; the integrator state
         is always float64.
     skin_A:
-        neighbour-list skin (Å); the list is rebuilt when any atom has moved half of it.
+        neighbour-list skin (Å); a replica's list is rebuilt when one of its atoms has moved
+        half of it.
+    static_graph:
+        give the model inputs of a fixed size (edges padded, see :class:`StaticModelCall`) and,
+        on a GPU, capture the call once as a CUDA graph and replay it each step. Default: on a
+        GPU only, where a small cell's call is thousands of kernel launches.
     """
 
     def __init__(self, potential, replicas: list[Atoms], temperatures_K, thermostat: str = "langevin",
                  timestep_fs: float = 1.0, friction_per_fs: float = 0.01, tau_fs: float = 100.0, seeds=0,
-                 skin_A: float = 1.0, dtype: str = "float32", device: str | None = None):
+                 skin_A: float = 1.0, dtype: str = "float32", device: str | None = None,
+                 static_graph: bool | None = None):
         if thermostat not in THERMOSTATS:
             raise ValueError(f"unknown thermostat {thermostat!r}; choose from {', '.join(THERMOSTATS)}")
         if not replicas:
@@ -129,57 +215,92 @@ class MDEngine:
             momenta.append(p)
         self.momenta = self._zero_com(torch.tensor(np.concatenate(momenta), **f64))
         self.steps_done = 0
+        #: neighbour lists built, counting each replica's own rebuilds
         self.neighbour_builds = 0
-        #: wall time (s) inside the model call (forward and force backward), and in whole steps
-        self.model_seconds = self.step_seconds = 0.0
-        self._build_neighbours()
+        #: wall time (s) inside the model call (forward and force backward), in neighbour-list builds (with a
+        #: static graph: and in its captures), and in whole steps
+        self.model_seconds = self.neighbour_seconds = self.step_seconds = 0.0
+        self.static_graph = self.device.type == "cuda" if static_graph is None else static_graph
+        self._static_call = None
+        self._build_graph()
         self.energies_eV, self.forces = self._evaluate()
-        self.model_seconds = 0.0  # count only what stepping costs
+        self.model_seconds = self.neighbour_seconds = 0.0  # count only what stepping costs
 
     # --- the model call -------------------------------------------------------------------------------------------
 
-    def _build_neighbours(self) -> None:
-        """Graphs of every replica with cutoff r_max + skin, through mace-torch's own data pipeline."""
+    def _build_graph(self) -> None:
+        """What stays fixed while the cell does (species, batch layout, cells), through mace-torch's own data
+        pipeline, and every replica's neighbour list."""
         from mace import data as mace_data
         from mace.tools import torch_geometric
 
-        graphs = []
-        positions = self.positions.cpu().numpy()
-        for k, template in enumerate(self.templates):
-            atoms = template.copy()
-            atoms.positions = positions[self.offsets[k]:self.offsets[k + 1]]
-            config = mace_data.config_from_atoms(atoms)
-            graphs.append(mace_data.AtomicData.from_config(config, z_table=self.z_table,
-                                                           cutoff=self.r_max_A + self.skin_A))
+        graphs = [mace_data.AtomicData.from_config(mace_data.config_from_atoms(t), z_table=self.z_table,
+                                                   cutoff=self.r_max_A) for t in self.templates]
         batch = torch_geometric.batch.Batch.from_data_list(graphs).to(self.device)
-        self.graph = {key: batch[key] for key in ("node_attrs", "edge_index", "batch", "ptr", "head", "cell",
-                                                  "unit_shifts") if key in batch.keys}
+        self.graph = {key: batch[key] for key in ("node_attrs", "batch", "ptr", "head", "cell") if key in batch.keys}
         self.graph["node_attrs"] = self.graph["node_attrs"].to(self.model_dtype)
         self.graph["cell"] = self.graph["cell"].to(self.model_dtype)
-        # the shift of each edge is fixed while the cell is: S · cell of the edge's replica
-        cells = self.graph["cell"].view(-1, 3, 3)[self.graph["batch"][self.graph["edge_index"][0]]]
-        self.all_edges = self.graph["edge_index"]
-        self.all_shifts = torch.einsum("ej,ejk->ek", self.graph["unit_shifts"].to(self.model_dtype), cells)
+        self.replica_edges = [None] * self.n_replicas
         self.positions_at_build = self.positions.clone()
-        self.neighbour_builds += 1
+        self._build_neighbours(range(self.n_replicas))
+
+    def _build_neighbours(self, replicas) -> None:
+        """Rebuild the lists (cutoff r_max + skin) of ``replicas`` with mace-torch's neighbour search; the
+        others keep theirs, so a batch of many replicas rebuilds no more often than each one alone."""
+        from mace.data.neighborhood import get_neighborhood
+
+        started = time.perf_counter()
+        positions = self.positions.cpu().numpy()
+        cells = self.graph["cell"].view(-1, 3, 3)
+        for k in replicas:
+            span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
+            template = self.templates[k]
+            edge_index, _, unit_shifts, _ = get_neighborhood(positions[span], cutoff=self.r_max_A + self.skin_A,
+                                                             pbc=tuple(bool(p) for p in template.pbc),
+                                                             cell=np.array(template.cell))
+            unit_shifts = torch.tensor(unit_shifts, dtype=self.model_dtype, device=self.device)
+            # kept on the device, so that a rebuild sends only the stale replicas' lists; the shift of each
+            # edge (S · cell) is fixed while the cell is
+            self.replica_edges[k] = (torch.tensor(edge_index + self.offsets[k], device=self.device), unit_shifts,
+                                     unit_shifts @ cells[k])
+            self.positions_at_build[span] = self.positions[span]
+            self.neighbour_builds += 1
+        edges, unit_shifts, shifts = zip(*self.replica_edges)
+        self.all_edges, self.all_unit_shifts, self.all_shifts = torch.cat(edges, 1), torch.cat(unit_shifts), torch.cat(shifts)
+        if self.static_graph:
+            if self._static_call is None or not self._static_call.load_edges(self.all_edges, self.all_shifts):
+                self._static_call = StaticModelCall(self.model, self.graph, self.all_edges, self.all_shifts,
+                                                    far_A=10 * (self.r_max_A + self.skin_A))
+        self.neighbour_seconds += time.perf_counter() - started
+
+    def _stale_replicas(self) -> list[int]:
+        """Replicas with an atom that has moved more than half the skin since its list was built."""
+        moved = (self.positions - self.positions_at_build).norm(dim=1)
+        furthest = torch.zeros(self.n_replicas, dtype=moved.dtype, device=self.device)
+        furthest.scatter_reduce_(0, self.replica_of_atom, moved, reduce="amax")
+        return torch.nonzero(furthest > 0.5 * self.skin_A).flatten().tolist()
 
     def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Energies (eV, per replica) and forces (eV/Å) at the current positions."""
-        if (self.positions - self.positions_at_build).norm(dim=1).max() > 0.5 * self.skin_A:
-            self._build_neighbours()
-        positions = self.positions.to(self.model_dtype, copy=True)
-        sender, receiver = self.all_edges
-        lengths = (positions[receiver] - positions[sender] + self.all_shifts).norm(dim=1)
-        keep = lengths < self.r_max_A  # the skin's extra edges carry zero weight in MACE: drop them
-        data = dict(self.graph, positions=positions, edge_index=self.all_edges[:, keep], shifts=self.all_shifts[keep],
-                    unit_shifts=self.graph["unit_shifts"][keep])
+        stale = self._stale_replicas()
+        if stale:
+            self._build_neighbours(stale)
         started = time.perf_counter()
-        out = self.model(data, training=False, compute_force=True, compute_stress=False)
+        if self._static_call is not None:
+            energies, forces = self._static_call(self.positions)
+        else:
+            positions = self.positions.to(self.model_dtype, copy=True)
+            sender, receiver = self.all_edges
+            lengths = (positions[receiver] - positions[sender] + self.all_shifts).norm(dim=1)
+            keep = lengths < self.r_max_A  # the skin's extra edges carry zero weight in MACE: drop them
+            data = dict(self.graph, positions=positions, edge_index=self.all_edges[:, keep],
+                        shifts=self.all_shifts[keep], unit_shifts=self.all_unit_shifts[keep])
+            out = self.model(data, training=False, compute_force=True, compute_stress=False)
+            energies, forces = out["energy"].detach(), out["forces"].detach()
         if self.device.type == "cuda":  # kernels run asynchronously: count them here, not in the next sync
             torch.cuda.synchronize(self.device)
         self.model_seconds += time.perf_counter() - started
-        forces = out["forces"].detach().to(torch.float64)
-        energies = out["energy"].detach().to(torch.float64)
+        forces, energies = forces.to(torch.float64), energies.to(torch.float64)
         if not (torch.isfinite(forces).all() and torch.isfinite(energies).all()):
             bad = torch.where(~torch.isfinite(forces).all(dim=1))[0].tolist()
             raise NonFiniteForcesError(f"the potential returned NaN/inf forces on {len(bad)} atom(s) at step "
