@@ -65,10 +65,11 @@ class StaticModelCall:
     A small cell's call is thousands of small kernels, so on a GPU it is bound by their launches;
     a captured graph launches them all at once. A capture needs every input at a fixed address
     and size, so the edges are padded to a fixed capacity with edges from an atom to its own
-    image ``far_A`` away: far past the cutoff, where MACE's radial envelope (and ZBL's) is exactly zero,
-    so they add exactly nothing to energies or forces (each atom gets a share of them). The skin's edges beyond the cutoff stay in
-    for the same reason. One capture serves until a neighbour list outgrows the capacity
-    (:meth:`load_edges` says so; the caller then makes a new one).
+    image ``far_A`` away: far past the cutoff, where MACE's radial envelope (and ZBL's) is
+    exactly zero, so they add exactly nothing to energies or forces (each atom gets a share of
+    them). The skin's edges beyond the cutoff stay in for the same reason. One capture serves
+    until a neighbour list outgrows the capacity (:meth:`load_edges` says so; the caller then
+    makes a new one).
 
     On a CPU, or where capture fails (the failure is warned about), the same padded call runs
     eagerly.
@@ -127,7 +128,7 @@ class StaticModelCall:
         self.cuda_graph = graph
 
     def __call__(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Energies (eV, one per graph) and forces (eV/Å), new tensors, at ``positions`` (Å)."""
+        """Energies (eV, one per graph) and forces (eV/Å), new float64 tensors, at ``positions`` (Å)."""
         with torch.no_grad():
             self.inputs["positions"].copy_(positions)
         if self.cuda_graph is None:
@@ -135,7 +136,7 @@ class StaticModelCall:
         else:
             self.cuda_graph.replay()
             energies, forces = self.outputs
-        return energies.clone(), forces.clone()
+        return energies.to(torch.float64, copy=True), forces.to(torch.float64, copy=True)
 
 
 class MDEngine:
@@ -205,6 +206,11 @@ class MDEngine:
         self.replica_of_atom = torch.repeat_interleave(torch.arange(self.n_replicas, device=self.device),
                                                        torch.tensor(self.sizes, device=self.device))
         self.kT = torch.tensor(units.kB * self.temperatures_K, **f64)
+        # constants of the per-step arithmetic, computed once: on a GPU each small op is a kernel launch
+        self.mass_share = self.masses / self._per_replica_sum(self.masses)[self.replica_of_atom]
+        self.langevin_c1 = math.exp(-self.friction * self.dt)
+        self.langevin_sigma = torch.sqrt((1 - self.langevin_c1**2) * self.masses
+                                         * self.kT[self.replica_of_atom][:, None])
         self.dof = torch.tensor([3 * n - 3 for n in self.sizes], **f64)
         momenta = []
         for k, atoms in enumerate(replicas):
@@ -266,7 +272,8 @@ class MDEngine:
             self.positions_at_build[span] = self.positions[span]
             self.neighbour_builds += 1
         edges, unit_shifts, shifts = zip(*self.replica_edges)
-        self.all_edges, self.all_unit_shifts, self.all_shifts = torch.cat(edges, 1), torch.cat(unit_shifts), torch.cat(shifts)
+        self.all_edges = torch.cat(edges, dim=1)
+        self.all_unit_shifts, self.all_shifts = torch.cat(unit_shifts), torch.cat(shifts)
         if self.static_graph:
             if self._static_call is None or not self._static_call.load_edges(self.all_edges, self.all_shifts):
                 self._static_call = StaticModelCall(self.model, self.graph, self.all_edges, self.all_shifts,
@@ -301,7 +308,7 @@ class MDEngine:
             torch.cuda.synchronize(self.device)
         self.model_seconds += time.perf_counter() - started
         forces, energies = forces.to(torch.float64), energies.to(torch.float64)
-        if not (torch.isfinite(forces).all() and torch.isfinite(energies).all()):
+        if not (torch.isfinite(forces).all() & torch.isfinite(energies).all()):  # one device sync, not two
             bad = torch.where(~torch.isfinite(forces).all(dim=1))[0].tolist()
             raise NonFiniteForcesError(f"the potential returned NaN/inf forces on {len(bad)} atom(s) at step "
                                        f"{self.steps_done}: " + ", ".join(self._label(i) for i in bad[:10]))
@@ -320,9 +327,7 @@ class MDEngine:
 
     def _zero_com(self, momenta: torch.Tensor) -> torch.Tensor:
         """Remove each replica's total momentum, shared out in proportion to mass."""
-        total = self._per_replica_sum(momenta)
-        mass = self._per_replica_sum(self.masses)
-        return momenta - self.masses * (total / mass)[self.replica_of_atom]
+        return momenta - self.mass_share * self._per_replica_sum(momenta)[self.replica_of_atom]
 
     def kinetic_energies_eV(self) -> torch.Tensor:
         return 0.5 * self._per_replica_sum((self.momenta**2 / self.masses).sum(dim=1, keepdim=True))[:, 0]
@@ -342,9 +347,8 @@ class MDEngine:
         self.positions += fraction * self.dt * self.momenta / self.masses
 
     def _langevin_o(self) -> None:
-        c1 = math.exp(-self.friction * self.dt)
-        sigma = torch.sqrt((1 - c1**2) * self.masses * self.kT[self.replica_of_atom][:, None])
-        self.momenta = self._zero_com(c1 * self.momenta + sigma * self._noise())
+        kicked = torch.addcmul(self.langevin_c1 * self.momenta, self.langevin_sigma, self._noise())
+        self.momenta = self._zero_com(kicked)
 
     def _csvr_rescale(self) -> None:
         """Bussi–Donadio–Parrinello rescaling: the kinetic energy follows its canonical distribution."""
