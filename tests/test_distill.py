@@ -66,6 +66,16 @@ def test_training_arguments_are_ones_mace_torch_accepts(tmp_path):
         distill.mace_train_arguments("x", tmp_path / "t.xyz", tmp_path, ("Li",), repulsive, 3)).pair_repulsion
 
 
+def test_a_finished_training_is_returned_untouched(tmp_path, monkeypatch):
+    """Rerunning mace-torch on a finished training saves the model anew, under a new file hash, which
+    would make the student's own stored runs miss; a finished one is returned as it is."""
+    finished = tmp_path / "toy_stagetwo.model"
+    finished.write_bytes(b"a finished model")
+    monkeypatch.setattr(distill.subprocess, "run", lambda *a, **k: pytest.fail("mace-torch ran again"))
+    assert distill.train("toy", [], tmp_path, ("Cu",), distill.StudentSettings(), 0) == finished
+    assert finished.read_bytes() == b"a finished model"
+
+
 def test_a_student_that_breaks_a_workflow_is_reported_not_raised(monkeypatch):
     from toolkit import fidelity
     from toolkit.validation import OverlappingAtomsError
@@ -117,6 +127,7 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     assert file_sha256(second / "toy_stagetwo.model") == card["model_sha256"] != file_sha256(first / "toy_stagetwo.model")
     assert "student's own" in card["refinement"]["how"]
     assert card["refinement"]["rounds"][0]["held_out_errors_before"]["n_configurations"] == 6
+    assert card["refinement"]["rounds"][0]["by_kind"] == {"student relax": 3}
     assert "Refined in 1 round(s) with 3 teacher labels" in distill.card_markdown(card)
     assert card["configurations"]["held_out_test"] == {"strained": 6}
     errors = card["held_out_errors"]

@@ -391,10 +391,39 @@ def _oxyhalide_refinement(student, teacher, seed: int, store, round_index: int =
     return [atoms for atoms in out if not find_overlaps(atoms)]
 
 
+def _liga_refinement(student, teacher, seed: int, store, round_index: int = 0) -> list[Atoms]:
+    """The student's own 10 ps MD of the cells the study's full mode runs: B32 LiGa (500 and 800 K)
+    and bcc Li (400 K), 127 atoms each with one Li vacancy (for the teacher to label).
+
+    The sampler's MD is of 31- to 53-atom cells over 0.6 ps; in the 127-atom B32 cell the first
+    student blew up within 10 ps at 600 and 700 K, and within 40 ps at 500 K. Where a run blows
+    up, the frames before are kept.
+    """
+    from toolkit import defects, liga
+    from toolkit.md import run_md
+    from toolkit.validation import MDExplosionError, find_overlaps
+
+    runs = [(liga.liga_b32().repeat(2), (500, 800)), (make_supercell(liga.bcc_li(), np.eye(3, dtype=int) * 4), (400,))]
+    out = []
+    for k, (perfect, temperatures) in enumerate(runs):
+        cell = defects.vacancies(perfect, "Li", 1)[0]
+        for j, temperature in enumerate(temperatures):
+            run_seed = seed + 10 * round_index + 2 * k + j
+            try:
+                frames, kind = run_md(cell, student, float(temperature), 5000, timestep_fs=2.0, seed=run_seed,
+                                      sample_every=100, store=store, progress=False), "student md"
+            except MDExplosionError as blown:
+                print(f"toolkit: the student's {cell.get_chemical_formula()} MD at {temperature} K blew up; its "
+                      f"frames before are kept: {blown}", flush=True)
+                frames, kind = blown.frames[0], "student blow-up"
+            out += [training_frame(frame, f"{kind} {temperature} K") for frame in frames[len(frames) // 4:]]
+    return [atoms for atoms in out if not find_overlaps(atoms)]
+
+
 #: Studies whose student is refined, and in how many rounds: each round labels the latest student's
 #: own runs (``refiner(student, teacher, seed, store, round_index)``) with the teacher, adds them to
 #: the training set and trains again on the whole set (DAgger-style active learning).
-REFINERS = {"oxyhalide-volcano": (_oxyhalide_refinement, 2)}
+REFINERS = {"oxyhalide-volcano": (_oxyhalide_refinement, 2), "liga-alloy": (_liga_refinement, 2)}
 
 
 def sample(study: str, teacher, seed: int = 0, scale: float = 1.0, store: ResultsStore | None = None) -> list[Atoms]:
@@ -472,9 +501,12 @@ def train(name: str, train_set: list[Atoms], work_dir: Path, elements, settings:
 
     Runs ``python -m mace.cli.run_train`` in a subprocess (it sets process-wide torch
     defaults and logging); an interrupted training restarts from its latest checkpoint in
-    ``work_dir``.
+    ``work_dir``, and a finished one is returned as it is.
     """
     work_dir = Path(work_dir)
+    model = work_dir / f"{name}_stagetwo.model"
+    if model.is_file():  # written last: the training finished. Rerun, mace-torch would save it anew, and a new
+        return model     # file hash would make every later store key (the student's own runs) miss
     work_dir.mkdir(parents=True, exist_ok=True)
     train_file = work_dir / "train.xyz"
     write(train_file, train_set, format="extxyz")
@@ -482,7 +514,6 @@ def train(name: str, train_set: list[Atoms], work_dir: Path, elements, settings:
                *mace_train_arguments(name, train_file, work_dir, elements, settings, seed)]
     with open(work_dir / "train.log", "a") as log:
         done = subprocess.run(command, cwd=work_dir, stdout=log, stderr=subprocess.STDOUT)
-    model = work_dir / f"{name}_stagetwo.model"
     if done.returncode != 0 or not model.is_file():
         raise RuntimeError(f"mace-torch training failed (exit {done.returncode}); see {work_dir / 'train.log'}")
     return model
@@ -585,7 +616,8 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
             latest = load_potential(str(trained), dtype="float64")
             print(f"toolkit: refining {study}, round {round_index + 1} of {rounds}: the student's own runs", flush=True)
             own = label(refiner(latest, teacher, seed, store, round_index), teacher, store)
-            refinement["rounds"].append({"configurations": len(own), "held_out_errors_before": errors(latest, test_set)})
+            refinement["rounds"].append({"configurations": len(own), "by_kind": counts_by_kind(own),
+                                         "held_out_errors_before": errors(latest, test_set)})
             train_set = train_set + own
             trained = train_in_store(study, train_set, settings, seed, store, teacher)
     out_dir = Path(out_dir)
