@@ -6,7 +6,11 @@ student runs the same number of steps on the toolkit's engine (how ``run_md`` ru
 models); the student's forces are then compared with the teacher's on the teacher's own
 frames (which the student never saw).
 
-    python bench/students.py [--steps 30]
+Last, each student runs ``--stability-ps`` of MD on the engine in the same cell at the same
+temperature (with its study's time step), and the table says whether it lasted: a student
+that is fast and accurate on held-out frames can still leave its training data and blow up.
+
+    python bench/students.py [--steps 30] [--stability-ps 10]
 
 Targets: the student at least 5x faster per step, force RMSE under 60 meV/Å.
 """
@@ -25,9 +29,13 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 from md_engine import engine_seconds_per_step  # bench/ is this script's folder
+from toolkit.md import run_md
 from toolkit.potentials import available_students, load_potential
+from toolkit.validation import MDExplosionError, NonFiniteForcesError
 
 TARGET_SPEEDUP, TARGET_RMSE_MEV_A = 5.0, 60.0
+#: the studies' MD time steps (fs): H needs 0.5, as notebook 1 runs it; the others run 2
+STUDY_TIMESTEP_FS = {"proton-phonon": 0.5, "oxyhalide-volcano": 2.0, "liga-alloy": 2.0}
 
 
 def bench_cell(study: str, teacher):
@@ -70,9 +78,23 @@ def timed_md(atoms, potential, temperature_K: float, n_steps: int):
     return (time.perf_counter() - started) / n_steps, frames
 
 
+def stability(student, atoms, temperature_K: float, ps: float, timestep_fs: float) -> str:
+    """How long the student's engine MD of ``atoms`` at ``temperature_K`` lasts, up to ``ps``."""
+    every = max(1, round(100 / timestep_fs))  # a frame, and the blow-up check, every 100 fs
+    try:
+        run_md(atoms, student, temperature_K, round(ps * 1000 / timestep_fs), timestep_fs=timestep_fs, seed=0,
+               sample_every=every, progress=False)
+    except MDExplosionError as blown:
+        return f"blew up after {(len(blown.frames[blown.replica]) - 1) * every * timestep_fs / 1000:.1f} ps"
+    except NonFiniteForcesError:
+        return "non-finite forces"
+    return f"lasted {ps:g} ps"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--stability-ps", type=float, default=10.0, help="length of each student's long MD (ps)")
     args = parser.parse_args()
     rows = []
     for study, card in available_students().items():
@@ -92,17 +114,20 @@ def main() -> None:
             probe.calc = student
             diffs.append((probe.get_forces() - reference).ravel())
         rmse = 1000 * float(np.sqrt(np.mean(np.concatenate(diffs) ** 2)))
-        rows.append((study, len(atoms), teacher.info.name, t_teacher, t_student, t_engine, rmse))
+        timestep = STUDY_TIMESTEP_FS[study]
+        lasted = stability(student, atoms, temperature, args.stability_ps, timestep)
+        rows.append((study, len(atoms), teacher.info.name, t_teacher, t_student, t_engine, rmse,
+                     f"{lasted} ({temperature:g} K, {timestep:g} fs)"))
     print(f"\n{os.cpu_count()} CPUs; ASE Langevin, {args.steps} steps of 1 fs per potential; force RMSE on the "
           "teacher's own frames\n")
     print("| study | atoms | teacher | teacher, ASE (ms/step) | student, ASE (ms/step) | student, engine (ms/step) | "
           f"speed-up ASE / engine (target ≥ {TARGET_SPEEDUP:g}x) | force RMSE (meV/Å, target < {TARGET_RMSE_MEV_A:g}) "
-          "| met |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for study, n, teacher, t_t, t_s, t_e, rmse in rows:
+          "| met | student's engine MD |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for study, n, teacher, t_t, t_s, t_e, rmse, lasted in rows:
         met = "yes" if t_t / t_e >= TARGET_SPEEDUP and rmse < TARGET_RMSE_MEV_A else "no"
         print(f"| {study} | {n} | {teacher} | {1000 * t_t:.0f} | {1000 * t_s:.0f} | {1000 * t_e:.0f} | "
-              f"{t_t / t_s:.1f}x / {t_t / t_e:.1f}x | {rmse:.0f} | {met} |")
+              f"{t_t / t_s:.1f}x / {t_t / t_e:.1f}x | {rmse:.0f} | {met} | {lasted} |")
 
 
 if __name__ == "__main__":
