@@ -3,7 +3,7 @@ import pytest
 from ase import Atoms
 from ase.units import kB
 
-from toolkit.transport import (NotDiffusiveWarning, arrhenius_fit, diffusion_coefficient, msd,
+from toolkit.transport import (NotDiffusiveWarning, arrhenius_fit, diffusion_coefficient, fit_window, msd,
                                unwrapped_positions)
 
 
@@ -73,6 +73,11 @@ def test_the_fit_waits_for_slow_vibration_to_settle_and_warns_where_blocks_are_t
     with pytest.warns(NotDiffusiveWarning, match="too short"):
         short, short_error = diffusion_coefficient(frames[:320], range(32), dt_fs=25.0, n_blocks=4)  # blocks of 2 ps
     assert short > 3 * short_error
+
+
+def test_the_fit_window_starts_at_start_fs_where_blocks_are_long_enough():
+    assert fit_window(1600, 25.0, n_blocks=8) == (40, 100, True)  # blocks of 5 ps: 1 ps to 2.5 ps
+    assert fit_window(320, 25.0, n_blocks=4) == (8, 40, False)  # blocks of 2 ps: a tenth to half of one
 
 
 def test_one_block_is_refused_for_it_has_no_spread():

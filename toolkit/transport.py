@@ -6,6 +6,7 @@ Units: time in fs, distances in Å, D in cm²/s, energies in eV, temperatures in
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -50,13 +51,26 @@ class NotDiffusiveWarning(UserWarning):
     """The MSD was fitted where it is not yet linear in time (vibration still settling), so D reads high."""
 
 
-def _slope_D(positions: np.ndarray, dt_fs: float, start_lag: int = 0) -> float:
-    """D (cm²/s) from the slope of the MSD over lags from ``start_lag`` frames (or a tenth of the
-    frames, if later) to half the frames (Einstein, 3D)."""
-    curve = msd(positions, max_lag=max(2, len(positions) // 2))
+def fit_window(n_frames: int, dt_fs: float, n_blocks: int = 4, start_fs: float = 1000.0) -> tuple[int, int, bool]:
+    """The lags (frames) over which :func:`block_diffusion` fits each block's MSD, and whether
+    the blocks are long enough (4 ``start_fs``) for the fit to start at ``start_fs``.
+
+    For ``n_frames`` frames ``dt_fs`` apart in ``n_blocks`` blocks: from ``start_fs`` (or a tenth
+    of a block, if later; a tenth alone where blocks are too short) to half a block. Plot the
+    MSD with this window marked to see whether it is where the MSD is a straight line.
+    """
+    block = n_frames // n_blocks  # np.array_split's shortest block
+    last = max(2, block // 2)
+    settled = block * dt_fs >= 4 * start_fs
+    first = max(1, (last + 1) // 5, math.ceil(start_fs / dt_fs) if settled else 0)
+    return first, last, settled
+
+
+def _slope_D(positions: np.ndarray, dt_fs: float, first_lag: int, last_lag: int) -> float:
+    """D (cm²/s) from the slope of the MSD over lags ``first_lag`` to ``last_lag`` frames (Einstein, 3D)."""
+    curve = msd(positions, max_lag=last_lag)
     lags = np.arange(len(curve)) * dt_fs
-    window = slice(max(1, len(curve) // 5, start_lag), len(curve))
-    slope = np.polyfit(lags[window], curve[window], 1)[0]
+    slope = np.polyfit(lags[first_lag:], curve[first_lag:], 1)[0]
     return slope / 6.0 * A2_PER_FS_TO_CM2_PER_S
 
 
@@ -65,11 +79,11 @@ def block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int = 4,
     """``(D, error)`` in cm²/s from unwrapped positions (frames x atoms x 3, Å, ``dt_fs`` apart).
 
     The trajectory is cut into ``n_blocks`` equal blocks; in each, D is the slope of the
-    MSD over lags from ``start_fs`` (or a tenth of the block, if later) to half the block,
-    and the error is the standard error of the block values. Unlike one line fit over
-    correlated MSD points, the spread between independent blocks is an honest statistical
-    uncertainty. It has ``n_blocks`` − 1 degrees of freedom, so a 95 % interval is t·error
-    with t = 4.3 for 3 blocks and 2.8 for 5 (Student's t), not 2.
+    MSD over lags from ``start_fs`` (or a tenth of the block, if later) to half the block
+    (:func:`fit_window`), and the error is the standard error of the block values. Unlike
+    one line fit over correlated MSD points, the spread between independent blocks is an
+    honest statistical uncertainty. It has ``n_blocks`` − 1 degrees of freedom, so a 95 %
+    interval is t·error with t = 4.3 for 3 blocks and 2.8 for 5 (Student's t), not 2.
 
     ``start_fs`` is where the MSD has become diffusive: an atom's vibrational MSD takes a
     while to reach its plateau (about 1 ps for Li in B32 LiGa, whose Ga cage is heavy and
@@ -84,20 +98,21 @@ def block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int = 4,
     (``bench/diffusion.py``, which also shows the errors covering the truth as often as t
     says).
     """
+    return _block_diffusion(positions, dt_fs, n_blocks, start_fs)
+
+
+def _block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int, start_fs: float) -> tuple[float, float]:
     if n_blocks < 2:
         raise ValueError(f"n_blocks = {n_blocks}: the error is the spread between blocks, so at least 2 are needed")
     if len(positions) < 4 * n_blocks:
         raise ValueError(f"{len(positions)} frames are too few for {n_blocks} blocks of at least 4 frames")
-    blocks = np.array_split(positions, n_blocks)
-    block_fs = len(blocks[-1]) * dt_fs
-    start_lag = int(np.ceil(start_fs / dt_fs))
-    if block_fs < 4 * start_fs:
-        start_lag = 0
-        warnings.warn(f"blocks of {block_fs / 1000:.2g} ps are too short to fit the MSD from {start_fs / 1000:g} ps "
-                      f"on, so each fit starts at a tenth of its block and D includes vibration still settling "
-                      f"(it reads high): use fewer blocks or a longer run (blocks of at least "
-                      f"{4 * start_fs / 1000:g} ps)", NotDiffusiveWarning, stacklevel=2)
-    values = np.array([_slope_D(block, dt_fs, start_lag) for block in blocks])
+    first, last, settled = fit_window(len(positions), dt_fs, n_blocks, start_fs)
+    if not settled:
+        warnings.warn(f"blocks of {len(positions) // n_blocks * dt_fs / 1000:.2g} ps are too short to fit the MSD "
+                      f"from {start_fs / 1000:g} ps on, so each fit starts at a tenth of its block and D includes "
+                      f"vibration still settling (it reads high): use fewer blocks or a longer run (blocks of at "
+                      f"least {4 * start_fs / 1000:g} ps)", NotDiffusiveWarning, stacklevel=3)  # the caller of the public function
+    values = np.array([_slope_D(block, dt_fs, first, last) for block in np.array_split(positions, n_blocks)])
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n_blocks))
 
 
@@ -105,7 +120,7 @@ def diffusion_coefficient(frames: list[Atoms], indices, dt_fs: float, n_blocks: 
                           start_fs: float = 1000.0) -> tuple[float, float]:
     """``(D, error)`` in cm²/s for atoms ``indices`` of ``frames`` (``dt_fs`` apart), by
     :func:`block_diffusion` of their unwrapped positions (which explains the arguments)."""
-    return block_diffusion(unwrapped_positions(frames, indices), dt_fs, n_blocks, start_fs)
+    return _block_diffusion(unwrapped_positions(frames, indices), dt_fs, n_blocks, start_fs)
 
 
 def combine_replicas(values) -> tuple[float, float]:
