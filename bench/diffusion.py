@@ -31,7 +31,8 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from scipy import stats
 
-from toolkit.transport import A2_PER_FS_TO_CM2_PER_S, NotDiffusiveWarning, block_diffusion, diffusion_coefficient
+from toolkit.transport import (A2_PER_FS_TO_CM2_PER_S, NotDiffusiveWarning, block_diffusion, diffusion_coefficient,
+                               fit_window)
 from toolkit.validation import MDExplosionError, NonFiniteForcesError
 
 N_BLOCKS = 5
@@ -101,7 +102,7 @@ def calibration(n_walks: int, n_frames: int = 3200) -> None:
     print("|---|---|---|---|---|---|---|")
     for n_hops in (30, 150):
         names = {n: f"toolkit, {n} blocks of {n_frames * DT_FS / n / 1000:.2g} ps"
-                 + (" (too short to fit from 1 ps: from a tenth)" if n_frames * DT_FS / n < 4000 else "")
+                 + ("" if fit_window(n_frames, DT_FS, n)[2] else " (too short to fit from 1 ps: from a tenth)")
                  for n in BLOCK_CHOICES}
         rows = {names[n]: [] for n in BLOCK_CHOICES} | {"pymatgen": []}
         for seed in range(n_walks):
