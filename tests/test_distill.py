@@ -169,3 +169,28 @@ def test_shipped_student_matches_its_card_and_its_held_out_errors(study):
     assert recomputed["energy_rmse_meV_atom"] == pytest.approx(shipped["energy_rmse_meV_atom"], rel=1e-3, abs=1e-3)
     for name, row in card["properties"].items():
         assert {"teacher", "student", "tolerance", "agrees"} <= set(row), name
+
+
+@pytest.mark.parametrize("study", SHIPPED)
+def test_shipped_cards_agreement_follows_the_current_rules(study):
+    """A card's tolerances and ``agrees`` flags are what toolkit.fidelity gives for its values now, so that a
+    changed rule cannot leave a shipped student marked as agreeing under the old one."""
+    from toolkit import fidelity
+
+    for name, row in available_students()[study]["properties"].items():
+        tolerance, why = next(t for affix, t in fidelity.TOLERANCES.items()
+                              if name.startswith(affix) or name.endswith(affix))
+        assert (row["tolerance"], row["why"]) == (tolerance, why), name
+        if row["student"] is None:
+            assert not row["agrees"], name
+            continue
+        rule = fidelity._diffusion_row if name.startswith("D_") else fidelity._row
+        assert rule(row["teacher"], row["student"], tolerance, why)["agrees"] == row["agrees"], name
+
+
+def test_diffusion_agrees_within_a_factor_of_2_whatever_the_errors():
+    from toolkit.fidelity import _diffusion_row
+
+    assert _diffusion_row((1e-5, 1e-6), (1.9e-5, 1e-6), "", "")["agrees"]
+    assert not _diffusion_row((1e-4, 6e-5), (3.5e-4, 2e-4), "", "")["agrees"]  # within 2σ, but 3.5 times off
+    assert not _diffusion_row((1e-5, 1e-5), (-1e-6, 1e-5), "", "")["agrees"]

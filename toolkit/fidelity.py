@@ -5,8 +5,10 @@ starting structure (for amorphous cells: the same teacher-made glass), so differ
 from the potentials alone. Each row has ``teacher``, ``student``, the ``tolerance`` that
 counts as agreement and why, ``agrees``, and ``used_by_notebook``: whether the study's
 notebook computes that property (a quick-mode stand-in must agree on those; the others are
-reported for the reader). Diffusion coefficients carry block-averaged
-errors and agree when they differ by less than twice their combined error or a factor of 2.
+reported for the reader). Diffusion coefficients carry block-averaged errors and agree when
+they are within a factor of 2 of each other. Their short runs' errors (17 to 57 % on the shipped
+cards) are shown but do not widen that: "within twice the combined error" would pass a student
+three times off.
 
 A student that breaks a workflow (its relaxation collapses atoms onto each other, its MD
 explodes, its forces go NaN) is a finding, not a crash: the properties it did not reach get
@@ -33,12 +35,10 @@ def _row(teacher: float, student: float, tolerance: float, why: str) -> dict:
 
 
 def _diffusion_row(teacher: tuple[float, float], student: tuple[float, float], tolerance: str, why: str) -> dict:
-    combined = float(np.hypot(teacher[1], student[1]))
-    within_errors = abs(student[0] - teacher[0]) <= 2 * combined
+    """``teacher`` and ``student`` are (D, error) in cm²/s; a D that is not positive agrees with nothing."""
     within_factor = teacher[0] > 0 and student[0] > 0 and 0.5 <= student[0] / teacher[0] <= 2.0
     return {"teacher": list(map(float, teacher)), "student": list(map(float, student)),
-            "tolerance": tolerance, "why": why,
-            "agrees": bool(within_errors or within_factor)}
+            "tolerance": tolerance, "why": why, "agrees": bool(within_factor)}
 
 
 def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float, species: str, seed: int,
@@ -131,7 +131,7 @@ NOT_IN_NOTEBOOK = {"liga-alloy": {"freq_Gamma_lowest_optical_THz", "freq_Gamma_h
 PROPERTIES = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}
 #: Agreement tolerances by property-name prefix or suffix, with the reason.
 TOLERANCES = {
-    "D_": ("2 combined σ or a factor of 2", "short MD: statistical error dominates"),
+    "D_": ("a factor of 2", "short MD: errors of 17-57 %"),
     "CN_": (0.3, "coordination numbers to 0.3"),
     "_A": (0.02, "lattice parameters to 0.02 Å (about 0.5 %)"),
     "_THz": (0.3, "phonon frequencies to 0.3 THz (the finite-displacement noise floor)"),
