@@ -6,9 +6,8 @@ from the potentials alone. Each row has ``teacher``, ``student``, the ``toleranc
 counts as agreement and why, ``agrees``, and ``used_by_notebook``: whether the study's
 notebook computes that property (a quick-mode stand-in must agree on those; the others are
 reported for the reader). Diffusion coefficients carry block-averaged errors and agree when
-they are within a factor of 2 of each other. Their short runs' errors (17 to 57 % on the shipped
-cards) are shown but do not widen that: "within twice the combined error" would pass a student
-three times off.
+they are within a factor of 2 of each other. Their short runs' errors (tens of per cent) are
+shown but do not widen that: "within twice the combined error" would pass a student three times off.
 
 A student that breaks a workflow (its relaxation collapses atoms onto each other, its MD
 explodes, its forces go NaN) is a finding, not a crash: the properties it did not reach get
@@ -131,7 +130,7 @@ NOT_IN_NOTEBOOK = {"liga-alloy": {"freq_Gamma_lowest_optical_THz", "freq_Gamma_h
 PROPERTIES = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}
 #: Agreement tolerances by property-name prefix or suffix, with the reason.
 TOLERANCES = {
-    "D_": ("a factor of 2", "short MD: errors of 17-57 %"),
+    "D_": ("a factor of 2", "short MD: errors of tens of per cent"),
     "CN_": (0.3, "coordination numbers to 0.3"),
     "_A": (0.02, "lattice parameters to 0.02 Å (about 0.5 %)"),
     "_THz": (0.3, "phonon frequencies to 0.3 THz (the finite-displacement noise floor)"),
