@@ -140,6 +140,18 @@ TOLERANCES = {
 }
 
 
+def tolerance_for(name: str) -> tuple:
+    """The ``(tolerance, why)`` of property ``name``, by its prefix or suffix in :data:`TOLERANCES`."""
+    return next(t for affix, t in TOLERANCES.items() if name.startswith(affix) or name.endswith(affix))
+
+
+def judged(name: str, teacher, student) -> dict:
+    """The card row of property ``name`` computed by both potentials, with its tolerance and verdict."""
+    tolerance, why = tolerance_for(name)
+    rule = _diffusion_row if name.startswith("D_") else _row
+    return rule(teacher, student, tolerance, why)
+
+
 def compare_properties(study: str, teacher, student, store: ResultsStore | None = None) -> dict:
     """The study's key properties with ``teacher`` and ``student`` (see the module docstring)."""
     store = store if store is not None else ResultsStore()
@@ -155,14 +167,12 @@ def compare_properties(study: str, teacher, student, store: ResultsStore | None 
     for name, value in with_teacher.items():
         if name in SHARED_STRUCTURES:
             continue
-        tolerance, why = next(t for affix, t in TOLERANCES.items() if name.startswith(affix) or name.endswith(affix))
-        if name not in with_student:
+        if name in with_student:
+            rows[name] = judged(name, value, with_student[name])
+        else:
+            tolerance, why = tolerance_for(name)
             rows[name] = {"teacher": list(map(float, value)) if name.startswith("D_") else float(value),
                           "student": None, "tolerance": tolerance, "why": why, "agrees": False, "failed": failure}
-        elif name.startswith("D_"):
-            rows[name] = _diffusion_row(value, with_student[name], tolerance, why)
-        else:
-            rows[name] = _row(value, with_student[name], tolerance, why)
     for name, row in rows.items():
         row["used_by_notebook"] = name not in NOT_IN_NOTEBOOK.get(study, set())
     return rows
