@@ -37,6 +37,20 @@ def test_relaxation_frames_follow_the_teachers_cell_relaxation(emt, tmp_path):
     assert all(np.allclose(x.positions, y.positions) and np.allclose(x.cell, y.cell) for x, y in zip(frames, again))
 
 
+def test_md_frames_keep_a_blown_up_runs_frames_only_when_asked(emt):
+    from toolkit.validation import MDExplosionError
+
+    hot = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    hot.positions += np.random.default_rng(0).normal(0, 0.25, hot.positions.shape)  # heats a 300 K run past 2000 K
+    frames = distill.md_frames(hot, emt, (300,), 40, 10, 0, None)  # a teacher's run: a blow-up only past 4500 K
+    assert len(frames) == 4 and {f.info["config_type"] for f in frames} == {"md 300 K"}  # 5 samples, first dropped
+    with pytest.raises(MDExplosionError):
+        distill.md_frames(hot, emt, (300,), 40, 10, 0, None, explode_factor=3.0)
+    kept = distill.md_frames(hot, emt, (300,), 40, 10, 0, None, explode_factor=3.0, blow_up_kind="student blow-up")
+    assert len(kept) == 1 and kept[0].info["config_type"] == "student blow-up 300 K"
+    assert np.allclose(kept[0].positions, hot.get_positions(wrap=True))  # the one frame before the blow-up: the start
+
+
 def test_labels_are_the_teachers_and_survive_extxyz(emt, tmp_path):
     configs = distill.rattled_and_strained(bulk("Cu", "fcc", a=3.6, cubic=True), 3, np.random.default_rng(0))
     labelled = distill.label(configs, emt, progress=False)

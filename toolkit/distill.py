@@ -163,17 +163,34 @@ def training_frame(frame: Atoms, kind: str) -> Atoms:
     return frame
 
 
-def md_frames(atoms: Atoms, teacher, temperatures_K, n_steps: int, every: int, seed: int, store,
-              timestep_fs: float = 1.0, kind: str = "md") -> list[Atoms]:
-    """Frames of teacher MD (ASE Langevin) at each temperature, one every ``every`` steps, first quarter dropped."""
+def md_frames(atoms: Atoms, potential, temperatures_K, n_steps: int, every: int, seed: int, store,
+              timestep_fs: float = 1.0, kind: str = "md", explode_factor: float | None = None,
+              blow_up_kind: str | None = None) -> list[Atoms]:
+    """Frames of MD (a teacher's runs on ASE Langevin) at each temperature (seeds ``seed``, ``seed + 1``, ...),
+    one every ``every`` steps, first quarter dropped, labelled ``"<kind> <T> K"``.
+
+    ``explode_factor`` is :func:`toolkit.md.run_md`'s; by default a run below 1500 K counts as blown
+    up only past 4500 K (3 x 1500 K), since a teacher's run that heats up still gives labels worth having. With
+    ``blow_up_kind``, a run that blows up (a student's own run) keeps the frames before it, as
+    ``"<blow_up_kind> <T> K"``; without, the error is raised.
+    """
     from toolkit.md import run_md
+    from toolkit.validation import MDExplosionError
 
     out = []
     for k, temperature in enumerate(temperatures_K):
-        frames = run_md(atoms, teacher, float(temperature), n_steps, timestep_fs=timestep_fs, seed=seed + k,
-                        sample_every=every, store=store, progress=False,
-                        explode_factor=3.0 * max(1.0, 1500.0 / float(temperature)))
-        out += [training_frame(frame, f"{kind} {temperature:g} K") for frame in frames[len(frames) // 4:]]
+        factor = 3.0 * max(1.0, 1500.0 / float(temperature)) if explode_factor is None else explode_factor
+        try:
+            frames, label = run_md(atoms, potential, float(temperature), n_steps, timestep_fs=timestep_fs,
+                                   seed=seed + k, sample_every=every, store=store, progress=False,
+                                   explode_factor=factor), kind
+        except MDExplosionError as blown:
+            if blow_up_kind is None:
+                raise
+            print(f"toolkit: the {atoms.get_chemical_formula()} MD at {temperature:g} K blew up; its frames before "
+                  f"are kept: {blown}", flush=True)
+            frames, label = blown.frames[0], blow_up_kind
+        out += [training_frame(frame, f"{label} {temperature:g} K") for frame in frames[len(frames) // 4:]]
     return out
 
 
@@ -412,23 +429,14 @@ def _liga_refinement(student, teacher, seed: int, store, round_index: int = 0) -
     up, the frames before are kept.
     """
     from toolkit import defects, liga
-    from toolkit.md import run_md
-    from toolkit.validation import MDExplosionError, find_overlaps
+    from toolkit.validation import find_overlaps
 
     runs = [(liga.liga_b32().repeat(2), (500, 800)), (make_supercell(liga.bcc_li(), np.eye(3, dtype=int) * 4), (400,))]
     out = []
     for k, (perfect, temperatures) in enumerate(runs):
-        cell = defects.vacancies(perfect, "Li", 1)[0]
-        for j, temperature in enumerate(temperatures):
-            run_seed = seed + 10 * round_index + 2 * k + j
-            try:
-                frames, kind = run_md(cell, student, float(temperature), 5000, timestep_fs=2.0, seed=run_seed,
-                                      sample_every=100, store=store, progress=False), "student md"
-            except MDExplosionError as blown:
-                print(f"toolkit: the student's {cell.get_chemical_formula()} MD at {temperature} K blew up; its "
-                      f"frames before are kept: {blown}", flush=True)
-                frames, kind = blown.frames[0], "student blow-up"
-            out += [training_frame(frame, f"{kind} {temperature} K") for frame in frames[len(frames) // 4:]]
+        out += md_frames(defects.vacancies(perfect, "Li", 1)[0], student, temperatures, 5000, 100,
+                         seed + 10 * round_index + 2 * k, store, timestep_fs=2.0, kind="student md",
+                         explode_factor=3.0, blow_up_kind="student blow-up")
     return [atoms for atoms in out if not find_overlaps(atoms)]
 
 
