@@ -151,6 +151,37 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     heldout = read(tmp_path / "toy-heldout.xyz", index=":")
     assert distill.errors(student, heldout)["n_configurations"] == len(heldout)
 
+    def lattice(potential, store, out, reference=None):
+        from toolkit.relax import relax
+
+        out["lattice_A"] = float(relax(bulk("Cu", "fcc", a=3.6, cubic=True), potential, fmax_eV_A=0.01,
+                                       store=store).cell.lengths()[0])
+
+    from toolkit import fidelity
+
+    monkeypatch.setitem(fidelity.PROPERTIES, "toy", lattice)
+    before = json.loads((tmp_path / "toy.json").read_text())
+    recompared = distill.recompare("toy", emt, out_dir=tmp_path, store=store)
+    row = recompared["properties"]["lattice_A"]
+    assert row["teacher"] == pytest.approx(3.59, abs=0.02) and row["agrees"] == (abs(row["student"] - row["teacher"]) <= 0.02)
+    assert recompared["properties_recomputed"]["command"] == "python -m toolkit distill toy --teacher emt --recompare"
+    assert file_sha256(model) == card["model_sha256"]  # the same student
+    assert json.loads((tmp_path / "toy.json").read_text()) == recompared
+    assert {k: v for k, v in recompared.items() if not k.startswith("properties")} == before
+
+
+def test_recompare_refuses_a_card_that_is_not_the_students_or_the_teachers(emt, tmp_path):
+    import shutil
+
+    card = available_students()["liga-alloy"]
+    shutil.copy(STUDENTS_DIR / card["model_file"], tmp_path)
+    (tmp_path / "liga-alloy.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="the teacher 'emt'.*is not the one on liga-alloy.json"):
+        distill.recompare("liga-alloy", emt, out_dir=tmp_path)
+    (tmp_path / "liga-alloy.json").write_text(json.dumps({**card, "model_sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="the student .* is not the one on liga-alloy.json"):
+        distill.recompare("liga-alloy", emt, out_dir=tmp_path)
+
 
 def test_unknown_students_name_what_there_is():
     with pytest.raises(PotentialUnavailableError, match="toolkit distill nope"):

@@ -64,13 +64,16 @@ def _sweep(args) -> int:
 def _distill(args) -> int:
     from dataclasses import replace
 
-    from toolkit.distill import distill, settings_for
+    from toolkit.distill import distill, recompare, settings_for
 
     settings = settings_for(args.study)
     if args.epochs:
         settings = replace(settings, max_epochs=args.epochs)
     where = {"out_dir": args.out} if args.out else {}
-    card = distill(args.study, args.teacher, seed=args.seed, settings=settings, train_scale=args.scale, **where)
+    if args.recompare:
+        card = recompare(args.study, args.teacher, **where)
+    else:
+        card = distill(args.study, args.teacher, seed=args.seed, settings=settings, train_scale=args.scale, **where)
     errors = card["held_out_errors"]
     print(f"toolkit: student of {card['teacher']['name']} for {args.study}: held-out force RMSE "
           f"{errors['force_rmse_meV_A']:.0f} meV/Å, energy RMSE {errors['energy_rmse_meV_atom']:.1f} meV/atom, "
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     distill.add_argument("--epochs", type=int, default=None, help="training epochs (default: StudentSettings)")
     distill.add_argument("--scale", type=float, default=1.0, help="multiply the number of training configurations")
     distill.add_argument("--out", default=None, help="folder for <study>.model and .json (default: the package's)")
+    distill.add_argument("--recompare", action="store_true",
+                         help="keep the student there and recompute its card's teacher/student properties")
     sub.add_parser("info", help="versions, offline potentials, and what 'auto' picks")
     fetch = sub.add_parser("fetch", help="download MACE-MP-0 models into mace-torch's cache (needs network)")
     fetch.add_argument("models", nargs="*", default=["mace-mp-0-small", "mace-mp-0-medium"])

@@ -15,7 +15,8 @@ The workflow (``python -m toolkit distill <study> --teacher NAME``):
 2. :func:`label` — teacher energies, forces and stresses (through the results store).
 3. :func:`train` — ``mace.cli.run_train`` on the labels (resumable: it restarts from its
    latest checkpoint).
-4. :func:`errors` and :func:`compare_properties` — the model card.
+4. :func:`errors` and :func:`compare_properties` — the model card. :func:`recompare`
+   (``--recompare``) recomputes a shipped card's properties when the comparison changes.
 
 Each student ships as ``toolkit/students/<study>.model`` beside ``<study>.json`` (its card)
 and loads with ``load_potential("student:<study>")``.
@@ -676,6 +677,38 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     card["wall_time_s"] = round(time.time() - started, 1)
     write(out_dir / f"{study}-heldout.xyz", shipped, format="extxyz")
     write_json_atomic(out_dir / f"{study}.json", card)
+    return card
+
+
+def recompare(study: str, teacher="auto", out_dir: str | Path = STUDENTS_DIR, store: ResultsStore | None = None) -> dict:
+    """Recompute the properties on the card of the student in ``out_dir`` with today's
+    :mod:`toolkit.fidelity`, keeping the student and the rest of its card; returns the card.
+
+    For when the comparison changes (a rule, a longer run) and the student should not:
+    training again from the same recipe gives another student (mace-torch's training on CPU
+    threads is not bit-reproducible), not the one the card describes. ``teacher`` must be the
+    card's (same SHA-256). The card records the recomputation in ``properties_recomputed``.
+    """
+    from toolkit.fidelity import compare_properties
+    from toolkit.potentials import load_potential
+    from toolkit.provenance import package_versions, write_json_atomic
+
+    card_path = Path(out_dir) / f"{study}.json"
+    card = json.loads(card_path.read_text())
+    student = load_potential(str(card_path.with_name(card["model_file"])), dtype="float64")
+    teacher_name = teacher if isinstance(teacher, str) else teacher.info.name
+    teacher = load_potential(teacher) if isinstance(teacher, str) else teacher
+    for what, potential, expected in (("student", student, card["model_sha256"]),
+                                      ("teacher", teacher, card["teacher"]["sha256"])):
+        if potential.info.sha256 != expected:
+            raise ValueError(f"the {what} {potential.info.name!r} (SHA-256 {potential.info.sha256[:12]}…) is not the "
+                             f"one on {card_path.name} ({expected[:12]}…)")
+    started = time.time()
+    card["properties"] = compare_properties(study, teacher, student, store)
+    card["properties_recomputed"] = {
+        "command": f"python -m toolkit distill {study} --teacher {teacher_name} --recompare",
+        "versions": package_versions(), "wall_time_s": round(time.time() - started, 1)}
+    write_json_atomic(card_path, card)
     return card
 
 
