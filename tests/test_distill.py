@@ -166,6 +166,7 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     assert row["teacher"] == pytest.approx(3.59, abs=0.02) and row["agrees"] == (abs(row["student"] - row["teacher"]) <= 0.02)
     assert recompared["properties_recomputed"]["command"] == "python -m toolkit distill toy --teacher emt --recompare"
     assert file_sha256(model) == card["model_sha256"]  # the same student
+    assert "recomputed for this same student by `python -m toolkit distill toy" in distill.card_markdown(recompared)
     assert json.loads((tmp_path / "toy.json").read_text()) == recompared
     assert {k: v for k, v in recompared.items() if not k.startswith("properties")} == before
 

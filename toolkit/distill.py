@@ -744,4 +744,6 @@ def card_markdown(card: dict) -> str:
                      f"{'yes' if row['agrees'] else '**no**'} | {'yes' if row.get('used_by_notebook', True) else 'no'} |")
     failures = {row["failed"] for row in card.get("properties", {}).values() if row.get("failed")}
     lines += [f"\nThe student's workflow stopped: {failure}" for failure in failures]
+    if "properties_recomputed" in card:
+        lines.append(f"\nProperties recomputed for this same student by `{card['properties_recomputed']['command']}`.")
     return "\n".join(lines)

@@ -5,9 +5,11 @@ starting structure (for amorphous cells: the same teacher-made glass), so differ
 from the potentials alone. Each row has ``teacher``, ``student``, the ``tolerance`` that
 counts as agreement and why, ``agrees``, and ``used_by_notebook``: whether the study's
 notebook computes that property (a quick-mode stand-in must agree on those; the others are
-reported for the reader). Diffusion coefficients carry block-averaged errors and agree when
-they are within a factor of 2 of each other. Their short runs' errors (tens of per cent) are
-shown but do not widen that: "within twice the combined error" would pass a student three times off.
+reported for the reader). Diffusion coefficients come from three independent runs (seeds 0, 1,
+2), each block-averaged, combined with the spread between runs as the error, and agree when
+they are within a factor of 2 of each other. Their errors (tens of per cent) are shown but do
+not widen that: "within twice the combined error" would pass a student three times off. One
+run is not enough: a single proton's D from one 5 ps run and from its first 1 ps differed 12-fold.
 
 A student that breaks a workflow (its relaxation collapses atoms onto each other, its MD
 explodes, its forces go NaN) is a finding, not a crash: the properties it did not reach get
@@ -40,15 +42,18 @@ def _diffusion_row(teacher: tuple[float, float], student: tuple[float, float], t
             "tolerance": tolerance, "why": why, "agrees": bool(within_factor)}
 
 
-def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float, species: str, seed: int,
+def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float, species: str, seeds,
                store) -> tuple[float, float]:
-    from toolkit.md import run_md
-    from toolkit.transport import diffusion_coefficient
+    """``(D, error)`` (cm²/s) of ``species``: each run's block average, one run per seed, combined by
+    :func:`~toolkit.transport.combine_replicas` (whose spread catches what one run's blocks cannot)."""
+    from toolkit.md import run_md_many
+    from toolkit.transport import combine_replicas, diffusion_coefficient
 
-    frames = run_md(atoms, potential, temperature_K, n_steps, timestep_fs=timestep_fs, seed=seed, sample_every=5,
-                    store=store, progress=False)
+    runs = run_md_many([atoms] * len(seeds), potential, temperature_K, n_steps, timestep_fs=timestep_fs, seeds=seeds,
+                       sample_every=5, store=store, progress=False)
     movers = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == species]
-    return diffusion_coefficient(frames[len(frames) // 5:], movers, 5 * timestep_fs, n_blocks=4)
+    return combine_replicas([diffusion_coefficient(frames[len(frames) // 5:], movers, 5 * timestep_fs, n_blocks=4)
+                             for frames in runs])
 
 
 def _proton_phonon(potential, store, out: dict, reference=None) -> None:
@@ -74,7 +79,7 @@ def _proton_phonon(potential, store, out: dict, reference=None) -> None:
     out["transfer_barrier_eV"] = neb_barrier(start, final, potential, n_images=5, fmax_eV_A=0.05,
                                              store=store)["barrier_eV"]
     md_start = start if reference is None else reference["md_start"]
-    out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 2000, 0.5, "H", 0, store)
+    out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 10000, 0.5, "H", (0, 1, 2), store)
 
 
 def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
@@ -96,7 +101,7 @@ def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
     cn = co.coordination_numbers(relaxed, cutoffs)
     out.update({"density_g_cm3": am.mass_density_g_cm3(relaxed), "CN_Ta_O": cn["Ta-O"], "CN_Ta_Cl": cn["Ta-Cl"],
                 "CN_Li_Cl": cn["Li-Cl"]})
-    out["D_Li_1000K_cm2_s"] = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", 0, store)
+    out["D_Li_1000K_cm2_s"] = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", (0, 1, 2), store)
 
 
 def _liga_alloy(potential, store, out: dict, reference=None) -> None:
@@ -120,7 +125,7 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
     initial, final, _ = defects.vacancy_hop(perfect, 0)
     ends = [relax(s, potential, fmax_eV_A=0.02, relax_cell=False, store=store) for s in (initial, final)]
     out["V_Li_hop_barrier_eV"] = neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05, store=store)["barrier_eV"]
-    out["D_Li_700K_V_Li_cm2_s"] = _diffusion(ends[0], potential, 700.0, 1500, 2.0, "Li", 0, store)
+    out["D_Li_700K_V_Li_cm2_s"] = _diffusion(ends[0], potential, 700.0, 1500, 2.0, "Li", (0, 1, 2), store)
 
 
 #: Structures the teacher's run hands to the student's (so both start alike); not properties.
