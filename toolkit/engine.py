@@ -20,8 +20,10 @@ Integrators (all with the centre-of-mass momentum of each replica held at zero):
     velocity Verlet with the stochastic velocity-rescaling thermostat of Bussi, Donadio &
     Parrinello (J. Chem. Phys. 126, 014101 (2007)), time constant ``tau_fs``.
 
-Each replica draws its noise from its own seeded generator, so a replica's trajectory does
-not depend on which other replicas share its batch. Units: Å, fs, K, eV, amu.
+Each replica draws its noise from its own seeded generator, so a replica's noise does not
+depend on which other replicas share its batch. Its trajectory does, through rounding alone (in
+float32, positions 2e-7 Å apart after 300 steps of 54 bcc Li atoms, alone or with two others),
+which MD's chaos grows over picoseconds: statistics agree, frames do not. Units: Å, fs, K, eV, amu.
 """
 
 from __future__ import annotations
