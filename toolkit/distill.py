@@ -181,10 +181,10 @@ def md_frames(atoms: Atoms, potential, temperatures_K, n_steps: int, every: int,
     out = []
     for k, temperature in enumerate(temperatures_K):
         factor = 3.0 * max(1.0, 1500.0 / float(temperature)) if explode_factor is None else explode_factor
+        label = kind
         try:
-            frames, label = run_md(atoms, potential, float(temperature), n_steps, timestep_fs=timestep_fs,
-                                   seed=seed + k, sample_every=every, store=store, progress=False,
-                                   explode_factor=factor), kind
+            frames = run_md(atoms, potential, float(temperature), n_steps, timestep_fs=timestep_fs, seed=seed + k,
+                            sample_every=every, store=store, progress=False, explode_factor=factor)
         except MDExplosionError as blown:
             if blow_up_kind is None:
                 raise
@@ -599,6 +599,16 @@ def counts_by_kind(configs: list[Atoms]) -> dict[str, int]:
     return dict(sorted(kinds.items()))
 
 
+def named_teacher(teacher) -> tuple:
+    """``(name, potential)`` of a teacher given by name (as ``load_potential`` takes it, and as the card's
+    command repeats it) or already loaded."""
+    from toolkit.potentials import load_potential
+
+    if isinstance(teacher, str):
+        return teacher, load_potential(teacher)
+    return teacher.info.name, teacher
+
+
 def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings | None = None,
             out_dir: str | Path = STUDENTS_DIR, store: ResultsStore | None = None, train_scale: float = 1.0,
             test_scale: float = 0.3, properties: bool = True) -> dict:
@@ -620,8 +630,7 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     settings = settings or settings_for(study)
     store = store if store is not None else ResultsStore()
     started = time.time()
-    teacher_name = teacher if isinstance(teacher, str) else teacher.info.name
-    teacher = load_potential(teacher) if isinstance(teacher, str) else teacher
+    teacher_name, teacher = named_teacher(teacher)
     teacher.check_elements(Atoms("".join(STUDY_ELEMENTS[study])))
     print(f"toolkit: distilling {study} from {teacher.info.name}", flush=True)
     train_set = label(sample(study, teacher, seed, train_scale, store), teacher, store)
@@ -696,8 +705,7 @@ def recompare(study: str, teacher="auto", out_dir: str | Path = STUDENTS_DIR, st
     card_path = Path(out_dir) / f"{study}.json"
     card = json.loads(card_path.read_text())
     student = load_potential(str(card_path.with_name(card["model_file"])), dtype="float64")
-    teacher_name = teacher if isinstance(teacher, str) else teacher.info.name
-    teacher = load_potential(teacher) if isinstance(teacher, str) else teacher
+    teacher_name, teacher = named_teacher(teacher)
     for what, potential, expected in (("student", student, card["model_sha256"]),
                                       ("teacher", teacher, card["teacher"]["sha256"])):
         if potential.info.sha256 != expected:
