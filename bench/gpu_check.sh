@@ -2,7 +2,8 @@
 # The engine's GPU checks on a lent machine, in one go: its tests (the CUDA-graph one runs only there) and the
 # engine benchmark with 8 and 64 replicas. The machine's Python has torch but not the rest: .whl/ holds
 # x86-64 CPython 3.12 wheels of ase, mace-torch 0.3.16, e3nn 0.4.4, matscipy, spglib and mace-torch's own
-# needs (configargparse, gitpython, gitdb, smmap, lmdb, orjson, prettytable, wcwidth, torch-ema), fetched
+# needs (configargparse, gitpython, gitdb, smmap, lmdb, orjson, prettytable, wcwidth, torch-ema) and vesin-torch
+# 0.6.2 (the neighbour search), fetched
 # with `pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 ...`.
 set -o pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1

@@ -30,15 +30,21 @@ def cell(seed=0, temperature_K=300.0):
     return atoms
 
 
-def test_forces_match_the_ase_calculator_for_a_batch_with_atoms_outside_the_cell(tiny):
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_forces_match_the_ase_calculator_for_a_batch_with_atoms_outside_the_cell(tiny, device):
+    """The neighbour search (on the engine's device) finds every pair that ASE's calculator does, with a
+    cutoff plus skin (4.7 Å) longer than half the 8.2 Å cell."""
     a, b = cell(0), cell(1)
     b.positions[:5] += 2 * b.cell[0] - b.cell[2]  # unwrapped coordinates, as during a long run
-    engine = MDEngine(tiny, [a, b], 300.0, thermostat="nve", dtype="float64", skin_A=0.7)
+    engine = MDEngine(tiny, [a, b], 300.0, thermostat="nve", dtype="float64", skin_A=0.7, device=device)
     for k, atoms in enumerate((a, b)):
         reference = atoms.copy()
         reference.calc = tiny
         span = slice(int(engine.offsets[k]), int(engine.offsets[k + 1]))
-        assert np.allclose(engine.forces[span].numpy(), reference.get_forces(), atol=1e-8)
+        assert np.allclose(engine.forces[span].cpu().numpy(), reference.get_forces(), atol=1e-8)
         assert engine.energies_eV[k].item() == pytest.approx(reference.get_potential_energy(), abs=1e-8)
 
 
@@ -146,17 +152,21 @@ def test_a_neighbour_list_over_the_static_capacity_is_refused(tiny):
     assert call.load_edges(engine.all_edges, engine.all_shifts)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_a_captured_cuda_graph_replays_the_eager_model_call(tiny):
+@CUDA
+@pytest.mark.parametrize("thermostat", ["nve", "langevin", "csvr"])
+def test_captured_cuda_graphs_replay_the_eager_step(tiny, thermostat):
+    """The model call and both halves of the integrator around it, captured and replayed, give the eager
+    engine's steps (the same noise too) through several neighbour-list rebuilds."""
     atoms = cell(2)
-    args = dict(thermostat="nve", skin_A=0.3, dtype="float64", device="cuda")
-    eager = MDEngine(tiny, [atoms, cell(3)], 300.0, static_graph=False, **args)
-    graphed = MDEngine(tiny, [atoms, cell(3)], 300.0, **args)
+    args = dict(thermostat=thermostat, skin_A=0.3, dtype="float64", device="cuda", temperatures_K=600.0, seeds=3)
+    eager = MDEngine(tiny, [atoms, cell(3)], static_graph=False, **args)
+    graphed = MDEngine(tiny, [atoms, cell(3)], **args)
     assert isinstance(graphed._static_call, StaticModelCall) and graphed._static_call.cuda_graph is not None
     for _ in range(30):
         eager.step()
         graphed.step()
     assert graphed.neighbour_builds > 2
+    assert all(isinstance(g, torch.cuda.CUDAGraph) for g in graphed._graphs.values()) and len(graphed._graphs) == 2
     assert torch.allclose(graphed.forces, eager.forces, atol=1e-6)
     assert np.abs(graphed.snapshot(0).positions - eager.snapshot(0).positions).max() < 1e-6
 

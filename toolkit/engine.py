@@ -130,15 +130,14 @@ class StaticModelCall:
         self.cuda_graph = graph
 
     def __call__(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Energies (eV, one per graph) and forces (eV/Å), new float64 tensors, at ``positions`` (Å)."""
+        """Energies (eV, one per graph) and forces (eV/Å) at ``positions`` (Å), in the model's dtype. A
+        captured call returns the same two tensors each time, overwritten by the next call."""
         with torch.no_grad():
             self.inputs["positions"].copy_(positions)
         if self.cuda_graph is None:
-            energies, forces = self._run()
-        else:
-            self.cuda_graph.replay()
-            energies, forces = self.outputs
-        return energies.to(torch.float64, copy=True), forces.to(torch.float64, copy=True)
+            return self._run()
+        self.cuda_graph.replay()
+        return self.outputs
 
 
 class MDEngine:
@@ -166,8 +165,9 @@ class MDEngine:
         half of it.
     static_graph:
         give the model inputs of a fixed size (edges padded, see :class:`StaticModelCall`) and,
-        on a GPU, capture the call once as a CUDA graph and replay it each step. Default: on a
-        GPU only, where a small cell's call is thousands of kernel launches; on a CPU the padding
+        on a GPU, capture the call once as a CUDA graph and replay it each step, with the
+        integrator's halves before and after it captured too. Default: on a GPU only, where a
+        small cell's call is thousands of kernel launches; on a CPU the padding
         and the skin's edges (2.8 times the edges within the cutoff for 64 atoms of bcc Li) make
         each call about twice as slow.
     """
@@ -182,7 +182,7 @@ class MDEngine:
             raise ValueError("no replicas to integrate")
         model, self.r_max_A, self.z_table = mace_model(potential)
         for atoms in replicas:
-            check_structure(atoms)
+            check_structure(atoms)  # a 3D periodic cell too, which the neighbour search assumes
             potential.check_elements(atoms)
         self.potential = potential
         self.n_replicas = len(replicas)
@@ -207,6 +207,7 @@ class MDEngine:
         f64 = dict(dtype=torch.float64, device=self.device)
         self.positions = torch.tensor(np.concatenate([a.positions for a in replicas]), **f64)
         self.masses = torch.tensor(np.concatenate([a.get_masses() for a in replicas]), **f64)[:, None]
+        self.cells_A = torch.tensor(np.array([np.array(a.cell) for a in replicas]), **f64)
         self.replica_of_atom = torch.repeat_interleave(torch.arange(self.n_replicas, device=self.device),
                                                        torch.tensor(self.sizes, device=self.device))
         self.kT = torch.tensor(units.kB * self.temperatures_K, **f64)
@@ -224,6 +225,15 @@ class MDEngine:
                 p = self.rngs[k].standard_normal((len(atoms), 3)) * np.sqrt(m * units.kB * self.temperatures_K[k])
             momenta.append(p)
         self.momenta = self._zero_com(torch.tensor(np.concatenate(momenta), **f64))
+        # the state is only ever updated in place: a captured half-step reads and writes these addresses
+        self.forces = torch.zeros_like(self.positions)
+        self.energies_eV = torch.zeros(self.n_replicas, **f64)
+        self.noise = torch.zeros_like(self.positions)  # this step's Langevin noise
+        # whether the last forces were all finite, then which replicas' neighbour lists are stale: read in one
+        # transfer per step, since each read waits for the GPU
+        self.flags = torch.ones(1 + self.n_replicas, dtype=torch.bool, device=self.device)
+        self._furthest_A = torch.zeros(self.n_replicas, **f64)
+        self._graphs: dict | None = {}
         self.steps_done = 0
         #: neighbour lists built, counting each replica's own rebuilds
         self.neighbour_builds = 0
@@ -233,7 +243,8 @@ class MDEngine:
         self.static_graph = self.device.type == "cuda" if static_graph is None else static_graph
         self._static_call = None
         self._build_graph()
-        self.energies_eV, self.forces = self._evaluate()
+        self._take_forces(*self._call_model())
+        self._check_finite(bool(self.flags[0]))
         self.model_seconds = self.neighbour_seconds = 0.0  # count only what stepping costs
 
     # --- the model call -------------------------------------------------------------------------------------------
@@ -255,24 +266,22 @@ class MDEngine:
         self._build_neighbours(range(self.n_replicas))
 
     def _build_neighbours(self, replicas) -> None:
-        """Rebuild the lists (cutoff r_max + skin) of ``replicas`` with mace-torch's neighbour search; the
-        others keep theirs, so a batch of many replicas rebuilds no more often than each one alone."""
-        from mace.data.neighborhood import get_neighborhood
+        """Rebuild the lists (cutoff r_max + skin) of ``replicas`` with vesin, on the engine's device (no copy
+        to the host and back); the others keep theirs, so a batch of many replicas rebuilds no more often
+        than each one alone."""
+        from vesin_torch import NeighborList
 
         started = time.perf_counter()
-        positions = self.positions.cpu().numpy()
+        search = NeighborList(cutoff=self.r_max_A + self.skin_A, full_list=True)
         cells = self.graph["cell"].view(-1, 3, 3)
         for k in replicas:
             span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
-            template = self.templates[k]
-            edge_index, _, unit_shifts, _ = get_neighborhood(positions[span], cutoff=self.r_max_A + self.skin_A,
-                                                             pbc=tuple(bool(p) for p in template.pbc),
-                                                             cell=np.array(template.cell))
-            unit_shifts = torch.tensor(unit_shifts, dtype=self.model_dtype, device=self.device)
-            # kept on the device, so that a rebuild sends only the stale replicas' lists; the shift of each
-            # edge (S · cell) is fixed while the cell is
-            self.replica_edges[k] = (torch.tensor(edge_index + self.offsets[k], device=self.device), unit_shifts,
-                                     unit_shifts @ cells[k])
+            # vesin's pairs (i, j, S) are MACE's edges (sender, receiver, unit shift): D = r_j − r_i + S · cell
+            sender, receiver, unit_shifts = search.compute(self.positions[span], self.cells_A[k], True, "ijS")
+            edge_index = torch.stack((sender, receiver)).to(torch.long) + int(self.offsets[k])
+            unit_shifts = unit_shifts.to(self.model_dtype)
+            # the shift of each edge (S · cell) is fixed while the cell is
+            self.replica_edges[k] = (edge_index, unit_shifts, unit_shifts @ cells[k])
             self.positions_at_build[span] = self.positions[span]
             self.neighbour_builds += 1
         edges, unit_shifts, shifts = zip(*self.replica_edges)
@@ -282,20 +291,17 @@ class MDEngine:
             if self._static_call is None or not self._static_call.load_edges(self.all_edges, self.all_shifts):
                 self._static_call = StaticModelCall(self.model, self.graph, self.all_edges, self.all_shifts,
                                                     far_A=10 * (self.r_max_A + self.skin_A))
+                self._graphs = {} if self._graphs is not None else None  # they read the old call's outputs
         self.neighbour_seconds += time.perf_counter() - started
 
-    def _stale_replicas(self) -> list[int]:
-        """Replicas with an atom that has moved more than half the skin since its list was built."""
-        moved = (self.positions - self.positions_at_build).norm(dim=1)
-        furthest = torch.zeros(self.n_replicas, dtype=moved.dtype, device=self.device)
-        furthest.scatter_reduce_(0, self.replica_of_atom, moved, reduce="amax")
-        return torch.nonzero(furthest > 0.5 * self.skin_A).flatten().tolist()
+    def _flag_stale(self) -> None:
+        """Flag the replicas with an atom that has moved more than half the skin since its list was built."""
+        moved = torch.linalg.vector_norm(self.positions - self.positions_at_build, dim=1)
+        self._furthest_A.scatter_reduce_(0, self.replica_of_atom, moved, reduce="amax", include_self=False)
+        torch.gt(self._furthest_A, 0.5 * self.skin_A, out=self.flags[1:])
 
-    def _evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Energies (eV, per replica) and forces (eV/Å) at the current positions."""
-        stale = self._stale_replicas()
-        if stale:
-            self._build_neighbours(stale)
+    def _call_model(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies (eV, per replica) and forces (eV/Å) at the current positions, in the model's dtype."""
         started = time.perf_counter()
         if self._static_call is not None:
             energies, forces = self._static_call(self.positions)
@@ -311,12 +317,22 @@ class MDEngine:
         if self.device.type == "cuda":  # kernels run asynchronously: count them here, not in the next sync
             torch.cuda.synchronize(self.device)
         self.model_seconds += time.perf_counter() - started
-        forces, energies = forces.to(torch.float64), energies.to(torch.float64)
-        if not (torch.isfinite(forces).all() & torch.isfinite(energies).all()):  # one device sync, not two
-            bad = torch.where(~torch.isfinite(forces).all(dim=1))[0].tolist()
-            raise NonFiniteForcesError(f"the potential returned NaN/inf forces on {len(bad)} atom(s) at step "
-                                       f"{self.steps_done}: " + ", ".join(self._label(i) for i in bad[:10]))
         return energies, forces
+
+    def _take_forces(self, energies: torch.Tensor, forces: torch.Tensor) -> None:
+        """Copy a model call's results into the float64 state and flag whether they are all finite."""
+        self.energies_eV.copy_(energies)
+        self.forces.copy_(forces)
+        torch.logical_and(torch.isfinite(self.forces).all(), torch.isfinite(self.energies_eV).all(),
+                          out=self.flags[0])
+
+    def _check_finite(self, finite: bool) -> None:
+        """Raise :class:`~toolkit.validation.NonFiniteForcesError` naming the atoms, unless ``finite`` (the flag
+        of the forces now held, computed ``self.steps_done`` steps in)."""
+        if not finite:
+            bad = torch.where(~torch.isfinite(self.forces).all(dim=1))[0].tolist()
+            raise NonFiniteForcesError(f"the potential returned NaN/inf forces on {len(bad)} atom(s) after "
+                                       f"{self.steps_done} steps: " + ", ".join(self._label(i) for i in bad[:10]))
 
     def _label(self, flat_index: int) -> str:
         k = int(np.searchsorted(self.offsets, flat_index, side="right") - 1)
@@ -330,8 +346,8 @@ class MDEngine:
         return out.index_add_(0, self.replica_of_atom, values)
 
     def _zero_com(self, momenta: torch.Tensor) -> torch.Tensor:
-        """Remove each replica's total momentum, shared out in proportion to mass."""
-        return momenta - self.mass_share * self._per_replica_sum(momenta)[self.replica_of_atom]
+        """Remove each replica's total momentum, shared out in proportion to mass (in place)."""
+        return momenta.addcmul_(self.mass_share, self._per_replica_sum(momenta)[self.replica_of_atom], value=-1.0)
 
     def kinetic_energies_eV(self) -> torch.Tensor:
         return 0.5 * self._per_replica_sum((self.momenta**2 / self.masses).sum(dim=1, keepdim=True))[:, 0]
@@ -340,19 +356,22 @@ class MDEngine:
         """Kinetic temperature of each replica (K), counting 3N − 3 degrees of freedom."""
         return (2 * self.kinetic_energies_eV() / (self.dof * units.kB)).cpu().numpy()
 
-    def _noise(self) -> torch.Tensor:
-        return torch.tensor(np.concatenate([rng.standard_normal((n, 3)) for rng, n in zip(self.rngs, self.sizes)]),
+    def _noise(self, n_steps: int) -> torch.Tensor:
+        """The Langevin noise of the next ``n_steps`` steps, shape (steps, atoms, 3), sent to the device at once:
+        each replica's generator gives the same numbers as ``n_steps`` draws one step at a time."""
+        return torch.tensor(np.concatenate([rng.standard_normal((n_steps, n, 3))
+                                            for rng, n in zip(self.rngs, self.sizes)], axis=1),
                             dtype=torch.float64, device=self.device)
 
+    # fused in-place ops: on a GPU each op is a kernel, which even inside a CUDA graph costs microseconds
     def _half_kick(self) -> None:
-        self.momenta += 0.5 * self.dt * self.forces
+        self.momenta.add_(self.forces, alpha=0.5 * self.dt)
 
     def _drift(self, fraction: float) -> None:
-        self.positions += fraction * self.dt * self.momenta / self.masses
+        self.positions.addcdiv_(self.momenta, self.masses, value=fraction * self.dt)
 
     def _langevin_o(self) -> None:
-        kicked = torch.addcmul(self.langevin_c1 * self.momenta, self.langevin_sigma, self._noise())
-        self.momenta = self._zero_com(kicked)
+        self._zero_com(self.momenta.mul_(self.langevin_c1).addcmul_(self.langevin_sigma, self.noise))
 
     def _csvr_rescale(self) -> None:
         """Bussi–Donadio–Parrinello rescaling: the kinetic energy follows its canonical distribution."""
@@ -369,24 +388,68 @@ class MDEngine:
             alpha[k] = math.copysign(math.sqrt(max(new, 0.0) / kinetic[k]),
                                      r1 + math.sqrt(c * nf * kinetic[k] / ((1 - c) * target[k])))
         scale = torch.tensor(alpha, dtype=torch.float64, device=self.device)[self.replica_of_atom][:, None]
-        self.momenta = self.momenta * scale
+        self.momenta *= scale
+
+    def _first_half(self) -> None:
+        """Everything before the step's model call: a half kick, the drift (BAOAB's drift, noise, drift for
+        Langevin), and which replicas' neighbour lists are stale now."""
+        self._half_kick()
+        if self.thermostat == "langevin":
+            self._drift(0.5)
+            self._langevin_o()
+            self._drift(0.5)
+        else:
+            self._drift(1.0)
+        self._flag_stale()
+
+    def _second_half(self, energies: torch.Tensor, forces: torch.Tensor) -> None:
+        self._take_forces(energies, forces)
+        self._half_kick()
+
+    def _run_half(self, name: str, half, *args) -> None:
+        """Run a half step; where the model call is a captured CUDA graph, as a CUDA graph of its own too,
+        since a small cell's integrator is otherwise dozens of kernel launches per step. Its first use runs
+        eagerly (the warm-up a capture needs), its second captures it, later ones replay."""
+        if self._graphs is None or self._static_call is None or self._static_call.cuda_graph is None:
+            return half(*args)
+        if name not in self._graphs:
+            self._graphs[name] = None
+            return half(*args)
+        graph = self._graphs[name]
+        if graph is None:
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph):
+                    half(*args)
+            except RuntimeError as problem:
+                warnings.warn(f"CUDA graph capture of the integrator failed, running it eagerly: {problem}",
+                              stacklevel=3)
+                torch.cuda.synchronize()
+                self._graphs = None
+                return half(*args)
+            self._graphs[name] = graph
+        graph.replay()
 
     def step(self, n_steps: int = 1) -> None:
         """Advance every replica ``n_steps`` time steps."""
         started = time.perf_counter()
-        for _ in range(n_steps):
-            self._half_kick()
+        noise_block = 100  # steps of noise drawn and sent at once
+        for s in range(n_steps):
             if self.thermostat == "langevin":
-                self._drift(0.5)
-                self._langevin_o()
-                self._drift(0.5)
-            else:
-                self._drift(1.0)
-            self.energies_eV, self.forces = self._evaluate()
-            self._half_kick()
+                if s % noise_block == 0:
+                    noise = self._noise(min(noise_block, n_steps - s))
+                self.noise.copy_(noise[s % noise_block])
+            self._run_half("first", self._first_half)
+            finite, *stale = self.flags.tolist()
+            self._check_finite(finite)  # the last step's forces (a NaN there has spoilt only this half step)
+            stale = [k for k, flag in enumerate(stale) if flag]
+            if stale:
+                self._build_neighbours(stale)
+            self._run_half("second", self._second_half, *self._call_model())
+            self.steps_done += 1
             if self.thermostat == "csvr":
                 self._csvr_rescale()
-            self.steps_done += 1
+        self._check_finite(bool(self.flags[0]))
         self.step_seconds += time.perf_counter() - started
 
     def overhead_fraction(self) -> float:
