@@ -9,7 +9,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet
 
-from toolkit.engine import MDEngine, StaticModelCall, run_replicas
+from toolkit.engine import MDEngine, StaticModelCall, image_reach, periodic_pairs, run_replicas
 from toolkit.perovskite import basno3
 from toolkit.potentials import load_potential
 from toolkit.store import ResultsStore
@@ -46,6 +46,43 @@ def test_forces_match_the_ase_calculator_for_a_batch_with_atoms_outside_the_cell
         span = slice(int(engine.offsets[k]), int(engine.offsets[k + 1]))
         assert np.allclose(engine.forces[span].cpu().numpy(), reference.get_forces(), atol=1e-8)
         assert engine.energies_eV[k].item() == pytest.approx(reference.get_potential_energy(), abs=1e-8)
+
+
+def test_one_pass_over_all_pairs_finds_the_pairs_vesin_finds():
+    """periodic_pairs (a GPU's search for many small cells at once) against vesin, cell by cell: unwrapped
+    atoms, a triclinic one-atom cell, a cutoff longer than the cells."""
+    from ase.build import bulk
+    from vesin_torch import NeighborList
+
+    for cells, cutoff in (([cell(0), cell(1)], 4.7), ([bulk("Cu", "fcc", a=3.6)] * 3, 6.0)):
+        cells = [atoms.copy() for atoms in cells]
+        cells[-1].positions += np.random.default_rng(0).normal(0, 6.0, cells[-1].positions.shape)
+        reach = tuple(np.max([image_reach(atoms.cell, cutoff) for atoms in cells], axis=0))
+        positions = torch.tensor(np.array([atoms.positions for atoms in cells]))
+        system, i, j, shifts = periodic_pairs(positions, torch.tensor(np.array([atoms.cell for atoms in cells])),
+                                              cutoff, reach)
+        for k, atoms in enumerate(cells):
+            vi, vj, vs = NeighborList(cutoff=cutoff, full_list=True).compute(
+                positions[k], torch.tensor(np.array(atoms.cell)), True, "ijS")
+            mine = system == k
+            assert set(zip(i[mine].tolist(), j[mine].tolist(), map(tuple, shifts[mine].long().tolist()))) == \
+                set(zip(vi.tolist(), vj.tolist(), map(tuple, vs.long().tolist())))
+            assert mine.sum() > 10
+
+
+def test_replicas_searched_together_keep_the_same_lists(tiny, monkeypatch):
+    """The grouped search a GPU uses, run on the CPU, gives each replica of a batch its own list again."""
+    import toolkit.engine
+
+    monkeypatch.setattr(toolkit.engine, "BRUTE_FORCE_PASS", 100_000)  # several passes for the three cells
+    engine = MDEngine(tiny, [cell(0), cell(1), cell(2)], 300.0, skin_A=0.7)
+    before = [tuple(map(tuple, edges.T.tolist())) for edges, _, _ in engine.replica_edges]
+    shifts = [s.tolist() for _, s, _ in engine.replica_edges]
+    engine._search_together = True
+    engine._build_neighbours(range(3))
+    for k, (edges, unit_shifts, _) in enumerate(engine.replica_edges):
+        assert sorted(zip(map(tuple, edges.T.tolist()), map(tuple, unit_shifts.tolist()))) == \
+            sorted(zip(before[k], map(tuple, shifts[k])))
 
 
 def test_nve_follows_ase_velocity_verlet_step_by_step(tiny):

@@ -40,6 +40,9 @@ from ase import Atoms, units
 from toolkit.validation import MDExplosionError, NonFiniteForcesError, check_structure, check_temperature
 
 THERMOSTATS = ("nve", "langevin", "csvr")
+#: pairs times images per cell (n² · M) up to which a GPU searches a cell's pairs all at once, and how many
+#: such vectors one pass over several cells holds (8e6: 200 MB in float64)
+BRUTE_FORCE_PAIRS, BRUTE_FORCE_PASS = 2_000_000, 8_000_000
 
 
 def per_replica(n: int, temperatures_K, seeds) -> tuple[np.ndarray, list[int]]:
@@ -50,6 +53,38 @@ def per_replica(n: int, temperatures_K, seeds) -> tuple[np.ndarray, list[int]]:
     if len(seed_list) != n:
         raise ValueError(f"{len(seed_list)} seeds for {n} replicas")
     return temperatures, seed_list
+
+
+def image_reach(cell_A, cutoff_A: float) -> tuple[int, int, int]:
+    """How many periodic images along each cell vector can hold a neighbour within ``cutoff_A`` (Å): the
+    cutoff over the spacing of each pair of lattice planes, rounded up."""
+    reciprocal_lengths = np.linalg.norm(np.linalg.inv(np.asarray(cell_A, dtype=float)), axis=0)  # 1 / spacings
+    return tuple(int(r) for r in np.ceil(cutoff_A * reciprocal_lengths))
+
+
+def periodic_pairs(positions_A: torch.Tensor, cells_A: torch.Tensor, cutoff_A: float,
+                   reach: tuple[int, int, int]) -> tuple[torch.Tensor, ...]:
+    """Pairs closer than ``cutoff_A`` (Å) in B periodic cells of n atoms each, in one pass over every pair and
+    periodic image: ``(system, i, j, S)``, the vector from i to j being r_j − r_i + S · cell, as vesin and
+    MACE count pairs.
+
+    ``positions_A``: (B, n, 3), Å, unwrapped or not; ``cells_A``: (B, 3, 3), Å; ``reach``: the images to
+    search along each cell vector (:func:`image_reach`, the largest over the B cells). It holds B · n² · M
+    vectors (M images) at once: for small cells on a GPU, where one pass for many cells beats a cell-list
+    search (and a read of the GPU) for each.
+    """
+    fractional = positions_A @ torch.linalg.inv(cells_A)
+    home = torch.floor(fractional)  # which image of the cell each atom is in
+    wrapped = (fractional - home) @ cells_A
+    images = torch.cartesian_prod(*[torch.arange(-r, r + 1, dtype=positions_A.dtype, device=positions_A.device)
+                                    for r in reach])
+    vectors = (wrapped[:, None, :, None, :] - wrapped[:, :, None, None, :]
+               + (images @ cells_A)[:, None, None, :, :])  # (B, i, j, image, 3)
+    close = torch.linalg.vector_norm(vectors, dim=-1) < cutoff_A
+    atoms = torch.arange(positions_A.shape[1], device=positions_A.device)
+    close[:, atoms, atoms, images.shape[0] // 2] = False  # each atom itself (the middle image is S = 0)
+    system, i, j, image = close.nonzero(as_tuple=True)
+    return system, i, j, images[image] - home[system, j] + home[system, i]
 
 
 def mace_model(potential):
@@ -208,6 +243,8 @@ class MDEngine:
         self.positions = torch.tensor(np.concatenate([a.positions for a in replicas]), **f64)
         self.masses = torch.tensor(np.concatenate([a.get_masses() for a in replicas]), **f64)[:, None]
         self.cells_A = torch.tensor(np.array([np.array(a.cell) for a in replicas]), **f64)
+        self.reach = [image_reach(a.cell, self.r_max_A + skin_A) for a in replicas]
+        self._search_together = self.device.type == "cuda"  # see _pairs
         self.replica_of_atom = torch.repeat_interleave(torch.arange(self.n_replicas, device=self.device),
                                                        torch.tensor(self.sizes, device=self.device))
         self.kT = torch.tensor(units.kB * self.temperatures_K, **f64)
@@ -265,19 +302,44 @@ class MDEngine:
         self.positions_at_build = self.positions.clone()
         self._build_neighbours(range(self.n_replicas))
 
-    def _build_neighbours(self, replicas) -> None:
-        """Rebuild the lists (cutoff r_max + skin) of ``replicas`` with vesin, on the engine's device (no copy
-        to the host and back); the others keep theirs, so a batch of many replicas rebuilds no more often
-        than each one alone."""
-        from vesin_torch import NeighborList
+    def _pairs(self, replicas, cutoff_A: float):
+        """Yield ``(k, i, j, S)``: the pairs closer than ``cutoff_A`` (Å) of each replica ``k`` of ``replicas``,
+        found on the engine's device (no copy to the host and back). On a GPU small cells of one size are
+        searched together (:func:`periodic_pairs`: one pass and two reads of the GPU, not a search and a read
+        per replica); others one by one, by vesin."""
+        together: dict[tuple, list[int]] = {}
+        if self._search_together:
+            for k in replicas:
+                images = int(np.prod(2 * np.array(self.reach[k]) + 1))
+                if self.sizes[k] ** 2 * images <= BRUTE_FORCE_PAIRS:
+                    together.setdefault((self.sizes[k], self.reach[k]), []).append(k)
+        for (n, reach), same in together.items():
+            per_pass = max(1, BRUTE_FORCE_PASS // (n * n * int(np.prod(2 * np.array(reach) + 1))))
+            for first in range(0, len(same), per_pass):
+                group = same[first:first + per_pass]
+                rows = (torch.tensor(self.offsets[group], device=self.device)[:, None]
+                        + torch.arange(n, device=self.device))
+                system, i, j, shifts = periodic_pairs(self.positions[rows], self.cells_A[group], cutoff_A, reach)
+                counts = torch.bincount(system, minlength=len(group)).tolist()
+                yield from zip(group, i.split(counts), j.split(counts), shifts.split(counts))
+        grouped = {k for group in together.values() for k in group}
+        alone = [k for k in replicas if k not in grouped]
+        if alone:
+            from vesin_torch import NeighborList
 
+            search = NeighborList(cutoff=cutoff_A, full_list=True)
+            for k in alone:
+                span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
+                yield (k, *search.compute(self.positions[span], self.cells_A[k], True, "ijS"))
+
+    def _build_neighbours(self, replicas) -> None:
+        """Rebuild the lists (cutoff r_max + skin) of ``replicas``; the others keep theirs, so a batch of many
+        replicas rebuilds no more often than each one alone."""
         started = time.perf_counter()
-        search = NeighborList(cutoff=self.r_max_A + self.skin_A, full_list=True)
         cells = self.graph["cell"].view(-1, 3, 3)
-        for k in replicas:
+        for k, sender, receiver, unit_shifts in self._pairs(replicas, self.r_max_A + self.skin_A):
             span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
-            # vesin's pairs (i, j, S) are MACE's edges (sender, receiver, unit shift): D = r_j − r_i + S · cell
-            sender, receiver, unit_shifts = search.compute(self.positions[span], self.cells_A[k], True, "ijS")
+            # pairs (i, j, S) are MACE's edges (sender, receiver, unit shift): D = r_j − r_i + S · cell
             edge_index = torch.stack((sender, receiver)).to(torch.long) + int(self.offsets[k])
             unit_shifts = unit_shifts.to(self.model_dtype)
             # the shift of each edge (S · cell) is fixed while the cell is
