@@ -3,7 +3,8 @@
 ASE's integrators call mace-torch's ASE calculator once per step and replica; each call
 rebuilds the neighbour list, converts the structure to a graph, and computes the stress
 too. On a small model that bookkeeping costs as much as the model itself. Here the state
-(positions, momenta) stays in torch tensors, the neighbour list is built with a skin and
+(positions, momenta) stays in torch tensors, the neighbour list is built with a skin, on the
+engine's own device (vesin; :func:`periodic_pairs` for many small cells on a GPU), and
 reused until an atom has moved half the skin (edges beyond the model's cutoff are dropped
 before each call, so the result is exact), no stress is computed (the cell is fixed), and
 any number of replicas — different temperatures, seeds or structures — go through the
