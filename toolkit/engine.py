@@ -64,17 +64,18 @@ def image_reach(cell_A, cutoff_A: float) -> tuple[int, int, int]:
 
 
 def periodic_pairs(positions_A: torch.Tensor, cells_A: torch.Tensor, cutoff_A: float,
-                   reach: tuple[int, int, int]) -> tuple[torch.Tensor, ...]:
+                   reach: tuple[int, int, int], inverse_cells: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
     """Pairs closer than ``cutoff_A`` (Å) in B periodic cells of n atoms each, in one pass over every pair and
     periodic image: ``(system, i, j, S)``, the vector from i to j being r_j − r_i + S · cell, as vesin and
     MACE count pairs.
 
     ``positions_A``: (B, n, 3), Å, unwrapped or not; ``cells_A``: (B, 3, 3), Å; ``reach``: the images to
-    search along each cell vector (:func:`image_reach`, the largest over the B cells). It holds B · n² · M
-    vectors (M images) at once: for small cells on a GPU, where one pass for many cells beats a cell-list
-    search (and a read of the GPU) for each.
+    search along each cell vector (:func:`image_reach`, the largest over the B cells); ``inverse_cells``: the
+    cells' inverses (1/Å) where the caller keeps them (a GPU's ``linalg.inv`` waits for its own error check).
+    It holds B · n² · M vectors (M images) at once: for small cells on a GPU, where one pass for many cells
+    beats a cell-list search (and a read of the GPU) for each.
     """
-    fractional = positions_A @ torch.linalg.inv(cells_A)
+    fractional = positions_A @ (torch.linalg.inv(cells_A) if inverse_cells is None else inverse_cells)
     home = torch.floor(fractional)  # which image of the cell each atom is in
     wrapped = (fractional - home) @ cells_A
     images = torch.cartesian_prod(*[torch.arange(-r, r + 1, dtype=positions_A.dtype, device=positions_A.device)
@@ -244,6 +245,7 @@ class MDEngine:
         self.positions = torch.tensor(np.concatenate([a.positions for a in replicas]), **f64)
         self.masses = torch.tensor(np.concatenate([a.get_masses() for a in replicas]), **f64)[:, None]
         self.cells_A = torch.tensor(np.array([np.array(a.cell) for a in replicas]), **f64)
+        self.inverse_cells = torch.tensor(np.linalg.inv(self.cells_A.cpu().numpy()), **f64)
         self.reach = [image_reach(a.cell, self.r_max_A + skin_A) for a in replicas]
         self._search_together = self.device.type == "cuda"  # see _pairs
         self.replica_of_atom = torch.repeat_interleave(torch.arange(self.n_replicas, device=self.device),
@@ -320,7 +322,8 @@ class MDEngine:
                 group = same[first:first + per_pass]
                 rows = (torch.tensor(self.offsets[group], device=self.device)[:, None]
                         + torch.arange(n, device=self.device))
-                system, i, j, shifts = periodic_pairs(self.positions[rows], self.cells_A[group], cutoff_A, reach)
+                system, i, j, shifts = periodic_pairs(self.positions[rows], self.cells_A[group], cutoff_A, reach,
+                                                      self.inverse_cells[group])
                 counts = torch.bincount(system, minlength=len(group)).tolist()
                 yield from zip(group, i.split(counts), j.split(counts), shifts.split(counts))
         grouped = {k for group in together.values() for k in group}
