@@ -310,31 +310,28 @@ class MDEngine:
         found on the engine's device (no copy to the host and back). On a GPU small cells of one size are
         searched together (:func:`periodic_pairs`: one pass and two reads of the GPU, not a search and a read
         per replica); others one by one, by vesin."""
-        together: dict[tuple, list[int]] = {}
-        if self._search_together:
-            for k in replicas:
-                images = int(np.prod(2 * np.array(self.reach[k]) + 1))
-                if self.sizes[k] ** 2 * images <= BRUTE_FORCE_PAIRS:
-                    together.setdefault((self.sizes[k], self.reach[k]), []).append(k)
-        for (n, reach), same in together.items():
-            per_pass = max(1, BRUTE_FORCE_PASS // (n * n * int(np.prod(2 * np.array(reach) + 1))))
-            for first in range(0, len(same), per_pass):
-                group = same[first:first + per_pass]
-                rows = (torch.tensor(self.offsets[group], device=self.device)[:, None]
-                        + torch.arange(n, device=self.device))
-                system, i, j, shifts = periodic_pairs(self.positions[rows], self.cells_A[group], cutoff_A, reach,
-                                                      self.inverse_cells[group])
-                counts = torch.bincount(system, minlength=len(group)).tolist()
-                yield from zip(group, i.split(counts), j.split(counts), shifts.split(counts))
-        grouped = {k for group in together.values() for k in group}
-        alone = [k for k in replicas if k not in grouped]
-        if alone:
-            from vesin_torch import NeighborList
+        same_shape: dict[tuple, list[int]] = {}
+        for k in replicas:
+            same_shape.setdefault((self.sizes[k], self.reach[k]), []).append(k)
+        for (n, reach), same in same_shape.items():
+            per_cell = n * n * int(np.prod(2 * np.array(reach) + 1))  # pair-image vectors
+            if self._search_together and per_cell <= BRUTE_FORCE_PAIRS:
+                per_pass = max(1, BRUTE_FORCE_PASS // per_cell)
+                for first in range(0, len(same), per_pass):
+                    group = same[first:first + per_pass]
+                    rows = (torch.tensor(self.offsets[group], device=self.device)[:, None]
+                            + torch.arange(n, device=self.device))
+                    system, i, j, shifts = periodic_pairs(self.positions[rows], self.cells_A[group], cutoff_A,
+                                                          reach, self.inverse_cells[group])
+                    counts = torch.bincount(system, minlength=len(group)).tolist()
+                    yield from zip(group, i.split(counts), j.split(counts), shifts.split(counts))
+            else:
+                from vesin_torch import NeighborList
 
-            search = NeighborList(cutoff=cutoff_A, full_list=True)
-            for k in alone:
-                span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
-                yield (k, *search.compute(self.positions[span], self.cells_A[k], True, "ijS"))
+                search = NeighborList(cutoff=cutoff_A, full_list=True)
+                for k in same:
+                    span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
+                    yield (k, *search.compute(self.positions[span], self.cells_A[k], True, "ijS"))
 
     def _build_neighbours(self, replicas) -> None:
         """Rebuild the lists (cutoff r_max + skin) of ``replicas``; the others keep theirs, so a batch of many
