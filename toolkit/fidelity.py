@@ -42,15 +42,20 @@ def _diffusion_row(teacher: tuple[float, float], student: tuple[float, float], t
             "tolerance": tolerance, "why": why, "agrees": bool(within_factor)}
 
 
-def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float, species: str, seeds,
+#: seeds of the independent runs behind each diffusion coefficient
+DIFFUSION_SEEDS = (0, 1, 2)
+
+
+def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float, species: str,
                store) -> tuple[float, float]:
-    """``(D, error)`` (cm²/s) of ``species``: each run's block average, one run per seed, combined by
-    :func:`~toolkit.transport.combine_replicas` (whose spread catches what one run's blocks cannot)."""
+    """``(D, error)`` (cm²/s) of ``species``: each run's block average, one run per seed of
+    :data:`DIFFUSION_SEEDS`, combined by :func:`~toolkit.transport.combine_replicas` (whose spread catches
+    what one run's blocks cannot)."""
     from toolkit.md import run_md_many
     from toolkit.transport import combine_replicas, diffusion_coefficient
 
-    runs = run_md_many([atoms] * len(seeds), potential, temperature_K, n_steps, timestep_fs=timestep_fs, seeds=seeds,
-                       sample_every=5, store=store, progress=False)
+    runs = run_md_many([atoms] * len(DIFFUSION_SEEDS), potential, temperature_K, n_steps, timestep_fs=timestep_fs,
+                       seeds=DIFFUSION_SEEDS, sample_every=5, store=store, progress=False)
     movers = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == species]
     return combine_replicas([diffusion_coefficient(frames[len(frames) // 5:], movers, 5 * timestep_fs, n_blocks=4)
                              for frames in runs])
@@ -79,7 +84,7 @@ def _proton_phonon(potential, store, out: dict, reference=None) -> None:
     out["transfer_barrier_eV"] = neb_barrier(start, final, potential, n_images=5, fmax_eV_A=0.05,
                                              store=store)["barrier_eV"]
     md_start = start if reference is None else reference["md_start"]
-    out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 10000, 0.5, "H", (0, 1, 2), store)
+    out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 10000, 0.5, "H", store)
 
 
 def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
@@ -101,7 +106,7 @@ def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
     cn = co.coordination_numbers(relaxed, cutoffs)
     out.update({"density_g_cm3": am.mass_density_g_cm3(relaxed), "CN_Ta_O": cn["Ta-O"], "CN_Ta_Cl": cn["Ta-Cl"],
                 "CN_Li_Cl": cn["Li-Cl"]})
-    out["D_Li_1000K_cm2_s"] = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", (0, 1, 2), store)
+    out["D_Li_1000K_cm2_s"] = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", store)
 
 
 def _liga_alloy(potential, store, out: dict, reference=None) -> None:
@@ -125,7 +130,7 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
     initial, final, _ = defects.vacancy_hop(perfect, 0)
     ends = [relax(s, potential, fmax_eV_A=0.02, relax_cell=False, store=store) for s in (initial, final)]
     out["V_Li_hop_barrier_eV"] = neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05, store=store)["barrier_eV"]
-    out["D_Li_700K_V_Li_cm2_s"] = _diffusion(ends[0], potential, 700.0, 1500, 2.0, "Li", (0, 1, 2), store)
+    out["D_Li_700K_V_Li_cm2_s"] = _diffusion(ends[0], potential, 700.0, 1500, 2.0, "Li", store)
 
 
 #: Structures the teacher's run hands to the student's (so both start alike); not properties.
