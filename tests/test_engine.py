@@ -59,8 +59,12 @@ def test_one_pass_over_all_pairs_finds_the_pairs_vesin_finds():
         cells[-1].positions += np.random.default_rng(0).normal(0, 6.0, cells[-1].positions.shape)
         reach = tuple(np.max([image_reach(atoms.cell, cutoff) for atoms in cells], axis=0))
         positions = torch.tensor(np.array([atoms.positions for atoms in cells]))
-        system, i, j, shifts = periodic_pairs(positions, torch.tensor(np.array([atoms.cell for atoms in cells])),
-                                              cutoff, reach)
+        cells_A = torch.tensor(np.array([atoms.cell for atoms in cells]))
+        system, i, j, shifts, count = periodic_pairs(positions, cells_A, cutoff, reach)
+        assert count == len(system)
+        padded = periodic_pairs(positions, cells_A, cutoff, reach, capacity=len(system) + 7)
+        assert all(torch.equal(a, b[:len(system)]) and len(b) == len(system) + 7 for a, b in
+                   zip((system, i, j, shifts), padded))
         for k, atoms in enumerate(cells):
             vi, vj, vs = NeighborList(cutoff=cutoff, full_list=True).compute(
                 positions[k], torch.tensor(np.array(atoms.cell)), True, "ijS")
@@ -181,6 +185,40 @@ def test_the_padded_static_call_gives_the_same_steps_as_the_trimmed_one(tiny):
     assert np.abs(padded.snapshot(0).positions - trimmed.snapshot(0).positions).max() < 1e-10
 
 
+def test_one_padded_pass_gives_the_static_call_the_same_edges_and_steps(tiny):
+    """A GPU's rebuild of replicas of one shape (one fixed-size pass written into the static call's padded
+    edges), run on the CPU: the edges that the search replica by replica gives, the same NVE steps through
+    several rebuilds, and a call with more room once the pairs outgrow the capacity."""
+    args = dict(thermostat="nve", dtype="float64", skin_A=0.3, static_graph=True, temperatures_K=600.0, seeds=3)
+    usual = MDEngine(tiny, [cell(2), cell(3)], **args)
+    padded = MDEngine(tiny, [cell(2), cell(3)], **args)
+    padded._search_together = True
+    for _ in range(30):
+        usual.step()
+        padded.step()
+    assert padded.neighbour_builds > 2 * 2 and padded.neighbour_builds % 2 == 0  # both replicas at each rebuild
+    for engine in (usual, padded):
+        engine._build_neighbours(range(2))
+
+    def edges(engine, count):  # (sender, receiver, shift in Å to 1e-6 Å) of the call's first ``count`` edges
+        inputs = engine._static_call.inputs
+        return set(zip(*inputs["edge_index"][:, :count].tolist(),
+                       map(tuple, inputs["shifts"][:count].mul(1e6).round().long().tolist())))
+
+    assert int(padded.pair_count) == usual.all_edges.shape[1]
+    assert edges(padded, int(padded.pair_count)) == edges(usual, usual.all_edges.shape[1])
+    assert torch.equal(padded._static_call.inputs["shifts"][int(padded.pair_count):, 0],
+                       usual._static_call.inputs["shifts"][int(padded.pair_count):, 0])  # the padding
+    assert np.abs(padded.snapshot(1).positions - usual.snapshot(1).positions).max() < 1e-10
+
+    capacity = padded._static_call.capacity
+    padded.positions *= 0.1  # every atom within 1 Å of a corner: far more pairs than the call has room for
+    padded._build_neighbours([0])
+    assert padded._static_call.capacity > capacity and int(padded.pair_count) > capacity
+    edges = padded.all_edges.shape[1]
+    assert edges > capacity and torch.equal(padded._static_call.inputs["edge_index"][:, :edges], padded.all_edges)
+
+
 def test_a_neighbour_list_over_the_static_capacity_is_refused(tiny):
     engine = MDEngine(tiny, [cell(0)], 300.0, static_graph=True)
     call = engine._static_call
@@ -203,7 +241,8 @@ def test_captured_cuda_graphs_replay_the_eager_step(tiny, thermostat):
         eager.step()
         graphed.step()
     assert graphed.neighbour_builds > 2
-    assert all(isinstance(g, torch.cuda.CUDAGraph) for g in graphed._graphs.values()) and len(graphed._graphs) == 2
+    assert all(isinstance(g, torch.cuda.CUDAGraph) for g in graphed._graphs.values())
+    assert set(graphed._graphs) == {"first", "second", "search"}  # the neighbour search in one captured pass too
     assert torch.allclose(graphed.forces, eager.forces, atol=1e-6)
     assert np.abs(graphed.snapshot(0).positions - eager.snapshot(0).positions).max() < 1e-6
 

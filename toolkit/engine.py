@@ -4,7 +4,8 @@ ASE's integrators call mace-torch's ASE calculator once per step and replica; ea
 rebuilds the neighbour list, converts the structure to a graph, and computes the stress
 too. On a small model that bookkeeping costs as much as the model itself. Here the state
 (positions, momenta) stays in torch tensors, the neighbour list is built with a skin, on the
-engine's own device (vesin; :func:`periodic_pairs` for many small cells on a GPU), and
+engine's own device (vesin; on a GPU, :func:`periodic_pairs` for small cells, in one fixed-size
+pass that is itself a captured CUDA graph where the replicas are all of one shape), and
 reused until an atom has moved half the skin (edges beyond the model's cutoff are dropped
 before each call, so the result is exact), no stress is computed (the cell is fixed), and
 any number of replicas — different temperatures, seeds or structures — go through the
@@ -64,16 +65,19 @@ def image_reach(cell_A, cutoff_A: float) -> tuple[int, int, int]:
 
 
 def periodic_pairs(positions_A: torch.Tensor, cells_A: torch.Tensor, cutoff_A: float,
-                   reach: tuple[int, int, int], inverse_cells: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+                   reach: tuple[int, int, int], inverse_cells: torch.Tensor | None = None,
+                   capacity: int | None = None) -> tuple[torch.Tensor, ...]:
     """Pairs closer than ``cutoff_A`` (Å) in B periodic cells of n atoms each, in one pass over every pair and
-    periodic image: ``(system, i, j, S)``, the vector from i to j being r_j − r_i + S · cell, as vesin and
-    MACE count pairs.
+    periodic image: ``(system, i, j, S, count)``, the vector from i to j being r_j − r_i + S · cell, as vesin
+    and MACE count pairs, and how many pairs there are (a 0-d tensor on the device).
 
     ``positions_A``: (B, n, 3), Å, unwrapped or not; ``cells_A``: (B, 3, 3), Å; ``reach``: the images to
     search along each cell vector (:func:`image_reach`, the largest over the B cells); ``inverse_cells``: the
     cells' inverses (1/Å) where the caller keeps them (a GPU's ``linalg.inv`` waits for its own error check).
     It holds B · n² · M vectors (M images) at once: for small cells on a GPU, where one pass for many cells
-    beats a cell-list search (and a read of the GPU) for each.
+    beats a cell-list search (and a read of the GPU) for each. With a ``capacity``, every output has exactly
+    that many rows, the first ``count`` of them the pairs (more pairs than rows are cut off): outputs of a
+    fixed size, found without waiting for the GPU, which a CUDA graph can capture.
     """
     fractional = positions_A @ (torch.linalg.inv(cells_A) if inverse_cells is None else inverse_cells)
     home = torch.floor(fractional)  # which image of the cell each atom is in
@@ -83,10 +87,11 @@ def periodic_pairs(positions_A: torch.Tensor, cells_A: torch.Tensor, cutoff_A: f
     vectors = (wrapped[:, None, :, None, :] - wrapped[:, :, None, None, :]
                + (images @ cells_A)[:, None, None, :, :])  # (B, i, j, image, 3)
     close = torch.linalg.vector_norm(vectors, dim=-1) < cutoff_A
-    atoms = torch.arange(positions_A.shape[1], device=positions_A.device)
-    close[:, atoms, atoms, images.shape[0] // 2] = False  # each atom itself (the middle image is S = 0)
-    system, i, j, image = close.nonzero(as_tuple=True)
-    return system, i, j, images[image] - home[system, j] + home[system, i]
+    # each atom itself (the middle image is S = 0); a fill, since assigning a Python scalar copies it from the host
+    close[:, :, :, images.shape[0] // 2].diagonal(dim1=1, dim2=2).fill_(False)
+    found = close.nonzero() if capacity is None else torch.nonzero_static(close, size=capacity, fill_value=0)
+    system, i, j, image = found.unbind(1)
+    return system, i, j, images[image] - home[system, j] + home[system, i], close.sum()
 
 
 def mace_model(potential):
@@ -118,14 +123,16 @@ class StaticModelCall:
                  spare: float = 0.25):
         self.model = model
         self.capacity = int(edge_index.shape[1] * (1 + spare)) + 64
-        self.far_A = far_A
         like = dict(dtype=graph["node_attrs"].dtype, device=graph["node_attrs"].device)
         self.inputs = dict(graph, positions=torch.zeros((graph["node_attrs"].shape[0], 3), **like),
                            edge_index=torch.zeros((2, self.capacity), dtype=torch.long, device=like["device"]),
                            shifts=torch.zeros((self.capacity, 3), **like),
                            unit_shifts=torch.zeros((self.capacity, 3), **like))  # read for stress only, never here
         # padding edges spread over all atoms: piled on one, their (zero) sums serialise on its atomic adds
-        self.pad_nodes = torch.arange(self.capacity, device=like["device"]) % graph["node_attrs"].shape[0]
+        self.rows = torch.arange(self.capacity, device=like["device"])
+        self.pad_nodes = self.rows % graph["node_attrs"].shape[0]
+        self.pad_shifts = torch.zeros((self.capacity, 3), **like)
+        self.pad_shifts[:, 0] = far_A
         self.load_edges(edge_index, shifts)
         self.cuda_graph = None
         if like["device"].type == "cuda":
@@ -140,9 +147,16 @@ class StaticModelCall:
             self.inputs["edge_index"][:, :n] = edge_index
             self.inputs["edge_index"][:, n:] = self.pad_nodes[n:]
             self.inputs["shifts"][:n] = shifts
-            self.inputs["shifts"][n:] = 0.0
-            self.inputs["shifts"][n:, 0] = self.far_A
+            self.inputs["shifts"][n:] = self.pad_shifts[n:]
         return True
+
+    def load_padded(self, edge_index: torch.Tensor, shifts: torch.Tensor, count: torch.Tensor) -> None:
+        """Copy ``capacity`` rows of edges, the first ``count`` (a 0-d tensor on the device) real, the rest
+        replaced by padding: in place and of fixed size, so a CUDA graph can capture it."""
+        real = self.rows < count
+        with torch.no_grad():
+            self.inputs["edge_index"].copy_(torch.where(real, edge_index, self.pad_nodes))
+            self.inputs["shifts"].copy_(torch.where(real[:, None], shifts, self.pad_shifts))
 
     def _run(self) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(self.inputs, training=False, compute_force=True, compute_stress=False)
@@ -248,6 +262,10 @@ class MDEngine:
         self.inverse_cells = torch.tensor(np.linalg.inv(self.cells_A.cpu().numpy()), **f64)
         self.reach = [image_reach(a.cell, self.r_max_A + skin_A) for a in replicas]
         self._search_together = self.device.type == "cuda"  # see _pairs
+        # replicas all of one shape, few enough for one pass of periodic_pairs: see _search_padded
+        self._one_pass = (len(set(zip(self.sizes, self.reach))) == 1 and self.n_replicas * self.sizes[0] ** 2
+                          * int(np.prod(2 * np.array(self.reach[0]) + 1)) <= BRUTE_FORCE_PASS)
+        self.pair_count = torch.zeros((), dtype=torch.long, device=self.device)
         self.replica_of_atom = torch.repeat_interleave(torch.arange(self.n_replicas, device=self.device),
                                                        torch.tensor(self.sizes, device=self.device))
         self.kT = torch.tensor(units.kB * self.temperatures_K, **f64)
@@ -273,7 +291,7 @@ class MDEngine:
         # transfer per step, since each read waits for the GPU
         self.flags = torch.ones(1 + self.n_replicas, dtype=torch.bool, device=self.device)
         self._furthest_A = torch.zeros(self.n_replicas, **f64)
-        self._graphs: dict | None = {}
+        self._graphs: dict = {}  # name: None (to capture next), a CUDA graph, or False (capture failed)
         self.steps_done = 0
         #: neighbour lists built, counting each replica's own rebuilds
         self.neighbour_builds = 0
@@ -321,8 +339,8 @@ class MDEngine:
                     group = same[first:first + per_pass]
                     rows = (torch.tensor(self.offsets[group], device=self.device)[:, None]
                             + torch.arange(n, device=self.device))
-                    system, i, j, shifts = periodic_pairs(self.positions[rows], self.cells_A[group], cutoff_A,
-                                                          reach, self.inverse_cells[group])
+                    system, i, j, shifts, _ = periodic_pairs(self.positions[rows], self.cells_A[group], cutoff_A,
+                                                             reach, self.inverse_cells[group])
                     counts = torch.bincount(system, minlength=len(group)).tolist()
                     yield from zip(group, i.split(counts), j.split(counts), shifts.split(counts))
             else:
@@ -335,8 +353,16 @@ class MDEngine:
 
     def _build_neighbours(self, replicas) -> None:
         """Rebuild the lists (cutoff r_max + skin) of ``replicas``; the others keep theirs, so a batch of many
-        replicas rebuilds no more often than each one alone."""
+        replicas rebuilds no more often than each one alone. Where a GPU searches in one fixed-size pass
+        (:meth:`_search_padded`), every replica's list is rebuilt at once, straight into the static call."""
         started = time.perf_counter()
+        if self._static_call is not None and self._one_pass and self._search_together:
+            self._run_half("search", self._search_padded)
+            if int(self.pair_count) <= self._static_call.capacity:  # the one read of the GPU a rebuild needs
+                self.neighbour_builds += self.n_replicas
+                self.neighbour_seconds += time.perf_counter() - started
+                return
+            replicas = range(self.n_replicas)  # outgrown: search the usual way, for a call with more room
         cells = self.graph["cell"].view(-1, 3, 3)
         for k, sender, receiver, unit_shifts in self._pairs(replicas, self.r_max_A + self.skin_A):
             span = slice(int(self.offsets[k]), int(self.offsets[k + 1]))
@@ -354,8 +380,25 @@ class MDEngine:
             if self._static_call is None or not self._static_call.load_edges(self.all_edges, self.all_shifts):
                 self._static_call = StaticModelCall(self.model, self.graph, self.all_edges, self.all_shifts,
                                                     far_A=10 * (self.r_max_A + self.skin_A))
-                self._graphs = {} if self._graphs is not None else None  # they read the old call's outputs
+                self._graphs = {}  # they read and write the old call's tensors
         self.neighbour_seconds += time.perf_counter() - started
+
+    def _search_padded(self) -> None:
+        """Every replica's pairs in one pass of :func:`periodic_pairs`, written in place into the static call's
+        padded edges, sized to its capacity: fixed shapes and no read of the GPU, so on a GPU the rebuild is a
+        captured CUDA graph too, not dozens of kernels launched from Python. ``self.pair_count`` says how many
+        pairs there were (more than the capacity: the edges were cut off, and the caller searches again). The
+        per-replica lists (``replica_edges``, ``all_edges``) are not updated: the static call holds the edges."""
+        n = self.sizes[0]
+        system, i, j, unit_shifts, count = periodic_pairs(
+            self.positions.view(self.n_replicas, n, 3), self.cells_A, self.r_max_A + self.skin_A, self.reach[0],
+            self.inverse_cells, capacity=self._static_call.capacity)
+        first = system * n  # each replica's first atom
+        cells = self.graph["cell"].view(-1, 3, 3)
+        shifts = torch.einsum("ek,ekl->el", unit_shifts.to(self.model_dtype), cells[system])
+        self._static_call.load_padded(torch.stack((i + first, j + first)), shifts, count)
+        self.positions_at_build.copy_(self.positions)
+        self.pair_count.copy_(count)
 
     def _flag_stale(self) -> None:
         """Flag the replicas with an atom that has moved more than half the skin since its list was built."""
@@ -470,28 +513,33 @@ class MDEngine:
         self._half_kick()
 
     def _run_half(self, name: str, half, *args) -> None:
-        """Run a half step; where the model call is a captured CUDA graph, as a CUDA graph of its own too,
-        since a small cell's integrator is otherwise dozens of kernel launches per step. Its first use runs
-        eagerly (the warm-up a capture needs), its second captures it, later ones replay."""
-        if self._graphs is None or self._static_call is None or self._static_call.cuda_graph is None:
+        """Run a half step (or a neighbour search); where the model call is a captured CUDA graph, as a CUDA
+        graph of its own too, since a small cell's integrator is otherwise dozens of kernel launches per step.
+        Its first use runs eagerly (the warm-up a capture needs), its second captures it, later ones replay;
+        one whose capture failed runs eagerly from then on."""
+        if self._static_call is None or self._static_call.cuda_graph is None:
             return half(*args)
         if name not in self._graphs:
             self._graphs[name] = None
             return half(*args)
-        graph = self._graphs[name]
-        if graph is None:
-            graph = torch.cuda.CUDAGraph()
-            try:
-                with torch.cuda.graph(graph):
-                    half(*args)
-            except RuntimeError as problem:
-                warnings.warn(f"CUDA graph capture of the integrator failed, running it eagerly: {problem}",
-                              stacklevel=3)
-                torch.cuda.synchronize()
-                self._graphs = None
-                return half(*args)
-            self._graphs[name] = graph
-        graph.replay()
+        if self._graphs[name] is None:
+            self._graphs[name] = self._capture(name, half, *args)
+        if self._graphs[name] is False:
+            return half(*args)
+        self._graphs[name].replay()
+
+    def _capture(self, name: str, half, *args):
+        """``half`` captured as a CUDA graph (not run), or False, with a warning, where capture fails."""
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                half(*args)
+        except RuntimeError as problem:
+            warnings.warn(f"CUDA graph capture of the engine's {name!r} step failed, running it eagerly: {problem}",
+                          stacklevel=4)
+            torch.cuda.synchronize()
+            return False
+        return graph
 
     def step(self, n_steps: int = 1) -> None:
         """Advance every replica ``n_steps`` time steps."""
