@@ -184,6 +184,17 @@ def test_recompare_refuses_a_card_that_is_not_the_students_or_the_teachers(emt, 
         distill.recompare("liga-alloy", emt, out_dir=tmp_path)
 
 
+@pytest.mark.parametrize("options", [["--seed", "3"], ["--epochs", "5", "--scale", "2"]])
+def test_recompare_refuses_training_options_it_would_ignore(options, capsys):
+    from toolkit.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["distill", "liga-alloy", "--recompare", *options])
+    assert stopped.value.code == 2
+    named = [option for option in options if option.startswith("--")]
+    assert f"{', '.join(named)} would change only a new student's training" in capsys.readouterr().err
+
+
 def test_unknown_students_name_what_there_is():
     with pytest.raises(PotentialUnavailableError, match="toolkit distill nope"):
         load_potential("student:nope")

@@ -73,7 +73,8 @@ def _distill(args) -> int:
     if args.recompare:
         card = recompare(args.study, args.teacher, **where)
     else:
-        card = distill(args.study, args.teacher, seed=args.seed, settings=settings, train_scale=args.scale, **where)
+        card = distill(args.study, args.teacher, seed=args.seed or 0, settings=settings,
+                       train_scale=1.0 if args.scale is None else args.scale, **where)
     errors = card["held_out_errors"]
     print(f"toolkit: student of {card['teacher']['name']} for {args.study}: held-out force RMSE "
           f"{errors['force_rmse_meV_A']:.0f} meV/Å, energy RMSE {errors['energy_rmse_meV_atom']:.1f} meV/atom, "
@@ -103,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     distill = sub.add_parser("distill", help="train a small, fast MACE student of a study on a teacher's labels")
     distill.add_argument("study", help="proton-phonon, oxyhalide-volcano or liga-alloy")
     distill.add_argument("--teacher", default="auto", help="any name load_potential takes (default: auto)")
-    distill.add_argument("--seed", type=int, default=0)
+    # training options default to None, so that --recompare (which trains nothing) can tell they were given
+    distill.add_argument("--seed", type=int, default=None, help="seed of sampling and training (default 0)")
     distill.add_argument("--epochs", type=int, default=None, help="training epochs (default: StudentSettings)")
-    distill.add_argument("--scale", type=float, default=1.0, help="multiply the number of training configurations")
+    distill.add_argument("--scale", type=float, default=None,
+                         help="multiply the number of training configurations (default 1)")
     distill.add_argument("--out", default=None, help="folder for <study>.model and .json (default: the package's)")
     distill.add_argument("--recompare", action="store_true",
                          help="keep the student there and recompute its card's teacher/student properties")
@@ -113,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch = sub.add_parser("fetch", help="download MACE-MP-0 models into mace-torch's cache (needs network)")
     fetch.add_argument("models", nargs="*", default=["mace-mp-0-small", "mace-mp-0-medium"])
     args = parser.parse_args(argv)
+    if args.command == "distill" and args.recompare:
+        given = [f"--{name}" for name in ("seed", "epochs", "scale") if getattr(args, name) is not None]
+        if given:
+            parser.error(f"--recompare keeps the shipped student and recomputes its card's properties; "
+                         f"{', '.join(given)} would change only a new student's training: drop "
+                         f"{'them' if len(given) > 1 else 'it'}, or leave out --recompare to train one")
 
     if args.command == "info":
         return _info()
