@@ -38,6 +38,7 @@ bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) bench/md_engine.py
 	$(PY) bench/students.py
+	$(PY) bench/student_widths.py
 	$(PY) bench/diffusion.py
 	$(PY) bench/notebooks.py
 
