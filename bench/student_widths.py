@@ -6,10 +6,15 @@ against the teacher, in the cell that ``bench/students.py`` uses, says which stu
 target at all, before an hour of distillation goes into one. The first row rebuilds the shipped student's
 width, so its time should match the shipped model's (the row above it): a check of the construction.
 
-    python bench/student_widths.py [--study oxyhalide-volcano] [--repeats 15] [--steps 30]
+    python bench/student_widths.py [--study oxyhalide-volcano] [--repeats 15] [--steps 30] [--fit 32,0,5]
 
 Each row: one energy+forces call through the ASE calculator (float32, as MD runs it; median of
 ``--repeats``), and one Langevin step on the toolkit's engine, each with the speed-up over the teacher's call.
+
+``--fit CHANNELS,MAX_L,R_MAX`` then asks what the width costs in accuracy: it trains a student of that width
+with the shipped recipe, seed and configurations (the training set of the shipped model, found in the results
+store by the card's SHA-256, so this runs where that student was distilled), and compares its force errors
+with the shipped student's, on the held-out configurations that ship with it and on the training set.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ import torch
 
 from md_engine import engine_seconds_per_step  # bench/ is this script's folder
 from students import bench_cell
-from toolkit.distill import STUDY_ELEMENTS, StudentSettings, seconds_per_force_call, settings_for
-from toolkit.potentials import available_students, load_potential, student_path
+from toolkit.distill import (STUDY_ELEMENTS, StudentSettings, errors, seconds_per_force_call, settings_for,
+                             train_in_store)
+from toolkit.potentials import STUDENTS_DIR, available_students, file_sha256, load_potential, student_path
+from toolkit.store import ResultsStore
 
 #: (num_channels, max_L, r_max_A) tried besides the shipped student's
 WIDTHS = ((16, 0, 5.0), (32, 0, 5.0), (16, 1, 5.0), (32, 1, 4.0), (64, 0, 5.0), (64, 1, 5.0))
@@ -50,11 +57,52 @@ def untrained_student(settings: StudentSettings, elements, avg_num_neighbors: fl
         gate=torch.nn.functional.silu, pair_repulsion=settings.pair_repulsion, radial_MLP=[64, 64, 64])
 
 
+def shipped_training_set(study: str, card: dict, store: ResultsStore) -> list:
+    """The configurations the shipped student of ``study`` was trained on: ``train.xyz`` of the distillation
+    work directory in ``store`` whose final model has the card's SHA-256."""
+    from ase.io import read
+
+    for model in sorted((store.root / "distill").glob(f"{study}-*/{study}_stagetwo.model")):
+        if file_sha256(model) == card["model_sha256"]:
+            return read(model.with_name("train.xyz"), index=":")
+    raise FileNotFoundError(f"no distillation of the shipped {study} student in {store.root / 'distill'}; "
+                            f"run `{card['command']}` here first")
+
+
+def fit_at_width(study: str, card: dict, teacher, width: str) -> None:
+    """Train the shipped recipe at ``width`` ("channels,max_L,r_max") on the shipped student's configurations
+    and print both students' force errors (meV/Å) beside each other."""
+    from ase.io import read
+
+    channels, max_l, r_max = width.split(",")
+    store = ResultsStore()
+    train_set = shipped_training_set(study, card, store)
+    settings = replace(settings_for(study), num_channels=int(channels), max_L=int(max_l), r_max_A=float(r_max))
+    refit = train_in_store(study, train_set, settings, card["seed"], store, teacher)
+    held_out = read(STUDENTS_DIR / f"{study}-heldout.xyz", index=":")
+    print(f"\n{study}: the shipped recipe ({len(train_set)} configurations, seed {card['seed']}) at another width; "
+          f"force RMSE (meV/Å) on the {len(held_out)} held-out configurations that ship with the student, and on "
+          f"its training set\n")
+    kinds = sorted({atoms.info.get("config_type", "?") for atoms in held_out})
+    print(f"| student | held-out | {' | '.join(kinds)} | training set |")
+    print("|---|---|" + "---|" * len(kinds) + "---|")
+    for label, model_file in ((f"shipped ({card['training']['num_channels']} channels, max_L "
+                               f"{card['training']['max_L']})", student_path(study)),
+                              (f"{channels} channels, max_L {max_l}, r_max {r_max} Å", refit)):
+        student = load_potential(str(model_file), device="cpu", dtype="float64")
+        test = errors(student, held_out)
+        by_kind = " | ".join(f"{test['force_rmse_by_kind_meV_A'][k]:.0f}" for k in kinds)
+        print(f"| {label} | {test['force_rmse_meV_A']:.0f} | {by_kind} | "
+              f"{errors(student, train_set)['force_rmse_meV_A']:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="oxyhalide-volcano", choices=list(STUDY_ELEMENTS))
     parser.add_argument("--repeats", type=int, default=15, help="force calls timed per model")
     parser.add_argument("--steps", type=int, default=30, help="engine steps timed per model")
+    parser.add_argument("--fit", metavar="CHANNELS,MAX_L,R_MAX", default=None,
+                        help="also train the shipped recipe at this width and compare its errors (see above)")
     args = parser.parse_args()
     card = available_students()[args.study]
     teacher = load_potential(card["teacher"]["name"], device="cpu")
@@ -91,6 +139,8 @@ def main() -> None:
     for label, channels, max_l, r_max, n_parameters, call, step in rows:
         print(f"| {label} | {channels} | {max_l} | {r_max:g} | {n_parameters or ''} | {1000 * call:.1f} | "
               f"{t_teacher / call:.1f}x | {1000 * step:.1f} | {t_teacher / step:.1f}x |")
+    if args.fit:
+        fit_at_width(args.study, card, teacher, args.fit)
 
 
 if __name__ == "__main__":
