@@ -215,8 +215,8 @@ def test_one_padded_pass_gives_the_static_call_the_same_edges_and_steps(tiny):
     padded.positions *= 0.1  # every atom within 1 Å of a corner: far more pairs than the call has room for
     padded._build_neighbours([0])
     assert padded._static_call.capacity > capacity and int(padded.pair_count) > capacity
-    edges = padded.all_edges.shape[1]
-    assert edges > capacity and torch.equal(padded._static_call.inputs["edge_index"][:, :edges], padded.all_edges)
+    n_edges = padded.all_edges.shape[1]
+    assert n_edges > capacity and torch.equal(padded._static_call.inputs["edge_index"][:, :n_edges], padded.all_edges)
 
 
 def test_a_neighbour_list_over_the_static_capacity_is_refused(tiny):

@@ -64,6 +64,11 @@ def image_reach(cell_A, cutoff_A: float) -> tuple[int, int, int]:
     return tuple(int(r) for r in np.ceil(cutoff_A * reciprocal_lengths))
 
 
+def pair_images(n_atoms: int, reach: tuple[int, int, int]) -> int:
+    """How many pair-image vectors (n² · M, M images) one cell of ``n_atoms`` takes in :func:`periodic_pairs`."""
+    return n_atoms**2 * int(np.prod(2 * np.asarray(reach) + 1))
+
+
 def periodic_pairs(positions_A: torch.Tensor, cells_A: torch.Tensor, cutoff_A: float,
                    reach: tuple[int, int, int], inverse_cells: torch.Tensor | None = None,
                    capacity: int | None = None) -> tuple[torch.Tensor, ...]:
@@ -262,9 +267,11 @@ class MDEngine:
         self.inverse_cells = torch.tensor(np.linalg.inv(self.cells_A.cpu().numpy()), **f64)
         self.reach = [image_reach(a.cell, self.r_max_A + skin_A) for a in replicas]
         self._search_together = self.device.type == "cuda"  # see _pairs
-        # replicas all of one shape, few enough for one pass of periodic_pairs: see _search_padded
-        self._one_pass = (len(set(zip(self.sizes, self.reach))) == 1 and self.n_replicas * self.sizes[0] ** 2
-                          * int(np.prod(2 * np.array(self.reach[0]) + 1)) <= BRUTE_FORCE_PASS)
+        # replicas all of one shape, each small enough for a search over all pairs (as in _pairs) and all
+        # together few enough for one pass of periodic_pairs: see _search_padded
+        per_cell = pair_images(self.sizes[0], self.reach[0])
+        self._one_pass = (len(set(zip(self.sizes, self.reach))) == 1 and per_cell <= BRUTE_FORCE_PAIRS
+                          and self.n_replicas * per_cell <= BRUTE_FORCE_PASS)
         self.pair_count = torch.zeros((), dtype=torch.long, device=self.device)
         self.replica_of_atom = torch.repeat_interleave(torch.arange(self.n_replicas, device=self.device),
                                                        torch.tensor(self.sizes, device=self.device))
@@ -332,7 +339,7 @@ class MDEngine:
         for k in replicas:
             same_shape.setdefault((self.sizes[k], self.reach[k]), []).append(k)
         for (n, reach), same in same_shape.items():
-            per_cell = n * n * int(np.prod(2 * np.array(reach) + 1))  # pair-image vectors
+            per_cell = pair_images(n, reach)
             if self._search_together and per_cell <= BRUTE_FORCE_PAIRS:
                 per_pass = max(1, BRUTE_FORCE_PASS // per_cell)
                 for first in range(0, len(same), per_pass):
