@@ -145,19 +145,16 @@ class StaticModelCall:
 
     def load_edges(self, edge_index: torch.Tensor, shifts: torch.Tensor) -> bool:
         """Copy a neighbour list into the padded inputs; False (nothing copied) when it exceeds the capacity."""
-        n = edge_index.shape[1]
-        if n > self.capacity:
+        missing = self.capacity - edge_index.shape[1]
+        if missing < 0:
             return False
-        with torch.no_grad():
-            self.inputs["edge_index"][:, :n] = edge_index
-            self.inputs["edge_index"][:, n:] = self.pad_nodes[n:]
-            self.inputs["shifts"][:n] = shifts
-            self.inputs["shifts"][n:] = self.pad_shifts[n:]
+        self.load_padded(torch.nn.functional.pad(edge_index, (0, missing)),
+                         torch.nn.functional.pad(shifts, (0, 0, 0, missing)), edge_index.shape[1])
         return True
 
-    def load_padded(self, edge_index: torch.Tensor, shifts: torch.Tensor, count: torch.Tensor) -> None:
-        """Copy ``capacity`` rows of edges, the first ``count`` (a 0-d tensor on the device) real, the rest
-        replaced by padding: in place and of fixed size, so a CUDA graph can capture it."""
+    def load_padded(self, edge_index: torch.Tensor, shifts: torch.Tensor, count: torch.Tensor | int) -> None:
+        """Copy ``capacity`` rows of edges, the first ``count`` (an int, or a 0-d tensor on the device) real,
+        the rest replaced by padding: in place and of fixed size, so a CUDA graph can capture it."""
         real = self.rows < count
         with torch.no_grad():
             self.inputs["edge_index"].copy_(torch.where(real, edge_index, self.pad_nodes))
