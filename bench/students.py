@@ -10,7 +10,7 @@ Last, each student runs ``--stability-ps`` of MD on the engine in the same cell 
 temperature (with its study's time step), and the table says whether it lasted: a student
 that is fast and accurate on held-out frames can still leave its training data and blow up.
 
-    python bench/students.py [--steps 30] [--stability-ps 10]
+    python bench/students.py [--steps 30] [--stability-ps 10] [--study NAME ...]
 
 Targets: the student at least 5x faster per step, force RMSE under 60 meV/Å.
 """
@@ -95,9 +95,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--stability-ps", type=float, default=10.0, help="length of each student's long MD (ps)")
+    parser.add_argument("--study", nargs="+", choices=list(STUDY_TIMESTEP_FS), default=list(STUDY_TIMESTEP_FS),
+                        help="the studies whose students to measure (default: all that ship)")
     args = parser.parse_args()
     rows = []
     for study, card in available_students().items():
+        if study not in args.study:
+            continue
         teacher = load_potential(card["teacher"]["name"], device="cpu")
         if teacher.info.sha256 != card["teacher"]["sha256"]:
             print(f"note: {study}'s teacher file differs from the one on its card")
