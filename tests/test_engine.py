@@ -283,6 +283,15 @@ def test_runaway_temperature_names_the_replica(tiny):
     assert blown.value.replica == 1
 
 
+def test_atoms_fallen_together_name_the_replica(tiny):
+    engine = MDEngine(tiny, [cell(1), cell(2)], 300.0)
+    snapshots = [engine.snapshot(k) for k in range(2)]
+    snapshots[1].positions[3] = snapshots[1].positions[0] + [0.2, 0.0, 0.0]
+    with pytest.raises(MDExplosionError, match=r"replica 1 .*collapsed") as blown:
+        engine.check_replicas(snapshots=snapshots)
+    assert blown.value.replica == 1
+
+
 def test_a_stored_blow_up_is_replayed_not_resumed(tiny, tmp_path):
     from toolkit.store import ResultsStore
 

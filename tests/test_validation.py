@@ -43,6 +43,21 @@ def test_exploding_md_stops_and_names_the_fastest_atoms(emt):
     assert 1 <= len(frames) < 200 // 5 and np.allclose(frames[0].positions, atoms.positions)
 
 
+def test_md_whose_atoms_fall_together_stops_as_a_collapse_even_when_cool():
+    from ase.calculators.morse import MorsePotential
+
+    from toolkit.potentials import from_ase_calculator
+
+    # a well at 1.0 Å, under the 1.32 Å that Cu–Cu overlaps at: a student's spurious short-range minimum
+    well = from_ase_calculator(MorsePotential(epsilon=1.0, r0=1.0, rho0=3.0), "morse", elements=["Cu"])
+    dimer = Atoms("Cu2", positions=[(0, 0, 0), (1.6, 0, 0)], cell=[8.0, 8.0, 8.0], pbc=True)
+    with pytest.raises(MDExplosionError, match=r"collapsed: .*Cu0–Cu1") as blown:
+        run_md(dimer, well, temperature_K=10, n_steps=200, timestep_fs=1.0, sample_every=2, progress=False,
+               explode_factor=1e5)  # no temperature limit: only the collapse can stop it
+    (frames,) = blown.value.frames
+    assert 1 <= len(frames) < 100 and not find_overlaps(frames[-1])
+
+
 def test_a_stored_run_that_blew_up_blows_up_again_not_resumed_past_it(emt, tmp_path):
     from toolkit.store import ResultsStore
 

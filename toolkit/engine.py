@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from ase import Atoms, units
 
-from toolkit.validation import MDExplosionError, NonFiniteForcesError, check_structure, check_temperature
+from toolkit.validation import MDExplosionError, NonFiniteForcesError, check_md_frame, check_structure
 
 THERMOSTATS = ("nve", "langevin", "csvr")
 #: pairs times images per cell (n² · M) up to which a GPU searches a cell's pairs all at once, and how many
@@ -584,8 +584,9 @@ class MDEngine:
         atoms.info["energy_eV"] = float(self.energies_eV[k])
         return atoms
 
-    def check_temperatures(self, explode_factor: float = 3.0, snapshots: list[Atoms] | None = None) -> None:
-        """Raise :class:`~toolkit.validation.MDExplosionError` naming the replica whose temperature ran away.
+    def check_replicas(self, explode_factor: float = 3.0, snapshots: list[Atoms] | None = None) -> None:
+        """Raise :class:`~toolkit.validation.MDExplosionError` naming the replica whose temperature ran away
+        or whose atoms fell onto each other (:func:`~toolkit.validation.check_md_frame`).
 
         ``snapshots``: every replica's :meth:`snapshot` of this step, where the caller has them already."""
         from toolkit.md import temperature_limit_K
@@ -594,7 +595,7 @@ class MDEngine:
         for k, atoms in enumerate(snapshots):
             target = self.temperatures_K[k]
             try:
-                check_temperature(atoms, target, temperature_limit_K(target, explode_factor))
+                check_md_frame(atoms, target, temperature_limit_K(target, explode_factor))
             except MDExplosionError as problem:
                 error = MDExplosionError(f"replica {k} (seed {self.seeds[k]}): {problem}")
                 error.replica = k
@@ -656,7 +657,7 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
             bar.update(chunk)
             snapshots = [engine.snapshot(k) for k in range(len(replicas))]
             try:
-                engine.check_temperatures(explode_factor, snapshots)
+                engine.check_replicas(explode_factor, snapshots)
             except MDExplosionError as blown:
                 blown.frames = frames
                 if store is not None:

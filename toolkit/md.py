@@ -16,7 +16,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from tqdm.auto import tqdm
 
 from toolkit.store import ResultsStore
-from toolkit.validation import MDExplosionError, check_structure, check_temperature
+from toolkit.validation import MDExplosionError, check_md_frame, check_structure
 
 
 def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
@@ -125,7 +125,7 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
         done += chunk
         bar.update(chunk)
         try:
-            check_temperature(work, temperature_K, limit)
+            check_md_frame(work, temperature_K, limit)
         except MDExplosionError as blown:
             bar.close()
             if traj is not None:

@@ -30,7 +30,7 @@ class NonFiniteForcesError(FloatingPointError):
 
 
 class MDExplosionError(RuntimeError):
-    """The MD temperature ran away from the thermostat target.
+    """The MD temperature ran away from the thermostat target, or atoms fell onto each other.
 
     Raised by :func:`toolkit.md.run_md` and :func:`toolkit.engine.run_replicas`, it carries the
     frames sampled before (``frames``: one list per replica, the last before the blow-up), so
@@ -128,3 +128,20 @@ def check_temperature(atoms: Atoms, target_K: float, limit_K: float) -> None:
             f"(target {target_K:.0f} K); fastest atoms: {names}. "
             "Try a shorter time step, a relaxed starting structure, or check the potential covers these atoms."
         )
+
+
+def check_md_frame(atoms: Atoms, target_K: float, limit_K: float) -> None:
+    """Raise :class:`MDExplosionError` if an MD frame blew up (:func:`check_temperature`) or collapsed.
+
+    A collapse is a potential letting atoms fall onto each other (:func:`find_overlaps`): a spurious
+    well at short range that a machine-learned model never saw. It need not heat the run past
+    ``limit_K``, and the run would carry on until the next run's structure check refused its frames.
+    """
+    check_temperature(atoms, target_K, limit_K)
+    try:
+        check_overlaps(atoms)
+    except OverlappingAtomsError as problem:
+        raise MDExplosionError(
+            f"the MD collapsed: {problem}. The potential lets these atoms fall together; "
+            "check that it was trained on (or repels at) such short distances."
+        ) from None
