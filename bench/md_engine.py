@@ -5,7 +5,9 @@ Measured side by side in one run, on one model (a shipped student, float32) and 
 1. toolkit ``MDEngine`` (Langevin) versus ASE's ``Langevin`` driving mace-torch's own
    ``MACECalculator`` on the same model file, 64 and 128 atoms: time per step and the ratio;
 2. 8 replicas (``--replicas``) in one batched engine versus the same 8 run one after another;
-5. the fraction of an engine step spent outside the model call.
+5. the fraction of an engine step spent outside the model call;
+6. the check run on each sampled frame of every replica (runaway temperature, atoms fallen together): ASE's
+   neighbour search in each frame versus the engine's, which looks in its own neighbour lists on its device.
 
     python bench/md_engine.py [--study liga-alloy] [--steps 200] [--device cpu]
 
@@ -71,6 +73,25 @@ def engine_seconds_per_step(potential, replicas, n_steps: int, temperature_K: fl
     return engine.step_seconds / n_steps, engine.overhead_fraction(), neighbours
 
 
+def check_seconds(potential, replicas, repeats: int = 20) -> tuple[float, float]:
+    """Seconds for one sample's MD check of all ``replicas``: :func:`~toolkit.validation.check_md_frame` on
+    each frame (ASE's neighbour search), and the engine's :meth:`~toolkit.engine.MDEngine.check_replicas`."""
+    from toolkit.validation import check_md_frame
+
+    engine = MDEngine(potential, replicas, 400.0, timestep_fs=2.0)
+    engine.step(10)
+    snapshots = [engine.snapshot(k) for k in range(len(replicas))]
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for atoms in snapshots:
+            check_md_frame(atoms, 400.0, 1200.0)
+    t_ase = (time.perf_counter() - started) / repeats
+    started = time.perf_counter()
+    for _ in range(repeats):
+        engine.check_replicas(snapshots=snapshots)
+    return t_ase, (time.perf_counter() - started) / repeats
+
+
 def main() -> None:
     import torch
 
@@ -107,6 +128,11 @@ def main() -> None:
                  f"{1000 * serial:.1f} ms", f"{1000 * batched:.1f} ms", serial / batched, TARGETS["batched_vs_serial"]))
     rows.append((f"5. share of a batched step outside the model call, {n_replicas} x 54 atoms ({neighbours})", "", "",
                  overhead, TARGETS["overhead"]))
+
+    t_ase, t_check = check_seconds(potential, replicas)
+    rows.append((f"6. MD check of a sample, {n_replicas} x 54 atoms: ASE's search in each frame vs the engine's "
+                 f"lists (the batched run's {1000 * 10 * batched:.0f} ms for 10 steps)",
+                 f"{1000 * t_ase:.1f} ms", f"{1000 * t_check:.1f} ms", t_ase / t_check, None))
 
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "no GPU"
     print(f"\n{os.cpu_count()} CPUs ({where}, device {args.device}), torch {torch.__version__} with "

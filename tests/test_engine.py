@@ -283,12 +283,24 @@ def test_runaway_temperature_names_the_replica(tiny):
     assert blown.value.replica == 1
 
 
-def test_atoms_fallen_together_name_the_replica(tiny):
-    engine = MDEngine(tiny, [cell(1), cell(2)], 300.0)
-    snapshots = [engine.snapshot(k) for k in range(2)]
-    snapshots[1].positions[3] = snapshots[1].positions[0] + [0.2, 0.0, 0.0]
-    with pytest.raises(MDExplosionError, match=r"replica 1 .*collapsed") as blown:
-        engine.check_replicas(snapshots=snapshots)
+@pytest.mark.parametrize("static_graph", [False, True])
+def test_atoms_fallen_together_name_the_replica(tiny, static_graph):
+    """The collapse is found in the engine's own neighbour lists (padded ones too), then named by ASE's search."""
+    from ase.neighborlist import neighbor_list
+
+    engine = MDEngine(tiny, [cell(1), cell(2)], 300.0, static_graph=static_graph)
+    engine.check_replicas()
+    assert engine.collapsed_replicas() == []
+    # atom 0's nearest neighbour in replica 1 slides along their bond (through whichever image) to 0.2 Å from it
+    atoms = engine.snapshot(1)
+    i, j, vectors = neighbor_list("ijD", atoms, 3.0)
+    nearest = np.argmin(np.where(i == 0, np.linalg.norm(vectors, axis=1), np.inf))
+    bond = vectors[nearest]
+    offset = int(engine.offsets[1])
+    engine.positions[offset + j[nearest]] -= torch.tensor(bond * (1 - 0.2 / np.linalg.norm(bond)))
+    assert engine.collapsed_replicas() == [1]
+    with pytest.raises(MDExplosionError, match=rf"replica 1 .*collapsed.*{atoms[0].symbol}0–{atoms[j[nearest]].symbol}{j[nearest]} 0.200 Å") as blown:
+        engine.check_replicas()
     assert blown.value.replica == 1
 
 
