@@ -35,8 +35,8 @@ from toolkit.distill import (STUDY_ELEMENTS, StudentSettings, errors, seconds_pe
 from toolkit.potentials import STUDENTS_DIR, available_students, file_sha256, load_potential, student_path
 from toolkit.store import ResultsStore
 
-#: (num_channels, max_L, r_max_A) tried besides the shipped student's
-WIDTHS = ((16, 0, 5.0), (32, 0, 5.0), (16, 1, 5.0), (32, 1, 4.0), (64, 0, 5.0), (64, 1, 5.0))
+#: (num_channels, max_L, r_max_A) tried besides the shipped student's (which is left out where it is one of them)
+WIDTHS = ((16, 0, 5.0), (32, 0, 5.0), (16, 1, 5.0), (32, 1, 5.0), (32, 1, 4.0), (64, 0, 5.0), (64, 1, 5.0))
 
 
 def untrained_student(settings: StudentSettings, elements, avg_num_neighbors: float):
@@ -119,10 +119,10 @@ def main() -> None:
 
     rows = [("shipped student", card["training"]["num_channels"], card["training"]["max_L"],
              card["training"]["r_max_A"], None, *timed(str(student_path(args.study))))]
+    shipped_width = (shipped.num_channels, shipped.max_L, shipped.r_max_A)
     with tempfile.TemporaryDirectory() as work:
-        for label, (channels, max_l, r_max) in [("shipped width, untrained",
-                                                 (shipped.num_channels, shipped.max_L, shipped.r_max_A)),
-                                                *(("untrained", w) for w in WIDTHS)]:
+        for label, (channels, max_l, r_max) in [("shipped width, untrained", shipped_width),
+                                                *(("untrained", w) for w in WIDTHS if w != shipped_width)]:
             model = untrained_student(replace(shipped, num_channels=channels, max_L=max_l, r_max_A=r_max),
                                       STUDY_ELEMENTS[args.study], avg_neighbours)
             path = Path(work) / f"{channels}-{max_l}-{r_max}.model"
