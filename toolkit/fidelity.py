@@ -1,7 +1,7 @@
 """Does a student reproduce its teacher? Each study's key properties computed with both, side by side.
 
 Every property is computed by the same toolkit workflow for both potentials, from the same
-starting structure (for amorphous cells: the same teacher-made glass), so differences come
+starting structure (for amorphous cells: the same teacher-made glasses), so differences come
 from the potentials alone. Each row has ``teacher``, ``student``, the ``tolerance`` that
 counts as agreement and why, ``agrees``, and ``used_by_notebook``: whether the study's
 notebook computes that property (a quick-mode stand-in must agree on those; the others are
@@ -87,26 +87,46 @@ def _proton_phonon(potential, store, out: dict, reference=None) -> None:
     out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 10000, 0.5, "H", store)
 
 
-def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
+def card_glass(potential, seed: int = 7, store=None):
+    """The oxyhalide card's glass: 42 atoms of x = 1.5 (4 formula units) packed at random (``seed``) at the
+    ideal-mixing density and melt-quenched by ``potential`` (0.3 ps at 1500 K, 6000 K/ps, a short
+    protocol, so that every card can afford it with any teacher)."""
+    from toolkit import amorphous as am
+
+    protocol = am.MeltQuench(melt_ps=0.3, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
+                             relax_fmax_eV_A=0.1)
+    packed = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=seed)
+    return am.melt_quench(packed, potential, protocol, seed=seed, store=store, progress=False)
+
+
+def glass_structure(glass, potential, store=None) -> tuple:
+    """``(relaxed, properties)``: ``glass`` relaxed by ``potential`` with its cell (to 0.05 eV/Å), and its
+    ``density_g_cm3`` and coordination numbers ``CN_Ta_O``, ``CN_Ta_Cl``, ``CN_Li_Cl``."""
     from toolkit import amorphous as am
     from toolkit import coordination as co
     from toolkit.relax import relax
 
-    if reference is None:  # the teacher makes the glass both potentials start from
-        protocol = am.MeltQuench(melt_ps=0.3, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
-                                 relax_fmax_eV_A=0.1)
-        packed = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=7)
-        glass = am.melt_quench(packed, potential, protocol, seed=7, store=store, progress=False)
-    else:
-        glass = reference["glass"]
-    out["glass"] = glass
     relaxed = relax(glass, potential, fmax_eV_A=0.05, relax_cell=True, store=store)
     check_structure(relaxed)
     cutoffs = {("Ta", "O"): 2.4, ("Ta", "Cl"): 2.9, ("Li", "O"): 2.4, ("Li", "Cl"): 3.0}
     cn = co.coordination_numbers(relaxed, cutoffs)
-    out.update({"density_g_cm3": am.mass_density_g_cm3(relaxed), "CN_Ta_O": cn["Ta-O"], "CN_Ta_Cl": cn["Ta-Cl"],
-                "CN_Li_Cl": cn["Li-Cl"]})
-    out["D_Li_1000K_cm2_s"] = _diffusion(relaxed, potential, 1000.0, 1500, 2.0, "Li", store)
+    return relaxed, {"density_g_cm3": am.mass_density_g_cm3(relaxed), "CN_Ta_O": cn["Ta-O"],
+                     "CN_Ta_Cl": cn["Ta-Cl"], "CN_Li_Cl": cn["Li-Cl"]}
+
+
+#: seeds of the oxyhalide card's glasses (:func:`card_glass`). One 42-atom glass is one sample: CHGNet's six
+#: relaxed to 2.35–2.79 g/cm³ (standard deviation 0.16), more than the density tolerance.
+GLASS_SEEDS = (7, 8, 9, 10, 11, 12)
+
+
+def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
+    # the teacher makes the glasses both potentials start from; density and coordination are means over them
+    glasses = [card_glass(potential, seed, store) for seed in GLASS_SEEDS] if reference is None else reference["glasses"]
+    out["glasses"] = glasses
+    structures = [glass_structure(glass, potential, store) for glass in glasses]
+    for name in structures[0][1]:
+        out[name] = float(np.mean([properties[name] for _, properties in structures]))
+    out["D_Li_1000K_cm2_s"] = _diffusion(structures[0][0], potential, 1000.0, 1500, 2.0, "Li", store)
 
 
 def _liga_alloy(potential, store, out: dict, reference=None) -> None:
@@ -134,19 +154,19 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
 
 
 #: Structures the teacher's run hands to the student's (so both start alike); not properties.
-SHARED_STRUCTURES = {"md_start", "glass"}
+SHARED_STRUCTURES = {"md_start", "glasses"}
 #: Card properties a study's notebook does not compute (study 3 computes no phonons).
 NOT_IN_NOTEBOOK = {"liga-alloy": {"freq_Gamma_lowest_optical_THz", "freq_Gamma_highest_THz"}}
 PROPERTIES = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}
 #: Agreement tolerances by property-name prefix or suffix, with the reason.
 TOLERANCES = {
     "D_": ("a factor of 2", "short MD: errors of tens of per cent"),
-    "CN_": (0.3, "coordination numbers to 0.3"),
+    "CN_": (0.3, "coordination numbers to 0.3 (in glasses: means over the card's glasses)"),
     "_A": (0.02, "lattice parameters to 0.02 Å (about 0.5 %)"),
     "_THz": (0.3, "phonon frequencies to 0.3 THz (the finite-displacement noise floor)"),
     "barrier_eV": (0.05, "barriers to 50 meV (2 k_B T at 300 K)"),
     "_eV_atom": (0.01, "formation energies to 10 meV/atom"),
-    "_g_cm3": (0.1, "glass density to 0.1 g/cm³"),
+    "_g_cm3": (0.1, "mean density of the card's glasses to 0.1 g/cm³"),
 }
 
 
