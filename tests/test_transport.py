@@ -3,8 +3,8 @@ import pytest
 from ase import Atoms
 from ase.units import kB
 
-from toolkit.transport import (NotDiffusiveWarning, arrhenius_fit, diffusion_coefficient, fit_window, msd,
-                               unwrapped_positions)
+from toolkit.transport import (NotDiffusiveWarning, arrhenius_fit, conductivity_from_arrhenius,
+                               diffusion_coefficient, fit_window, msd, unwrapped_positions)
 
 
 def random_walk_frames(D_cm2_s, dt_fs, n_frames, n_atoms=64, box=10.0, seed=0):
@@ -108,3 +108,13 @@ def test_arrhenius_fit_recovers_the_activation_energy():
     assert fit["predict"](700.0) == pytest.approx(d[1], rel=0.05)
     with pytest.raises(ValueError, match="at least two temperatures"):
         arrhenius_fit([300.0], [1e-6], [1e-7])
+
+
+def test_a_D_that_falls_with_temperature_is_not_extrapolated_to_a_conductivity():
+    """Two short runs can give more D at 700 K than at 1000 K; a fit through them would put σ(300 K) above the
+    hot glass's, so it is refused with the values in the message."""
+    args = dict(n_carriers=12, volume_A3=700.0)
+    rising = conductivity_from_arrhenius({700.0: (0.7e-4, 0.1e-4), 1000.0: (1.5e-4, 0.2e-4)}, **args)
+    assert rising["Ea_eV"][0] > 0 and rising["sigma_S_cm"][0] > 0
+    with pytest.raises(ValueError, match=r"does not rise with temperature \(Ea = -0\.0\d\d"):
+        conductivity_from_arrhenius({700.0: (2.1e-4, 0.9e-4), 1000.0: (1.4e-4, 0.1e-4)}, **args)

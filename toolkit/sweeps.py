@@ -191,7 +191,7 @@ def volcano_from_sweep(rows: list[dict], temperature_K: float = 300.0, haven_rat
     :func:`~toolkit.transport.combine_replicas`, then fitted and converted with
     :func:`~toolkit.transport.conductivity_from_arrhenius` (Haven ratio ``haven_ratio``).
     Returns ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit", "fit_problem"}}``
-    (``fit`` is None, and ``fit_problem`` says why, when a D is not positive).
+    (``fit`` is None, and ``fit_problem`` says why, when a D is not positive or D does not rise with T).
     """
     import numpy as np
 

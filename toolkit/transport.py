@@ -202,10 +202,17 @@ def conductivity_from_arrhenius(D_by_temperature: dict[float, tuple[float, float
     Nernst–Einstein (:func:`nernst_einstein_conductivity_S_cm`, same ``haven_ratio``
     assumption). Returns ``Ea_eV``, ``D_cm2_s`` and ``sigma_S_cm``, each ``[value, error]``,
     and the fit itself under ``fit``.
+
+    Raises ValueError where D does not rise with temperature (Ea ≤ 0): extrapolated, such a fit
+    gives a D that grows as the glass cools, which short, noisy runs can show but diffusion cannot.
     """
     temperatures = sorted(D_by_temperature)
-    fit = arrhenius_fit(temperatures, [D_by_temperature[t][0] for t in temperatures],
-                        [D_by_temperature[t][1] for t in temperatures])
+    values = [D_by_temperature[t][0] for t in temperatures]
+    fit = arrhenius_fit(temperatures, values, [D_by_temperature[t][1] for t in temperatures])
+    if fit["Ea_eV"] <= 0:
+        raise ValueError(f"D does not rise with temperature (Ea = {fit['Ea_eV']:.3f} ± {fit['Ea_err_eV']:.3f} eV from "
+                         f"D = {[f'{d:.2e}' for d in values]} cm²/s at T = {temperatures} K), so it cannot be "
+                         f"extrapolated to {temperature_K:g} K: the runs are too short or too few to resolve it")
     d, d_err = float(fit["predict"](temperature_K)), float(fit["predict_err"](temperature_K))
     sigma = nernst_einstein_conductivity_S_cm(d, n_carriers, volume_A3, temperature_K, charge, haven_ratio)
     return {"Ea_eV": [fit["Ea_eV"], fit["Ea_err_eV"]], "D_cm2_s": [d, d_err], "sigma_S_cm": [sigma, sigma * d_err / d],
