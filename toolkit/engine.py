@@ -38,10 +38,9 @@ import warnings
 import numpy as np
 import torch
 from ase import Atoms, units
-from ase.data import covalent_radii
 
 from toolkit.validation import (
-    OVERLAP_FRACTION, MDExplosionError, NonFiniteForcesError, check_md_frame, check_structure, check_temperature,
+    MDExplosionError, NonFiniteForcesError, check_md_frame, check_structure, check_temperature, overlap_radii_A,
 )
 
 THERMOSTATS = ("nve", "langevin", "csvr")
@@ -269,9 +268,8 @@ class MDEngine:
         f64 = dict(dtype=torch.float64, device=self.device)
         self.positions = torch.tensor(np.concatenate([a.positions for a in replicas]), **f64)
         self.masses = torch.tensor(np.concatenate([a.get_masses() for a in replicas]), **f64)[:, None]
-        # half the covalent radius of each atom: a pair closer than the sum of theirs has collapsed
-        self.overlap_radii_A = OVERLAP_FRACTION * torch.tensor(
-            covalent_radii[np.concatenate([a.numbers for a in replicas])], **f64)
+        # a pair closer than the sum of its atoms' overlap radii has collapsed (see collapsed_replicas)
+        self.overlap_radii_A = torch.tensor(overlap_radii_A(np.concatenate([a.numbers for a in replicas])), **f64)
         self.cells_A = torch.tensor(np.array([np.array(a.cell) for a in replicas]), **f64)
         self.inverse_cells = torch.tensor(np.linalg.inv(self.cells_A.cpu().numpy()), **f64)
         self.reach = [image_reach(a.cell, self.r_max_A + skin_A) for a in replicas]

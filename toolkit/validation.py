@@ -62,15 +62,20 @@ def check_periodic_cell(atoms: Atoms) -> None:
         )
 
 
+def overlap_radii_A(numbers, fraction: float = OVERLAP_FRACTION) -> np.ndarray:
+    """Each atom's share (Å) of an overlap distance: two atoms overlap when closer than the sum of theirs,
+    ``fraction`` x (r_cov,i + r_cov,j)."""
+    return fraction * covalent_radii[np.asarray(numbers, dtype=int)]
+
+
 def find_overlaps(atoms: Atoms, fraction: float = OVERLAP_FRACTION) -> list[tuple[int, int, float]]:
     """Pairs ``(i, j, distance_A)`` with ``i < j`` closer than ``fraction`` x (r_cov,i + r_cov,j).
 
     Periodic images count, so an atom overlapping its own image (a cell too small) is found too.
     """
-    radii = covalent_radii[atoms.numbers]
     if len(atoms) == 0:
         return []
-    cutoffs = fraction * radii
+    cutoffs = overlap_radii_A(atoms.numbers, fraction)
     i, j, d = neighbor_list("ijd", atoms, cutoffs.tolist(), self_interaction=False)
     keep = i <= j
     return sorted({(int(a), int(b), round(float(x), 4)) for a, b, x in zip(i[keep], j[keep], d[keep])})
