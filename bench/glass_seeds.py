@@ -31,6 +31,11 @@ STUDY = "oxyhalide-volcano"
 COLUMNS = ("density_g_cm3", "CN_Ta_O", "CN_Ta_Cl", "CN_Li_Cl")
 
 
+def mean_and_sd(values: np.ndarray, spec: str) -> list[str]:
+    """Each column's mean ± standard deviation over the rows of ``values``, formatted with ``spec``."""
+    return [f"{m:{spec}} ± {s:{spec.lstrip('+')}}" for m, s in zip(values.mean(0), values.std(0, ddof=1))]
+
+
 def main() -> None:
     import torch
 
@@ -60,12 +65,12 @@ def main() -> None:
         cns = " | ".join(f"{taught[c]:.2f} / {learnt[c]:.2f}" for c in COLUMNS[1:])
         print(f"| {seed} | {taught['density_g_cm3']:.3f} | {learnt['density_g_cm3']:.3f} | "
               f"{learnt['density_g_cm3'] - taught['density_g_cm3']:+.3f} | {cns} |")
-    table = {who: np.array([[r[k][c] for c in COLUMNS] for r in rows]) for k, who in ((1, "teacher"), (2, "student"))}
-    spread = " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in zip(table["teacher"].mean(0), table["teacher"].std(0, ddof=1)))
-    difference = table["student"] - table["teacher"]
+    table = {who: np.array([[row[k][c] for c in COLUMNS] for row in rows])
+             for k, who in ((1, "teacher"), (2, "student"))}
+    spread = " | ".join(mean_and_sd(table["teacher"], ".2f"))
     print(f"\nteacher, mean ± standard deviation over {len(rows)} seeds ({', '.join(COLUMNS)}): {spread}")
     print("student − teacher, mean ± standard deviation: "
-          + ", ".join(f"{m:+.3f} ± {s:.3f}" for m, s in zip(difference.mean(0), difference.std(0, ddof=1))))
+          + ", ".join(mean_and_sd(table["student"] - table["teacher"], "+.3f")))
 
 
 if __name__ == "__main__":

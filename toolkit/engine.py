@@ -102,7 +102,8 @@ def periodic_pairs(positions_A: torch.Tensor, cells_A: torch.Tensor, cutoff_A: f
 
 
 def edge_lengths_A(positions_A: torch.Tensor, edge_index: torch.Tensor, shifts_A: torch.Tensor) -> torch.Tensor:
-    """Length (Å) of each edge ``(sender, receiver)`` with shift ``S · cell`` (Å): |r_receiver − r_sender + S · cell|."""
+    """Length (Å) of each edge ``(sender, receiver)`` with shift ``S · cell`` (Å):
+    |r_receiver − r_sender + S · cell|."""
     sender, receiver = edge_index
     return torch.linalg.vector_norm(positions_A[receiver] - positions_A[sender] + shifts_A, dim=1)
 
@@ -427,7 +428,8 @@ class MDEngine:
             energies, forces = self._static_call(self.positions)
         else:
             positions = self.positions.to(self.model_dtype, copy=True)
-            keep = edge_lengths_A(positions, self.all_edges, self.all_shifts) < self.r_max_A  # the skin's extra edges carry zero weight in MACE: drop them
+            # the skin's extra edges carry zero weight in MACE: drop them
+            keep = edge_lengths_A(positions, self.all_edges, self.all_shifts) < self.r_max_A
             data = dict(self.graph, positions=positions, edge_index=self.all_edges[:, keep],
                         shifts=self.all_shifts[keep], unit_shifts=self.all_unit_shifts[keep])
             out = self.model(data, training=False, compute_force=True, compute_stress=False)
@@ -596,9 +598,10 @@ class MDEngine:
         """The replicas with a pair of atoms closer than :data:`~toolkit.validation.OVERLAP_FRACTION` times the
         sum of their covalent radii, found in the neighbour lists on the engine's device with one read of it.
 
-        Every pair that close (under 2.6 Å for any two elements) is well within a MACE model's cutoff (4–6 Å), so
-        in the lists (with a static call: its padded edges, whose padding is far apart). The shifts are in the model's dtype, so the test keeps a margin of
-        1e-4: it may flag a replica for :func:`~toolkit.validation.find_overlaps` to clear, never miss one."""
+        Every pair that close (under 2.6 Å for any two elements) is well within a MACE model's cutoff (4–6 Å),
+        so in the lists (with a static call: its padded edges, whose padding is far apart). The shifts are in
+        the model's dtype, so the test keeps a margin of 1e-4: it may flag a replica for
+        :func:`~toolkit.validation.find_overlaps` to clear, never miss one."""
         if self._static_call is not None:
             edge_index, shifts = self._static_call.inputs["edge_index"], self._static_call.inputs["shifts"]
         else:

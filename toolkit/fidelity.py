@@ -121,7 +121,10 @@ GLASS_SEEDS = (7, 8, 9, 10, 11, 12)
 
 def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
     # the teacher makes the glasses both potentials start from; density and coordination are means over them
-    glasses = [card_glass(potential, seed, store) for seed in GLASS_SEEDS] if reference is None else reference["glasses"]
+    if reference is None:
+        glasses = [card_glass(potential, seed, store) for seed in GLASS_SEEDS]
+    else:
+        glasses = reference["glasses"]
     out["glasses"] = glasses
     structures = [glass_structure(glass, potential, store) for glass in glasses]
     for name in structures[0][1]:
