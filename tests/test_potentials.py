@@ -105,6 +105,43 @@ def test_chgnet_gives_finite_forces_and_stress(chgnet):
     assert atoms.get_stress().shape == (6,)
 
 
+def test_chgnet_computes_the_stress_only_for_callers_that_read_it(monkeypatch):
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+
+    chgnet = load_potential("chgnet", device="cpu")  # a fresh one: whether a stress was read last is state
+    tasks = []
+    predict = chgnet.inner.model.predict_graph
+    monkeypatch.setattr(chgnet.inner.model, "predict_graph",
+                        lambda graph, task, **kw: tasks.append(task) or predict(graph, task=task, **kw))
+    atoms = srtio_like()
+    atoms.rattle(0.05, seed=1)
+    atoms.calc = chgnet
+
+    def step_then(*reads):
+        atoms.positions[0] += 0.01
+        return [getattr(atoms, read)() for read in reads]
+
+    forces, = step_then("get_forces")
+    assert tasks == ["ef"] and "stress" not in chgnet.results
+    chgnet.inner.calculate(atoms.copy(), None)  # CHGNet's own default: energy, forces, stress, magmoms
+    assert tasks[-1] == "efsm" and np.allclose(chgnet.inner.results["forces"], forces, atol=1e-5)
+    step_then("get_forces")
+    assert "stress" not in chgnet.results  # not the stress the full call left behind
+    tasks.clear()
+    for _ in range(3):  # forces, then stress, of each configuration (as distill labels them): one call each
+        step_then("get_forces", "get_stress")
+    assert tasks == ["ef", "efsm", "efsm", "efsm"]
+    tasks.clear()
+    for _ in range(2):  # then MD, say: forces only
+        step_then("get_forces")
+    assert tasks == ["efsm", "ef"]
+    tasks.clear()
+    FIRE(FrechetCellFilter(atoms), logfile=None).run(steps=3)  # it reads the stress first
+    assert tasks == ["efsm"] * 4
+
+
+
 @pytest.fixture
 def student_dir(tmp_path, monkeypatch, tiny_mace_path):
     """A students folder holding the tiny MACE model as 'student:toy', with a card naming CHGNet as its teacher."""

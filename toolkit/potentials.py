@@ -105,7 +105,9 @@ class Potential(Calculator):
     """An ASE calculator wrapping a back end with element and finiteness guards.
 
     ``inner`` is the back-end calculator (``MACECalculator``, ``CHGNetCalculator``, ...);
-    ``info`` is its :class:`PotentialInfo`.
+    ``info`` is its :class:`PotentialInfo`. The back end is asked for the stress only when the
+    caller wants it: asked for it now, or read it from the last result (an ASE cell filter reads
+    the forces, then the stress, of each step), since for some back ends it costs a pass of its own.
     """
 
     def __init__(self, inner: Calculator, info: PotentialInfo):
@@ -113,6 +115,7 @@ class Potential(Calculator):
         self.inner = inner
         self.info = info
         self.implemented_properties = list(inner.implemented_properties)
+        self._stress_read = False
 
     def check_elements(self, atoms: Atoms) -> None:
         """Raise :class:`UnsupportedElementsError` listing every element the model lacks."""
@@ -123,10 +126,18 @@ class Potential(Calculator):
                 "choose a potential trained on them (see `python -m toolkit info`)"
             )
 
+    def get_property(self, name, atoms=None, allow_calculation=True):
+        value = super().get_property(name, atoms, allow_calculation)
+        self._stress_read |= name == "stress"
+        return value
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         self.check_elements(self.atoms)
-        self.inner.calculate(self.atoms, list(properties), all_changes)
+        wanted = list(properties) + (["stress"] if self._stress_read and "stress" not in properties else [])
+        self._stress_read = False
+        self.inner.results = {}  # some back ends merge into their last results: a lean call would keep a stale stress
+        self.inner.calculate(self.atoms, wanted, all_changes)
         self.results = dict(self.inner.results)
         check_finite(self.results, self.atoms)
 
@@ -273,14 +284,30 @@ def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str)
     return Potential(inner, info)
 
 
+def _chgnet_calculator(model, device: str) -> Calculator:
+    """CHGNet's ASE calculator, computing the stress (and magnetic moments) only when asked.
+
+    CHGNet's own calculator always predicts energy, forces, stress and magnetic moments; its stress
+    is a second backward pass through the model, which MD, NEB, phonons and fixed-cell relaxation
+    never read.
+    """
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    class OnDemand(CHGNetCalculator):
+        def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+            lean = properties is not None and not {"stress", "magmoms"} & set(properties)
+            super().calculate(atoms, properties, system_changes, task="ef" if lean else "efsm")
+
+    return OnDemand(model=model, use_device=device, on_isolated_atoms="ignore")
+
+
 def _load_chgnet(device: str) -> Potential:
     import chgnet
     from chgnet.model import CHGNet
-    from chgnet.model.dynamics import CHGNetCalculator
 
     path = chgnet_weights_path()
     model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
-    inner = CHGNetCalculator(model=model, use_device=device, on_isolated_atoms="ignore")
+    inner = _chgnet_calculator(model, device)
     info = PotentialInfo(
         name=FALLBACK,
         family="chgnet",
