@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 MODE ?= quick
+# studies at once (one torch thread each, ~1.6 GB each): faster on 2 cores, if memory allows
+JOBS ?= 1
 OUT ?= results
 
 .PHONY: setup browser run test lab info bench clean
@@ -19,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(PY) -m toolkit info
-	$(PY) -m toolkit run all --mode $(MODE) --out $(OUT)
+	$(PY) -m toolkit run all --mode $(MODE) --out $(OUT) --jobs $(JOBS)
 
 # The browser tests drive Debian's Chromium (never a browser Playwright downloads itself).
 browser:

@@ -5,13 +5,43 @@ import json
 import numpy as np
 import pytest
 
-from toolkit.runner import run_study
+from toolkit.runner import run_all
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("shared_store")]
+pytestmark = pytest.mark.slow
+#: each study and the test of its quick run
+STUDY_TESTS = {"proton-phonon": "test_proton_phonon_quick_mode", "liga-alloy": "test_liga_alloy_quick_mode",
+               "oxyhalide-volcano": "test_oxyhalide_volcano_quick_mode"}
 
 
-def test_proton_phonon_quick_mode(tmp_path):
-    summary = json.loads(run_study("proton-phonon", "quick", tmp_path).read_text())
+@pytest.fixture(scope="module")
+def quick_runs(request, study_store, tmp_path_factory):
+    """The selected tests' studies, run side by side as `make run JOBS=3` runs them, into the shared store."""
+    selected = {item.name for item in request.session.items if item.module is request.module}
+    studies = [study for study, test in STUDY_TESTS.items() if test in selected]
+    out = tmp_path_factory.mktemp("quick-runs")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TOOLKIT_OFFLINE", "1")
+        env.setenv("XDG_CACHE_HOME", str(out / "cache"))  # no MACE-MP-0: auto picks the offline fallback
+        env.setenv("TOOLKIT_STORE", str(study_store))
+        try:
+            run_all("quick", out, studies=studies, jobs=len(studies))
+        except RuntimeError:
+            pass  # each test fails on its own study, with its log
+    return out
+
+
+def quick_run(runs, study):
+    """(summary, output folder) of ``study``'s quick run."""
+    folder = runs / study
+    if not (folder / "summary.json").is_file():
+        log = folder / "run.log"
+        pytest.fail(f"{study} wrote no summary.json; the end of its log:\n"
+                    + (log.read_text()[-6000:] if log.is_file() else "(no log)"))
+    return json.loads((folder / "summary.json").read_text()), folder
+
+
+def test_proton_phonon_quick_mode(quick_runs):
+    summary, out = quick_run(quick_runs, "proton-phonon")
     for key in ("lattice_A", "pristine_lowest_freq_THz", "doped_imaginary_freqs_THz", "softest_mode_participation",
                 "transfer_barrier_eV", "rotation_barrier_eV", "barrier_vs_amplitude", "potential", "provenance"):
         assert key in summary, key
@@ -26,11 +56,11 @@ def test_proton_phonon_quick_mode(tmp_path):
     assert summary["provenance"]["parameters"]["mode"] == "quick"
     assert summary["provenance"]["seeds"] == {"md": 0}
     for figure in ("host_phonons", "host_convergence", "gamma_spectra", "neb_profiles", "barrier_vs_amplitude"):
-        assert (tmp_path / f"{figure}.png").is_file(), figure
+        assert (out / f"{figure}.png").is_file(), figure
 
 
-def test_liga_alloy_quick_mode(tmp_path):
-    summary = json.loads(run_study("liga-alloy", "quick", tmp_path).read_text())
+def test_liga_alloy_quick_mode(quick_runs):
+    summary, out = quick_run(quick_runs, "liga-alloy")
     for key in ("lattice_A", "formation_energy_eV_atom", "hull_phases", "defect_formation_eV", "single_phase_range_xLi",
                 "voltage_V", "barrier_eV", "D_Li_cm2_s", "potential", "provenance"):
         assert key in summary, key
@@ -44,11 +74,11 @@ def test_liga_alloy_quick_mode(tmp_path):
         assert len(by_temperature) >= 2, system
         assert all(err > 0 for _, err in by_temperature.values())
     for figure in ("hull", "solid_solution", "vacancy_hops", "arrhenius"):
-        assert (tmp_path / f"{figure}.png").is_file(), figure
+        assert (out / f"{figure}.png").is_file(), figure
 
 
-def test_oxyhalide_volcano_quick_mode(tmp_path):
-    summary = json.loads(run_study("oxyhalide-volcano", "quick", tmp_path).read_text())
+def test_oxyhalide_volcano_quick_mode(quick_runs):
+    summary, out = quick_run(quick_runs, "oxyhalide-volcano")
     for key in ("compositions", "peak_x", "potential", "provenance"):
         assert key in summary, key
     rows = summary["compositions"]
@@ -64,4 +94,4 @@ def test_oxyhalide_volcano_quick_mode(tmp_path):
     assert summary["peak_x"] == max(fitted, key=lambda row: row["sigma_300K_S_cm"][0])["x"]
     assert summary["provenance"]["parameters"]["mode"] == "quick"
     for figure in ("rdfs", "coordination", "volcano", "descriptors"):
-        assert (tmp_path / f"{figure}.png").is_file(), figure
+        assert (out / f"{figure}.png").is_file(), figure

@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default="results", help="output folder (for 'all': one subfolder per study)")
     run.add_argument("--potential", default="auto")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--jobs", type=int, default=1,
+                     help="for 'all': studies run at once, each on one torch thread (memory: ~1.6 GB each)")
     sweep = sub.add_parser("sweep", help="run a study's parameter sweep on Dask (resumable)")
     sweep.add_argument("study", help="a study with a sweep task (see toolkit.sweeps.STUDY_TASKS)")
     sweep.add_argument("--grid", required=True, help="JSON file: a list of parameter sets, or a dict of lists")
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     from toolkit.runner import run_all, run_study
 
     if args.study == "all":
-        run_all(args.mode, args.out, args.potential, args.seed)
+        run_all(args.mode, args.out, args.potential, args.seed, jobs=args.jobs)
     else:
         run_study(args.study, args.mode, args.out, args.potential, args.seed)
     return 0

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import toolkit
@@ -62,6 +66,40 @@ def run_study(study: str, mode: str = "quick", out: str | Path = "results", pote
     return summary
 
 
-def run_all(mode: str = "quick", out: str | Path = "results", potential: str = "auto", seed: int = 0) -> list[Path]:
-    """Run every study into ``out/<study>/``."""
-    return [run_study(s, mode, Path(out) / s, potential, seed) for s in STUDIES]
+def _run_alone(study: str, mode: str, out_dir: Path, potential: str, seed: int) -> int:
+    """``python -m toolkit run study`` in a process of its own, on one torch thread; its exit code."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "toolkit", "run", study, "--mode", mode, "--out", str(out_dir),
+               "--potential", potential, "--seed", str(seed)]
+    with open(out_dir / "run.log", "w") as log:
+        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    print(f"toolkit: {study} {'done' if code == 0 else f'FAILED (exit code {code})'}, log {out_dir / 'run.log'}",
+          flush=True)
+    return code
+
+
+def run_all(mode: str = "quick", out: str | Path = "results", potential: str = "auto", seed: int = 0,
+            studies: list[str] | None = None, jobs: int = 1) -> list[Path]:
+    """Run ``studies`` (default: every study) into ``out/<study>/``, ``jobs`` at a time.
+
+    With ``jobs`` > 1 each study runs in a process of its own on one torch thread and logs to
+    ``out/<study>/run.log``. On these small cells a second thread makes a model call only about
+    1.4x faster (CHGNet, 2 cores: 0.137 against 0.187 s per MD step of 31-53 atoms), so studies
+    side by side on one thread each finish sooner than one after another on two, for one kernel's
+    memory (up to about 1.6 GB in quick mode) per job.
+    """
+    studies = list(STUDIES if studies is None else studies)
+    unknown = sorted(set(studies) - set(STUDIES))
+    if unknown:
+        raise ValueError(f"unknown studies {unknown}; choose from {', '.join(STUDIES)}")
+    out = Path(out)
+    if jobs <= 1:
+        return [run_study(s, mode, out / s, potential, seed) for s in studies]
+    print(f"toolkit: running {', '.join(studies)} ({mode} mode), {jobs} at a time -> {out.resolve()}", flush=True)
+    with ThreadPoolExecutor(jobs) as pool:
+        codes = list(pool.map(lambda s: _run_alone(s, mode, out / s, potential, seed), studies))
+    failed = [s for s, code in zip(studies, codes) if code]
+    if failed:
+        raise RuntimeError(f"{', '.join(failed)} failed: see " + ", ".join(str(out / s / "run.log") for s in failed))
+    return [out / s / "summary.json" for s in studies]
