@@ -141,7 +141,6 @@ def test_chgnet_computes_the_stress_only_for_callers_that_read_it(monkeypatch):
     assert tasks == ["efsm"] * 4
 
 
-
 @pytest.fixture
 def student_dir(tmp_path, monkeypatch, tiny_mace_path):
     """A students folder holding the tiny MACE model as 'student:toy', with a card naming CHGNet as its teacher."""

@@ -106,8 +106,8 @@ class Potential(Calculator):
 
     ``inner`` is the back-end calculator (``MACECalculator``, ``CHGNetCalculator``, ...);
     ``info`` is its :class:`PotentialInfo`. The back end is asked for the stress only when the
-    caller wants it: asked for it now, or read it from the last result (an ASE cell filter reads
-    the forces, then the stress, of each step), since for some back ends it costs a pass of its own.
+    caller wants it: asked for it now, or read it from the last result (distill's labelling reads the
+    forces, then the stress, of each configuration), since for some back ends it costs a pass of its own.
     """
 
     def __init__(self, inner: Calculator, info: PotentialInfo):
