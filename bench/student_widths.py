@@ -107,14 +107,14 @@ def main() -> None:
     card = available_students()[args.study]
     teacher = load_potential(card["teacher"]["name"], device="cpu")
     atoms, _ = bench_cell(args.study, teacher)
-    t_teacher = np.median([seconds_per_force_call(teacher, atoms, 1) for _ in range(args.repeats)])
+    t_teacher = seconds_per_force_call(teacher, atoms, args.repeats)
     shipped = settings_for(args.study)
     # the shipped model's mean neighbour count (from its training data), which scales messages, not cost
     avg_neighbours = float(torch.load(student_path(args.study), weights_only=False).interactions[0].avg_num_neighbors)
 
     def timed(model_file: str) -> tuple[float, float]:
         potential = load_potential(model_file, device="cpu", dtype="float32")
-        call = np.median([seconds_per_force_call(potential, atoms, 1) for _ in range(args.repeats)])
+        call = seconds_per_force_call(potential, atoms, args.repeats)
         return call, engine_seconds_per_step(potential, [atoms], args.steps)[0]
 
     rows = [("shipped student", card["training"]["num_channels"], card["training"]["max_L"],

@@ -184,15 +184,38 @@ def test_recompare_refuses_a_card_that_is_not_the_students_or_the_teachers(emt, 
         distill.recompare("liga-alloy", emt, out_dir=tmp_path)
 
 
+def test_retime_times_the_same_student_again_and_keeps_its_first_timing(tmp_path):
+    import shutil
+
+    card = available_students()["liga-alloy"]
+    for name in (card["model_file"], "liga-alloy.json", "liga-alloy-heldout.xyz"):
+        shutil.copy(STUDENTS_DIR / name, tmp_path)
+    retimed = distill.retime("liga-alloy", "chgnet", out_dir=tmp_path)
+    again = distill.retime("liga-alloy", "chgnet", out_dir=tmp_path)
+    assert json.loads((tmp_path / "liga-alloy.json").read_text()) == again
+    unchanged = {k: v for k, v in card.items() if k != "speed"}
+    assert {k: v for k, v in again.items() if k != "speed"} == unchanged  # the same student, the same card
+    speed, first = again["speed"], card["speed"].get("at_distillation", card["speed"])
+    assert speed["at_distillation"] == first == retimed["speed"]["at_distillation"]
+    probe = max(read(tmp_path / "liga-alloy-heldout.xyz", index=":"), key=len)
+    assert (speed["n_atoms"], speed["cell"]) == (len(probe), probe.get_chemical_formula())
+    assert speed["speedup"] == pytest.approx(speed["teacher_s_per_call"] / speed["student_s_per_call"])
+    assert speed["retimed"]["command"] == "python -m toolkit distill liga-alloy --teacher chgnet --retime"
+    assert (f"{first['speedup']:.1f}× when distilled, re-timed by `python -m toolkit distill liga-alloy"
+            in distill.card_markdown(again))
+
+
+@pytest.mark.parametrize("flag", ["--recompare", "--retime"])
 @pytest.mark.parametrize("options", [["--seed", "3"], ["--epochs", "5", "--scale", "2"]])
-def test_recompare_refuses_training_options_it_would_ignore(options, capsys):
+def test_recompare_and_retime_refuse_training_options_they_would_ignore(flag, options, capsys):
     from toolkit.__main__ import main
 
     with pytest.raises(SystemExit) as stopped:
-        main(["distill", "liga-alloy", "--recompare", *options])
+        main(["distill", "liga-alloy", flag, *options])
     assert stopped.value.code == 2
     named = [option for option in options if option.startswith("--")]
-    assert f"{', '.join(named)} would change only a new student's training" in capsys.readouterr().err
+    assert f"{flag} keeps the shipped student and remeasures its card; {', '.join(named)} would change only a new " \
+        "student's training" in capsys.readouterr().err
 
 
 def test_unknown_students_name_what_there_is():

@@ -64,7 +64,7 @@ def _sweep(args) -> int:
 def _distill(args) -> int:
     from dataclasses import replace
 
-    from toolkit.distill import distill, recompare, settings_for
+    from toolkit.distill import distill, recompare, retime, settings_for
 
     settings = settings_for(args.study)
     if args.epochs:
@@ -72,6 +72,8 @@ def _distill(args) -> int:
     where = {"out_dir": args.out} if args.out else {}
     if args.recompare:
         card = recompare(args.study, args.teacher, **where)
+    elif args.retime:
+        card = retime(args.study, args.teacher, **where)
     else:
         card = distill(args.study, args.teacher, seed=args.seed or 0, settings=settings,
                        train_scale=1.0 if args.scale is None else args.scale, **where)
@@ -106,24 +108,29 @@ def main(argv: list[str] | None = None) -> int:
     distill = sub.add_parser("distill", help="train a small, fast MACE student of a study on a teacher's labels")
     distill.add_argument("study", help="proton-phonon, oxyhalide-volcano or liga-alloy")
     distill.add_argument("--teacher", default="auto", help="any name load_potential takes (default: auto)")
-    # training options default to None, so that --recompare (which trains nothing) can tell they were given
+    # training options default to None, so that --recompare and --retime (which train nothing) can tell
+    # they were given
     distill.add_argument("--seed", type=int, default=None, help="seed of sampling and training (default 0)")
     distill.add_argument("--epochs", type=int, default=None, help="training epochs (default: StudentSettings)")
     distill.add_argument("--scale", type=float, default=None,
                          help="multiply the number of training configurations (default 1)")
     distill.add_argument("--out", default=None, help="folder for <study>.model and .json (default: the package's)")
-    distill.add_argument("--recompare", action="store_true",
-                         help="keep the student there and recompute its card's teacher/student properties")
+    kept = distill.add_mutually_exclusive_group()
+    kept.add_argument("--recompare", action="store_true",
+                      help="keep the student there and recompute its card's teacher/student properties")
+    kept.add_argument("--retime", action="store_true",
+                      help="keep the student there and time its force call and its teacher's again")
     sub.add_parser("info", help="versions, offline potentials, and what 'auto' picks")
     fetch = sub.add_parser("fetch", help="download MACE-MP-0 models into mace-torch's cache (needs network)")
     fetch.add_argument("models", nargs="*", default=["mace-mp-0-small", "mace-mp-0-medium"])
     args = parser.parse_args(argv)
-    if args.command == "distill" and args.recompare:
+    if args.command == "distill" and (args.recompare or args.retime):
+        kept_flag = "--recompare" if args.recompare else "--retime"
         given = [f"--{name}" for name in ("seed", "epochs", "scale") if getattr(args, name) is not None]
         if given:
-            parser.error(f"--recompare keeps the shipped student and recomputes its card's properties; "
-                         f"{', '.join(given)} would change only a new student's training: drop "
-                         f"{'them' if len(given) > 1 else 'it'}, or leave out --recompare to train one")
+            parser.error(f"{kept_flag} keeps the shipped student and remeasures its card; {', '.join(given)} would "
+                         f"change only a new student's training: drop {'them' if len(given) > 1 else 'it'}, or leave "
+                         f"out {kept_flag} to train one")
 
     if args.command == "info":
         return _info()
