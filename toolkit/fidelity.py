@@ -132,17 +132,29 @@ def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
     out["D_Li_1000K_cm2_s"] = _diffusion(structures[0][0], potential, 1000.0, 1500, 2.0, "Li", store)
 
 
+def liga_phases(potential, store: ResultsStore | None = None) -> tuple[dict, dict]:
+    """``(phases, lattices)``: the LiGa study's phases relaxed by ``potential`` (cell included, to 0.005 eV/Å),
+    and the card's lattice parameters from them (Å): ``lattice_B32_A``, ``lattice_bcc_Li_A``,
+    ``lattice_alpha_Ga_a_A``."""
+    from toolkit import liga
+    from toolkit.relax import relax
+
+    phases = {name: relax(build(), potential, fmax_eV_A=0.005, store=store) for name, build in liga.PHASES.items()}
+    lattices = {f"lattice_{label}_A": float(phases[name].cell.lengths()[0])
+                for label, name in (("B32", "LiGa (B32)"), ("bcc_Li", "Li (bcc)"), ("alpha_Ga_a", "Ga (alpha)"))}
+    return phases, lattices
+
+
 def _liga_alloy(potential, store, out: dict, reference=None) -> None:
     from toolkit import defects, liga
     from toolkit import phonons as ph
     from toolkit.barriers import neb_barrier
     from toolkit.relax import relax
 
-    phases = {name: relax(build(), potential, fmax_eV_A=0.005, store=store) for name, build in liga.PHASES.items()}
+    phases, lattices = liga_phases(potential, store)
     energy = {name: atoms.info["relax"]["energy_eV"] / len(atoms) for name, atoms in phases.items()}
-    a_b32 = out["lattice_B32_A"] = float(phases["LiGa (B32)"].cell.lengths()[0])
-    out["lattice_bcc_Li_A"] = float(phases["Li (bcc)"].cell.lengths()[0])
-    out["lattice_alpha_Ga_a_A"] = float(phases["Ga (alpha)"].cell.lengths()[0])
+    out.update(lattices)
+    a_b32 = lattices["lattice_B32_A"]
     out["formation_B32_eV_atom"] = energy["LiGa (B32)"] - 0.5 * (energy["Li (bcc)"] + energy["Ga (alpha)"])
     primitive = liga.liga_b32(a_b32, primitive=True)
     phonons = ph.compute_phonons(relax(primitive, potential, fmax_eV_A=0.002, store=store), potential,
