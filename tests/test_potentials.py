@@ -189,6 +189,25 @@ def test_properties_the_notebook_does_not_compute_do_not_gate_the_student(studen
     assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.name == "student:toy"
 
 
+def test_a_notebook_section_uses_the_student_where_the_rows_it_computes_agree(student_dir, capsys):
+    row = {"teacher": 1.0, "tolerance": 0.05, "used_by_notebook": True}
+    student_dir(properties={"lattice_A": {**row, "student": 1.01, "agrees": True},
+                            "barrier_eV": {**row, "student": 1.02, "agrees": True},
+                            "freq_THz": {**row, "student": 1.7, "agrees": False}})
+
+    def family(properties=None):
+        return potentials.study_potential("toy", "auto", "quick", device="cpu", properties=properties).info.family
+
+    assert family() == "chgnet"  # the notebook as a whole computes freq_THz
+    assert family(["lattice_A", "barrier_eV"]) == "mace"
+    assert "lattice_A, barrier_eV agree on its card" in capsys.readouterr().out
+    assert family(["barrier_eV", "freq_THz"]) == "chgnet"
+    assert "differs from its teacher on freq_THz" in capsys.readouterr().out
+    assert family(["barrier_eV", "D_cm2_s"]) == "chgnet"  # a row the card never compared shows nothing
+    assert "does not compare D_cm2_s" in capsys.readouterr().out
+    assert potentials.study_potential("toy", "auto", "full", properties=["barrier_eV"]).info.family == "chgnet"
+
+
 def test_a_loaded_potential_names_how_to_load_it_again(tiny_mace_path, chgnet):
     assert load_potential(chgnet.info.loadable_name, device="cpu").info.sha256 == chgnet.info.sha256
     calc = load_potential(str(tiny_mace_path), device="cpu")

@@ -81,6 +81,20 @@ def test_getting_started_notebook_runs_headless(tmp_path, shared_store):
         assert (tmp_path / name).is_file()
 
 
+def test_a_summary_records_each_section_that_ran_on_another_potential(tmp_path, emt):
+    from ase.calculators.lj import LennardJones
+
+    from toolkit.potentials import from_ase_calculator
+    from toolkit.provenance import write_summary
+
+    lj = from_ase_calculator(LennardJones(sigma=2.5), "lj")
+    record = json.loads(write_summary(tmp_path, {"x": 1}, emt, {"mode": "quick"}, {"md": 0}, started=0.0,
+                                      section_potentials={"transport": lj}).read_text())
+    assert record["potential"] == "emt" and record["section_potentials"] == {"transport": "lj"}
+    assert record["provenance"]["section_potentials"]["transport"]["sha256"] == lj.info.sha256 != emt.info.sha256
+    assert "section_potentials" not in json.loads(write_summary(tmp_path, {}, emt, {}, {}, 0.0).read_text())
+
+
 def test_jupyterlab_has_the_widget_extensions_the_python_side_asks_for():
     listing = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True, text=True,
                              timeout=120)

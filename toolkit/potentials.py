@@ -358,32 +358,44 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
     )
 
 
-def student_agrees(card: dict) -> tuple[bool, str]:
+def student_agrees(card: dict, properties=None) -> tuple[bool, str]:
     """Whether a model card shows its student agrees with its teacher, and a one-line reason.
 
-    Properties the card marks as not computed by the study's notebook do not count."""
+    ``properties``: the card rows that count (a notebook section's); default: every row the card marks as
+    computed by the study's notebook. A row that ``properties`` names and the card lacks counts as a
+    disagreement: the card has not shown it."""
     rmse = card.get("held_out_errors", {}).get("force_rmse_meV_A", float("inf"))
-    differs = [name for name, row in card.get("properties", {}).items()
-               if not row["agrees"] and row.get("used_by_notebook", True)]
-    if not card.get("properties"):
+    rows = card.get("properties", {})
+    if not rows:
         return False, "its card compares no properties"
+    if properties is None:
+        counted = [name for name, row in rows.items() if row.get("used_by_notebook", True)]
+    else:
+        counted = list(properties)
+        missing = [name for name in counted if name not in rows]
+        if missing:
+            return False, f"its card does not compare {', '.join(missing)}"
     if rmse >= STUDENT_MAX_FORCE_RMSE_MEV_A:
         return False, f"held-out force RMSE {rmse:.0f} meV/Å (limit {STUDENT_MAX_FORCE_RMSE_MEV_A:g})"
+    differs = [name for name in counted if not rows[name]["agrees"]]
     if differs:
         return False, f"it differs from its teacher on {', '.join(differs)}"
-    ignored = [name for name, row in card["properties"].items() if not row.get("used_by_notebook", True)]
+    if properties is not None:
+        return True, f"held-out force RMSE {rmse:.0f} meV/Å and {', '.join(counted)} agree on its card"
+    ignored = [name for name in rows if name not in counted]
     return True, (f"held-out force RMSE {rmse:.0f} meV/Å and every property on its card that the notebook computes "
                   f"agrees" + (f" ({', '.join(ignored)} not computed there)" if ignored else ""))
 
 
 def study_potential(study: str, name: str = "auto", mode: str = "quick", device: str | None = None,
-                    dtype: str = "float64") -> Potential:
-    """The potential a study notebook runs with, saying which and why.
+                    dtype: str = "float64", properties=None) -> Potential:
+    """The potential a study notebook (or one section of it) runs with, saying which and why.
 
     Any explicit ``name`` is loaded as :func:`load_potential` would. ``"auto"`` in quick mode
     is the study's student when it was distilled from the very potential ``auto`` picks
-    (same file hash) and its model card shows that it agrees with it; otherwise, and always
-    in full mode, ``auto`` is the teacher itself.
+    (same file hash) and its model card shows that it agrees with it (:func:`student_agrees`:
+    on the card rows ``properties``, a section's, or else on every row the notebook computes);
+    otherwise, and always in full mode, ``auto`` is the teacher itself.
     """
     if name != "auto" or mode != "quick":
         return load_potential(name, device, dtype)
@@ -394,7 +406,7 @@ def study_potential(study: str, name: str = "auto", mode: str = "quick", device:
     elif card["teacher"]["sha256"] != _choice_sha256(teacher):
         why = f"student:{study} was distilled from {card['teacher']['name']}, not from {teacher}"
     else:
-        agrees, why = student_agrees(card)
+        agrees, why = student_agrees(card, properties)
         if agrees:
             print(f"toolkit: quick mode uses 'student:{study}', distilled from {teacher} ({reason}): {why}")
             return load_potential(f"{STUDENT_PREFIX}{study}", device, dtype)

@@ -67,9 +67,16 @@ def provenance(potential, parameters: dict, seeds: dict, started: float) -> dict
 
 
 def write_summary(out_dir: str | Path, summary: dict, potential, parameters: dict, seeds: dict,
-                  started: float) -> Path:
-    """Write ``out_dir/summary.json``: the study's keys plus ``potential`` and ``provenance``."""
+                  started: float, section_potentials: dict | None = None) -> Path:
+    """Write ``out_dir/summary.json``: the study's keys plus ``potential`` and ``provenance``.
+
+    ``section_potentials``: ``{section: potential}`` for the sections that ran on another potential than
+    ``potential`` (a student where its card agrees on what they compute); recorded by name and in full."""
     record = dict(summary)
     record["potential"] = potential.info.name
     record["provenance"] = provenance(potential, parameters, seeds, started)
+    if section_potentials:
+        record["section_potentials"] = {section: p.info.name for section, p in section_potentials.items()}
+        record["provenance"]["section_potentials"] = {section: p.info.as_dict()
+                                                      for section, p in section_potentials.items()}
     return write_json_atomic(Path(out_dir) / "summary.json", record)
