@@ -75,6 +75,13 @@ def test_liga_alloy_quick_mode(quick_runs):
         assert all(err > 0 for _, err in by_temperature.values())
     for figure in ("hull", "solid_solution", "vacancy_hops", "arrhenius"):
         assert (out / f"{figure}.png").is_file(), figure
+    # the transport section runs on the student exactly when the card agrees on the rows it names
+    from toolkit.potentials import available_students, student_agrees
+
+    rows = summary["provenance"]["parameters"]["transport_rows"]
+    student = student_agrees(available_students()["liga-alloy"], rows)[0]
+    assert summary["section_potentials"] == {"transport": "student:liga-alloy" if student else summary["potential"]}
+    assert len(summary["provenance"]["section_potentials"]["transport"]["sha256"]) == 64
 
 
 def test_oxyhalide_volcano_quick_mode(quick_runs):
