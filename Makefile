@@ -42,6 +42,7 @@ bench: setup
 	$(PY) bench/students.py
 	$(PY) bench/student_widths.py
 	$(PY) bench/diffusion.py
+	$(PY) bench/chgnet_batch.py
 	$(PY) bench/notebooks.py
 
 info: setup
