@@ -161,18 +161,17 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
                                  supercell=(2, 2, 2), store=store, progress=False)
     gamma = np.sort(ph.frequencies_at(phonons))[3:]
     out["freq_Gamma_lowest_optical_THz"], out["freq_Gamma_highest_THz"] = float(gamma[0]), float(gamma[-1])
-    # the notebook's transport section: a Li vacancy in the alloy and, for contrast, in Li metal (bcc Li melts
-    # at 454 K, hence 400 K there); the notebook's quick-mode cells
-    hosts = {"": make_supercell(primitive, np.eye(3, dtype=int) * 2),
-             "bcc_Li_": make_supercell(phases["Li (bcc)"], np.eye(3, dtype=int) * 3)}
-    for label, host in hosts.items():
+    # the notebook's transport section, in its quick-mode cells: a Li vacancy in the alloy and, for contrast, in
+    # Li metal (at 400 K there: bcc Li melts at 454 K)
+    hosts = (("", make_supercell(primitive, np.eye(3, dtype=int) * 2), 700.0),
+             ("bcc_Li_", make_supercell(phases["Li (bcc)"], np.eye(3, dtype=int) * 3), 400.0))
+    for label, host, temperature_K in hosts:
         initial, final, _ = defects.vacancy_hop(host, host.get_chemical_symbols().index("Li"))
         ends = [relax(s, potential, fmax_eV_A=0.02, relax_cell=False, store=store) for s in (initial, final)]
         out[f"{label}V_Li_hop_barrier_eV"] = neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05,
                                                          store=store)["barrier_eV"]
-        temperature_K = 400 if label else 700
-        out[f"D_Li_{temperature_K}K_V_Li_{label}cm2_s"] = _diffusion(ends[0], potential, float(temperature_K), 1500, 2.0,
-                                                                     "Li", store)
+        out[f"D_Li_{temperature_K:.0f}K_V_Li_{label}cm2_s"] = _diffusion(ends[0], potential, temperature_K, 1500, 2.0,
+                                                                         "Li", store)
 
 
 #: Structures the teacher's run hands to the student's (so both start alike); not properties.
