@@ -70,8 +70,9 @@ def write_summary(out_dir: str | Path, summary: dict, potential, parameters: dic
                   started: float, section_potentials: dict | None = None) -> Path:
     """Write ``out_dir/summary.json``: the study's keys plus ``potential`` and ``provenance``.
 
-    ``section_potentials``: ``{section: potential}`` for the sections that ran on another potential than
-    ``potential`` (a student where its card agrees on what they compute); recorded by name and in full."""
+    ``section_potentials``: ``{section: potential}`` for the sections that choose their own potential (a
+    student where its card agrees on what they compute), recorded by name and in full, also where it is
+    ``potential`` itself."""
     record = dict(summary)
     record["potential"] = potential.info.name
     record["provenance"] = provenance(potential, parameters, seeds, started)
