@@ -3,7 +3,8 @@
 For every student in ``toolkit/students``: a cell of its study runs ASE Langevin MD with the
 teacher (the card names it) and with the student for the same number of steps, and the
 student runs the same number of steps on the toolkit's engine (how ``run_md`` runs MACE
-models); the student's forces are then compared with the teacher's on the teacher's own
+models), with mace-torch's eager model call and with that call compiled (``compile_model=True``,
+the compilation not counted); the student's forces are then compared with the teacher's on the teacher's own
 frames (which the student never saw).
 
 Last, each student runs ``--stability-ps`` of MD on the engine in the same cell at the same
@@ -125,8 +126,9 @@ def main() -> None:
         atoms, temperature = bench_cell(study, teacher)
         t_teacher, frames = timed_md(atoms, teacher, temperature, args.steps)
         t_student, _ = timed_md(atoms, student, temperature, args.steps)
-        t_engine = engine_seconds_per_step(student, [atoms], args.steps, temperature, timestep_fs=1.0,
-                                           friction_per_fs=0.02)[0]
+        t_engine, t_compiled = (engine_seconds_per_step(student, [atoms], args.steps, temperature, timestep_fs=1.0,
+                                                        friction_per_fs=0.02, compile_model=compiled)[0]
+                                for compiled in (False, True))
         diffs = []
         for frame in frames[::3]:
             reference = frame.get_forces()
@@ -136,18 +138,18 @@ def main() -> None:
         rmse = 1000 * float(np.sqrt(np.mean(np.concatenate(diffs) ** 2)))
         timestep = STUDY_TIMESTEP_FS[study]
         lasted = stability(student, atoms, temperature, args.stability_ps, timestep, args.stability_seeds)
-        rows.append((study, len(atoms), teacher.info.name, t_teacher, t_student, t_engine, rmse,
+        rows.append((study, len(atoms), teacher.info.name, t_teacher, t_student, t_engine, t_compiled, rmse,
                      f"{lasted} ({temperature:g} K, {timestep:g} fs)"))
     print(f"\n{os.cpu_count()} CPUs; ASE Langevin, {args.steps} steps of 1 fs per potential; force RMSE on the "
           "teacher's own frames\n")
-    print("| study | atoms | teacher | teacher, ASE (ms/step) | student, ASE (ms/step) | student, engine (ms/step) | "
-          f"speed-up ASE / engine (target ≥ {TARGET_SPEEDUP:g}x) | force RMSE (meV/Å, target < {TARGET_RMSE_MEV_A:g}) "
-          "| met | student's engine MD |")
+    print("| study | atoms | teacher | teacher, ASE (ms/step) | student, ASE (ms/step) | student, engine / compiled "
+          f"(ms/step) | speed-up ASE / engine / compiled (target ≥ {TARGET_SPEEDUP:g}x) | force RMSE (meV/Å, target < "
+          f"{TARGET_RMSE_MEV_A:g}) | met | student's engine MD |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for study, n, teacher, t_t, t_s, t_e, rmse, lasted in rows:
-        met = "yes" if t_t / t_e >= TARGET_SPEEDUP and rmse < TARGET_RMSE_MEV_A else "no"
-        print(f"| {study} | {n} | {teacher} | {1000 * t_t:.0f} | {1000 * t_s:.0f} | {1000 * t_e:.0f} | "
-              f"{t_t / t_s:.1f}x / {t_t / t_e:.1f}x | {rmse:.0f} | {met} | {lasted} |")
+    for study, n, teacher, t_t, t_s, t_e, t_c, rmse, lasted in rows:
+        met = "yes" if t_t / min(t_e, t_c) >= TARGET_SPEEDUP and rmse < TARGET_RMSE_MEV_A else "no"
+        print(f"| {study} | {n} | {teacher} | {1000 * t_t:.0f} | {1000 * t_s:.0f} | {1000 * t_e:.0f} / {1000 * t_c:.0f} | "
+              f"{t_t / t_s:.1f}x / {t_t / t_e:.1f}x / {t_t / t_c:.1f}x | {rmse:.0f} | {met} | {lasted} |")
 
 
 if __name__ == "__main__":

@@ -185,6 +185,40 @@ def test_the_padded_static_call_gives_the_same_steps_as_the_trimmed_one(tiny):
     assert np.abs(padded.snapshot(0).positions - trimmed.snapshot(0).positions).max() < 1e-10
 
 
+def test_the_compiled_model_call_gives_the_same_steps_as_the_eager_one(tiny):
+    """torch.compile's model call (inductor): the same forces and NVE steps as the eager call, for a batch
+    of two cells, through neighbour-list rebuilds that change the number of edges."""
+    args = dict(thermostat="nve", dtype="float64", skin_A=0.3)
+    eager = MDEngine(tiny, [cell(2), cell(3)], 300.0, **args)
+    compiled = MDEngine(tiny, [cell(2), cell(3)], 300.0, compile_model=True, **args)
+    assert np.abs(compiled.forces.numpy() - eager.forces.numpy()).max() < 1e-10
+    edges = {compiled.all_edges.shape[1]}
+    for _ in range(30):
+        eager.step()
+        compiled.step()
+        edges.add(compiled.all_edges.shape[1])
+    assert compiled.neighbour_builds > 2 and len(edges) > 1
+    assert np.abs(compiled.forces.numpy() - eager.forces.numpy()).max() < 1e-8
+    assert np.abs(compiled.snapshot(1).positions - eager.snapshot(1).positions).max() < 1e-8
+    with pytest.raises(ValueError, match="compile_model and static_graph"):
+        MDEngine(tiny, [cell(2)], 300.0, compile_model=True, static_graph=True)
+
+
+def test_a_model_call_that_fails_to_compile_runs_eagerly_with_a_warning(tiny, monkeypatch):
+    def no_compiler(model, key=None):
+        def call(inputs):
+            raise RuntimeError("no C++ compiler")
+        return call
+
+    monkeypatch.setattr("toolkit.engine.compiled_energy", no_compiler)
+    eager = MDEngine(tiny, [cell(2)], 300.0, thermostat="nve", dtype="float64")
+    with pytest.warns(UserWarning, match="compiling the model call failed.*no C\\+\\+ compiler"):
+        fallen_back = MDEngine(tiny, [cell(2)], 300.0, thermostat="nve", dtype="float64", compile_model=True)
+    fallen_back.step(3)
+    eager.step(3)
+    assert np.abs(fallen_back.snapshot(0).positions - eager.snapshot(0).positions).max() < 1e-12
+
+
 def test_one_padded_pass_gives_the_static_call_the_same_edges_and_steps(tiny):
     """A GPU's rebuild of replicas of one shape (one fixed-size pass written into the static call's padded
     edges), run on the CPU: the edges that the search replica by replica gives, the same NVE steps through
@@ -346,6 +380,8 @@ def test_run_md_puts_mace_models_on_the_engine_and_batches_many_runs(tiny, emt):
     assert len(frames) == 3 and frames[-1].info["step"] == 20  # the engine's frames
     many = run_md_many([cell(1), cell(2)], tiny, [300.0, 600.0], 20, sample_every=10, seeds=[5, 6], progress=False)
     assert np.allclose(many[0][-1].positions, frames[-1].positions, atol=1e-4)  # batching changes nothing
+    compiled = run_md(atoms, tiny, 300.0, 20, sample_every=10, seed=5, progress=False, compile_model=True)
+    assert np.allclose(compiled[-1].positions, frames[-1].positions, atol=1e-4)  # nor does compiling
     copper = bulk("Cu", "fcc", a=3.6, cubic=True)
     assert not uses_engine(copper, emt)  # other potentials stay on ASE's integrator
     assert len(run_md_many([copper], emt, 300.0, 20, sample_every=10, progress=False)[0]) == 3

@@ -47,17 +47,18 @@ def uses_engine(atoms: Atoms, potential) -> bool:
 
 def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int, timestep_fs: float = 1.0,
                 seeds=0, friction_per_fs: float = 0.01, sample_every: int = 10, store: ResultsStore | None = None,
-                explode_factor: float = 3.0, progress: bool = True) -> list[list[Atoms]]:
+                explode_factor: float = 3.0, progress: bool = True, compile_model: bool = False) -> list[list[Atoms]]:
     """Independent Langevin runs of ``structures`` (one temperature and seed each, or one for all).
 
     On the engine they go through the model together, as one batch; otherwise one after
     another with :func:`run_md`. Returns each run's frames, as :func:`run_md` does.
+    ``compile_model``: as in :func:`run_md`.
     """
     from toolkit.engine import per_replica
 
     temperatures, seed_list = per_replica(len(structures), temperatures_K, seeds)
     common = dict(timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, sample_every=sample_every, store=store,
-                  explode_factor=explode_factor, progress=progress)
+                  explode_factor=explode_factor, progress=progress, compile_model=compile_model)
     if structures and all(uses_engine(atoms, potential) for atoms in structures):
         from toolkit.engine import run_replicas
 
@@ -69,10 +70,13 @@ def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int
 def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float = 1.0,
            seed: int = 0, friction_per_fs: float = 0.01, sample_every: int = 10,
            store: ResultsStore | None = None, explode_factor: float = 3.0,
-           progress: bool = True) -> list[Atoms]:
+           progress: bool = True, compile_model: bool = False) -> list[Atoms]:
     """Langevin NVT MD; returns frames (positions, momenta) every ``sample_every`` steps.
 
     MACE potentials run on :mod:`toolkit.engine` (see :func:`uses_engine`), others on ASE.
+    ``compile_model`` compiles the engine's model call (:class:`toolkit.engine.MDEngine`): after a
+    compilation of a minute or so, small cells step 1.3–2.5 times faster on a CPU. Other potentials
+    run as they would without it.
 
     Velocities start from a Maxwell–Boltzmann distribution drawn with ``seed``. Every
     sample the temperature is checked against :func:`temperature_limit_K` and an
@@ -85,7 +89,7 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
 
         return run_replicas([atoms], potential, temperature_K, n_steps, timestep_fs=timestep_fs, seeds=[seed],
                             friction_per_fs=friction_per_fs, sample_every=sample_every, store=store,
-                            explode_factor=explode_factor, progress=progress)[0]
+                            explode_factor=explode_factor, progress=progress, compile_model=compile_model)[0]
     check_structure(atoms)
     potential.check_elements(atoms)
     params = {"temperature_K": temperature_K, "n_steps": n_steps, "timestep_fs": timestep_fs,
