@@ -198,6 +198,7 @@ def test_the_compiled_model_call_gives_the_same_steps_as_the_eager_one(tiny):
         compiled.step()
         edges.add(compiled.all_edges.shape[1])
     assert compiled.neighbour_builds > 2 and len(edges) > 1
+    assert compiled._compiled is not None  # still compiled: no fallback to the eager call
     assert np.abs(compiled.forces.numpy() - eager.forces.numpy()).max() < 1e-8
     assert np.abs(compiled.snapshot(1).positions - eager.snapshot(1).positions).max() < 1e-8
     with pytest.raises(ValueError, match="compile_model and static_graph"):

@@ -275,7 +275,7 @@ class MDEngine:
         each call about twice as slow.
     compile_model:
         run the model call through ``torch.compile`` (:func:`compiled_energy`): on a CPU it fuses the
-        thousands of small ops of a small cell's call (on 2 cores about 1.5–1.8 times faster for 64 atoms),
+        thousands of small ops of a small cell's call (on 2 cores 1.3–1.9 times faster for 64 and 128 atoms),
         after a first call that compiles (about 75 s on 2 cores, 8 s from inductor's cache). Worth it for
         runs of thousands of steps of small cells: for 8 cells of 54 atoms in one batch the compiled call was
         no faster. Where compiling fails (no C++ compiler, say), a warning says so and the call runs eagerly.

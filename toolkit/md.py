@@ -75,7 +75,7 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
 
     MACE potentials run on :mod:`toolkit.engine` (see :func:`uses_engine`), others on ASE.
     ``compile_model`` compiles the engine's model call (:class:`toolkit.engine.MDEngine`): after a
-    compilation of a minute or so, small cells step 1.3–2.5 times faster on a CPU. Other potentials
+    compilation of a minute or so, small cells step 1.3–1.9 times faster on a CPU. Other potentials
     run as they would without it.
 
     Velocities start from a Maxwell–Boltzmann distribution drawn with ``seed``. Every
