@@ -213,7 +213,7 @@ def test_a_model_call_that_fails_to_compile_runs_eagerly_with_a_warning(tiny, mo
 
     monkeypatch.setattr("toolkit.engine.compiled_energy", no_compiler)
     eager = MDEngine(tiny, [cell(2)], 300.0, thermostat="nve", dtype="float64")
-    with pytest.warns(UserWarning, match="compiling the model call failed.*no C\\+\\+ compiler"):
+    with pytest.warns(UserWarning, match="compiled model call failed.*no C\\+\\+ compiler"):
         fallen_back = MDEngine(tiny, [cell(2)], 300.0, thermostat="nve", dtype="float64", compile_model=True)
     fallen_back.step(3)
     eager.step(3)

@@ -47,10 +47,11 @@ THERMOSTATS = ("nve", "langevin", "csvr")
 #: pairs times images per cell (n² · M) up to which a GPU searches a cell's pairs all at once, and how many
 #: such vectors one pass over several cells holds (8e6: 200 MB in float64)
 BRUTE_FORCE_PAIRS, BRUTE_FORCE_PASS = 2_000_000, 8_000_000
-#: torch.compile options for :func:`compiled_energy`. Inductor's vectorised C++ kernels crashed the process
-#: (double free) and, in the call before, gave forces 0.011 eV/Å off on this project's machine (AMD EPYC with AVX2,
-#: torch 2.13); its scalar kernels (SIMD length 1) agree with the eager call to 4e-7 eV/Å and still fuse the
-#: thousands of small ops a small cell's call is made of.
+#: torch.compile options for :func:`compiled_energy`. Inductor's vectorised C++ kernels on two threads crashed the
+#: process (double free) and, in the call before, gave forces 0.011 eV/Å off on this project's machine (AMD EPYC
+#: with AVX2, torch 2.13). Scalar kernels (SIMD length 1) on two threads, or vectorised ones on one
+#: (``cpp.threads``: 1), agree with the eager call to 4e-7 eV/Å and were as fast as each other (15-17 ms a step
+#: for 64 atoms); both still fuse the thousands of small ops a small cell's call is made of.
 INDUCTOR_OPTIONS = {"cpp.simdlen": 1}
 #: compiled model calls by (model file SHA-256, dtype, device): dynamo guards each compiled function on the
 #: types of the modules it ran, which a rebuilt model makes anew, so each engine compiling its own call would
@@ -485,13 +486,16 @@ class MDEngine:
             data = dict(self.graph, positions=positions, edge_index=self.all_edges[:, keep],
                         shifts=self.all_shifts[keep], unit_shifts=self.all_unit_shifts[keep])
             if self._compiled is not None:
+                positions.requires_grad_(True)
                 try:
-                    energy = self._compiled(dict(data, positions=positions.requires_grad_(True)))
+                    energy = self._compiled(data)
                     forces = -torch.autograd.grad(energy.sum(), positions)[0]
                     energies = energy.detach()
-                except Exception as problem:  # inductor needs a C++ compiler and may fail to lower an op; the
-                    warnings.warn(f"compiling the model call failed, running it eagerly: {problem}",  # eager call
-                                  stacklevel=3)  # below gives the same forces, or raises what the model rejects
+                except Exception as problem:
+                    # inductor needs a C++ compiler and may fail to lower an op: the eager call below then gives
+                    # the same forces, or raises what the model itself rejects
+                    warnings.warn(f"the compiled model call failed, running it eagerly from here: {problem}",
+                                  stacklevel=3)
                     self._compiled = None
             if self._compiled is None:
                 out = self.model(data, training=False, compute_force=True, compute_stress=False)
