@@ -371,7 +371,7 @@ def test_non_mace_potentials_are_refused_with_a_pointer(chgnet):
         MDEngine(chgnet, [cell(0)], 300.0)
 
 
-def test_run_md_puts_mace_models_on_the_engine_and_batches_many_runs(tiny, emt):
+def test_run_md_puts_mace_models_on_the_engine_and_batches_many_runs(tiny, emt, monkeypatch):
     from ase.build import bulk
 
     from toolkit.md import run_md, run_md_many, uses_engine
@@ -381,8 +381,17 @@ def test_run_md_puts_mace_models_on_the_engine_and_batches_many_runs(tiny, emt):
     assert len(frames) == 3 and frames[-1].info["step"] == 20  # the engine's frames
     many = run_md_many([cell(1), cell(2)], tiny, [300.0, 600.0], 20, sample_every=10, seeds=[5, 6], progress=False)
     assert np.allclose(many[0][-1].positions, frames[-1].positions, atol=1e-4)  # batching changes nothing
-    compiled = run_md(atoms, tiny, 300.0, 20, sample_every=10, seed=5, progress=False, compile_model=True)
-    assert np.allclose(compiled[-1].positions, frames[-1].positions, atol=1e-4)  # nor does compiling
+    asked = []  # compile_model reaches the engine, whose compiled branch takes the forces from the energy
+
+    def uncompiled(model, key=None):
+        asked.append(key)
+        return lambda inputs: model(inputs, training=False, compute_force=False, compute_stress=False)["energy"]
+
+    monkeypatch.setattr("toolkit.engine.compiled_energy", uncompiled)
+    compiled = [run_md(atoms, tiny, 300.0, 20, sample_every=10, seed=5, progress=False, compile_model=True),
+                run_md_many([atoms], tiny, 300.0, 20, sample_every=10, seeds=5, progress=False, compile_model=True)[0]]
+    assert len(asked) == 2
+    assert all(np.allclose(run[-1].positions, frames[-1].positions, atol=1e-4) for run in compiled)
     copper = bulk("Cu", "fcc", a=3.6, cubic=True)
     assert not uses_engine(copper, emt)  # other potentials stay on ASE's integrator
     assert len(run_md_many([copper], emt, 300.0, 20, sample_every=10, progress=False)[0]) == 3
