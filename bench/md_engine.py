@@ -150,7 +150,7 @@ def main() -> None:
                  f"lists (the faster batched run's {1000 * 10 * min(batched_s.values()):.0f} ms for 10 steps)",
                  f"{1000 * t_ase:.1f} ms", f"{1000 * t_check:.1f} ms", t_ase / t_check, None))
 
-    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "no GPU"
+    where = torch.cuda.get_device_name() if on_gpu else "no GPU"
     print(f"\n{os.cpu_count()} CPUs ({where}, device {args.device}), torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads; "
           f"model: student:{args.study} (float32); {args.steps} Langevin steps of 2 fs, bcc Li at 400 K\n")

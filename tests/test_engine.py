@@ -206,7 +206,7 @@ def test_the_compiled_model_call_gives_the_same_steps_as_the_eager_one(tiny):
 
 
 def test_a_model_call_that_fails_to_compile_runs_eagerly_with_a_warning(tiny, monkeypatch):
-    def no_compiler(model, key=None):
+    def no_compiler(model, key):
         def call(inputs):
             raise RuntimeError("no C++ compiler")
         return call
@@ -383,7 +383,7 @@ def test_run_md_puts_mace_models_on_the_engine_and_batches_many_runs(tiny, emt, 
     assert np.allclose(many[0][-1].positions, frames[-1].positions, atol=1e-4)  # batching changes nothing
     asked = []  # compile_model reaches the engine, whose compiled branch takes the forces from the energy
 
-    def uncompiled(model, key=None):
+    def uncompiled(model, key):
         asked.append(key)
         return lambda inputs: model(inputs, training=False, compute_force=False, compute_stress=False)["energy"]
 

@@ -127,7 +127,7 @@ def mace_model(potential):
     return inner.models[0], float(inner.r_max), inner.z_table
 
 
-def compiled_energy(model: torch.nn.Module, key: tuple | None = None):
+def compiled_energy(model: torch.nn.Module, key: tuple):
     """``energy(inputs)``: a MACE model's energies (eV, one per graph of the batch ``inputs``, mace-torch's
     input dict) through ``torch.compile`` (inductor, :data:`INDUCTOR_OPTIONS`), with dynamic shapes, since
     the number of edges changes from step to step. Forces are minus the gradient of the energies' sum with
@@ -136,8 +136,8 @@ def compiled_energy(model: torch.nn.Module, key: tuple | None = None):
     Dynamo cannot trace e3nn's TorchScript-generated modules, so the model is first rebuilt from its own
     configuration and weights without them (mace-torch's :func:`mace.tools.compile.prepare`), in the dtype
     and on the device of ``model``. The first call compiles: on this project's 2 cores about 75 s, or about
-    8 s where inductor's on-disk cache already holds the kernels. With a ``key`` (see :data:`_COMPILED_CALLS`),
-    later calls for the same key return the same compiled function, which compiles once per process.
+    8 s where inductor's on-disk cache already holds the kernels. Later calls with the same ``key`` (see
+    :data:`_COMPILED_CALLS`) return the same compiled function, which compiles once per process.
     """
     if key in _COMPILED_CALLS:
         return _COMPILED_CALLS[key]
@@ -153,10 +153,8 @@ def compiled_energy(model: torch.nn.Module, key: tuple | None = None):
     def energy(inputs: dict) -> torch.Tensor:
         return rebuilt(inputs, training=False, compute_force=False, compute_stress=False)["energy"]
 
-    compiled = torch.compile(energy, dynamic=True, options=INDUCTOR_OPTIONS)
-    if key is not None:
-        _COMPILED_CALLS[key] = compiled
-    return compiled
+    _COMPILED_CALLS[key] = torch.compile(energy, dynamic=True, options=INDUCTOR_OPTIONS)
+    return _COMPILED_CALLS[key]
 
 
 class StaticModelCall:
@@ -719,6 +717,7 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
 
     from toolkit.md import replay_explosion
 
+    # compile_model only where set, so that the store keys of eager runs stay those they always were
     engine_args = dict(thermostat=thermostat, timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, tau_fs=tau_fs,
                        dtype=dtype, **({"compile_model": True} if compile_model else {}))
     temperatures, seed_list = per_replica(len(replicas), temperatures_K, seeds)
