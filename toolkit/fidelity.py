@@ -146,9 +146,8 @@ def liga_phases(potential, store: ResultsStore | None = None) -> tuple[dict, dic
 
 
 def _liga_alloy(potential, store, out: dict, reference=None) -> None:
-    from toolkit import defects, liga
+    from toolkit import liga
     from toolkit import phonons as ph
-    from toolkit.barriers import neb_barrier
     from toolkit.relax import relax
 
     phases, lattices = liga_phases(potential, store)
@@ -161,17 +160,32 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
                                  supercell=(2, 2, 2), store=store, progress=False)
     gamma = np.sort(ph.frequencies_at(phonons))[3:]
     out["freq_Gamma_lowest_optical_THz"], out["freq_Gamma_highest_THz"] = float(gamma[0]), float(gamma[-1])
-    # the notebook's transport section, in its quick-mode cells: a Li vacancy in the alloy and, for contrast, in
-    # Li metal (at 400 K there: bcc Li melts at 454 K)
+    for label, band, temperature_K in liga_hops(potential, store, phases):
+        out[f"{label}V_Li_hop_barrier_eV"] = band["barrier_eV"]
+        out[f"D_Li_{temperature_K:.0f}K_V_Li_{label}cm2_s"] = _diffusion(band["images"][0], potential, temperature_K,
+                                                                         1500, 2.0, "Li", store)
+
+
+def liga_hops(potential, store: ResultsStore | None = None, phases: dict | None = None) -> list[tuple[str, dict, float]]:
+    """The notebook's transport section in its quick-mode cells: a Li vacancy hop in the B32 alloy (2 x 2 x 2
+    primitive cells) and, for contrast, in Li metal (3 x 3 x 3 bcc cells), each in ``potential``'s own relaxed
+    lattice (``phases``: :func:`liga_phases`'), end states relaxed, as ``(label, band, temperature_K)``: the
+    card row's prefix, :func:`~toolkit.barriers.neb_barrier`'s band (5 images, climbing, to 0.05 eV/Å; its first
+    image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li, which melts at 454 K)."""
+    from toolkit import defects, liga
+    from toolkit.barriers import neb_barrier
+    from toolkit.relax import relax
+
+    phases = phases if phases is not None else liga_phases(potential, store)[0]
+    primitive = liga.liga_b32(float(phases["LiGa (B32)"].cell.lengths()[0]), primitive=True)
     hosts = (("", make_supercell(primitive, np.eye(3, dtype=int) * 2), 700.0),
              ("bcc_Li_", make_supercell(phases["Li (bcc)"], np.eye(3, dtype=int) * 3), 400.0))
+    out = []
     for label, host, temperature_K in hosts:
         initial, final, _ = defects.vacancy_hop(host, host.get_chemical_symbols().index("Li"))
         ends = [relax(s, potential, fmax_eV_A=0.02, relax_cell=False, store=store) for s in (initial, final)]
-        out[f"{label}V_Li_hop_barrier_eV"] = neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05,
-                                                         store=store)["barrier_eV"]
-        out[f"D_Li_{temperature_K:.0f}K_V_Li_{label}cm2_s"] = _diffusion(ends[0], potential, temperature_K, 1500, 2.0,
-                                                                         "Li", store)
+        out.append((label, neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05, store=store), temperature_K))
+    return out
 
 
 #: Structures the teacher's run hands to the student's (so both start alike); not properties.
