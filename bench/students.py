@@ -12,6 +12,8 @@ temperature (with its study's time step), once for each of ``--stability-seeds``
 table says how many of those runs lasted: a student that is fast and accurate on held-out frames
 can still leave its training data and blow up, and whether one run does is chance (the oxyhalide
 student of 2026-11-27 lasted 10 ps at 1000 K with seeds 1 and 2, and blew up after 5.2 ps with 0).
+Where a study has a bigger, hotter cell that students have blown up in (``HOT_CELLS``), the same runs
+follow there.
 
     python bench/students.py [--steps 30] [--stability-ps 10] [--stability-seeds 3] [--study NAME ...]
 
@@ -83,6 +85,19 @@ def timed_md(atoms, potential, temperature_K: float, n_steps: int):
     return (time.perf_counter() - started) / n_steps, frames
 
 
+def liga_hot_cell():
+    """The 127-atom B32 LiGa cell with a Li vacancy that the LiGa refinement rounds run, at their hottest (K).
+
+    Two LiGa students of 2026-11-28 (without pair repulsion) blew up here in 3 runs of 3 each, where most of
+    their runs in ``bench_cell``'s 31 atoms at 700 K lasted 10 ps."""
+    from toolkit import defects, liga
+
+    return defects.vacancies(liga.liga_b32().repeat(2), "Li", 1)[0], 800.0
+
+
+HOT_CELLS = {"liga-alloy": liga_hot_cell}
+
+
 def stability(student, atoms, temperature_K: float, ps: float, timestep_fs: float, n_seeds: int) -> str:
     """How many of ``n_seeds`` runs of the student's engine MD of ``atoms`` at ``temperature_K`` last ``ps``, and
     when the others blew up.
@@ -137,9 +152,10 @@ def main() -> None:
             diffs.append((probe.get_forces() - reference).ravel())
         rmse = 1000 * float(np.sqrt(np.mean(np.concatenate(diffs) ** 2)))
         timestep = STUDY_TIMESTEP_FS[study]
-        lasted = stability(student, atoms, temperature, args.stability_ps, timestep, args.stability_seeds)
-        rows.append((study, len(atoms), teacher.info.name, t_teacher, t_student, t_engine, t_compiled, rmse,
-                     f"{lasted} ({temperature:g} K, {timestep:g} fs)"))
+        runs = [(atoms, temperature)] + ([HOT_CELLS[study]()] if study in HOT_CELLS else [])
+        lasted = "; ".join(f"{stability(student, cell, t, args.stability_ps, timestep, args.stability_seeds)} "
+                           f"({len(cell)} atoms, {t:g} K, {timestep:g} fs)" for cell, t in runs)
+        rows.append((study, len(atoms), teacher.info.name, t_teacher, t_student, t_engine, t_compiled, rmse, lasted))
     print(f"\n{os.cpu_count()} CPUs; ASE Langevin, {args.steps} steps of 1 fs per potential; force RMSE on the "
           "teacher's own frames\n")
     print("| study | atoms | teacher | teacher, ASE (ms/step) | student, ASE (ms/step) | student, engine / compiled "
