@@ -141,6 +141,7 @@ def deformed(atoms: Atoms, deformation: np.ndarray, rng: np.random.Generator, ra
     """A copy with its cell (atoms scaled along) multiplied by ``deformation`` and Gaussian rattles of ``rattle_A`` (Å)."""
     copy = atoms.copy()
     copy.set_constraint()
+    copy.info.pop("relax", None)  # a relaxed structure's record (toolkit.relax), not this copy's
     copy.set_cell(atoms.cell[:] @ deformation, scale_atoms=True)
     copy.positions += rng.normal(0, rattle_A, copy.positions.shape)
     copy.info["config_type"] = kind
@@ -407,17 +408,14 @@ def hop_path_frames(potential, store, n: int, rng, kind: str, rattle_A: float = 
     vacancy hops (:func:`toolkit.fidelity.liga_hops`: the notebook's quick-mode cells, in its relaxed lattices).
 
     Interpolated images (``path_images``) are not the relaxed path: fitted to them, the first student put the
-    hop in bcc Li at 0.158 eV against its teacher's 0.109 eV (its card, until 2026-11-28), and even on the teacher's own path it
-    rose to 0.136 eV, from tangential forces only some 30 meV/Å off on the hopping atom. That barrier
-    difference alone makes D at 400 K 2.5 times too small.
+    hop in bcc Li at 0.158 eV against its teacher's 0.109 eV (its card, until 2026-11-28), and even on the
+    teacher's own path it rose to 0.136 eV, from tangential forces only some 30 meV/Å off on the hopping atom.
+    That barrier difference alone makes D at 400 K 2.5 times too small.
     """
     from toolkit.fidelity import liga_hops
 
-    frames = [deformed(image, np.eye(3), rng, rattle_A, kind)
-              for _, band, _ in liga_hops(potential, store) for image in band["images"] for _ in range(n)]
-    for frame in frames:
-        frame.info.pop("relax", None)  # an end state's relaxation record, not this frame's
-    return frames
+    return [deformed(image, np.eye(3), rng, rattle_A, kind)
+            for _, band, _ in liga_hops(potential, store) for image in band["images"] for _ in range(n)]
 
 
 SAMPLERS = {"proton-phonon": _proton_phonon, "oxyhalide-volcano": _oxyhalide_volcano, "liga-alloy": _liga_alloy}

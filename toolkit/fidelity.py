@@ -169,9 +169,10 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
 def liga_hops(potential, store: ResultsStore | None = None, phases: dict | None = None) -> list[tuple[str, dict, float]]:
     """The notebook's transport section in its quick-mode cells: a Li vacancy hop in the B32 alloy (2 x 2 x 2
     primitive cells) and, for contrast, in Li metal (3 x 3 x 3 bcc cells), each in ``potential``'s own relaxed
-    lattice (``phases``: :func:`liga_phases`'s first item), end states relaxed, as ``(label, band, temperature_K)``: the
-    card row's prefix, :func:`~toolkit.barriers.neb_barrier`'s band (5 images, climbing, to 0.05 eV/Å; its first
-    image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li, which melts at 454 K)."""
+    lattice (``phases``: :func:`liga_phases`'s first item), end states relaxed, as ``(label, band,
+    temperature_K)``: the card row's prefix, :func:`~toolkit.barriers.neb_barrier`'s band (5 images, climbing,
+    to 0.05 eV/Å; its first image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li,
+    which melts at 454 K)."""
     from toolkit import defects, liga
     from toolkit.barriers import neb_barrier
     from toolkit.relax import relax
