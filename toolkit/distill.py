@@ -114,6 +114,11 @@ class StudentSettings:
 #: student's was 125), better on glass, relaxation and MD frames and worse on compressed and hard-rattled
 #: ones; in its first round it let atoms collapse (Ta–Ta 1.63 Å, Li–Cl 1.10 Å) in two of its six
 #: melt–quenches, and after refinement in none, and its card agrees with the teacher on every property.
+#: Its force error is coverage more than reach (2026-11-28, README): the teacher's forces reach far (atoms
+#: beyond 7 Å move them by 42 meV/Å, bench/force_locality.py), but on the same MD frames a 6 Å cutoff or a
+#: third interaction fitted hardly better (82, 78 against 85 meV/Å) and did worse on an unseen packing,
+#: while 4 and 8 packings of the 42-atom cell instead of 2 took the error on it from 167 to 103 and 87
+#: meV/Å (bench/student_reach.py); the training error stayed at 70-85 meV/Å in every case.
 #: The LiGa student has pair repulsion since 2026-11-28: trained also on the relaxed vacancy-hop paths
 #: (:func:`hop_path_frames`), which put its bcc Li hop at 0.117-0.129 eV where it had 0.158 (teacher 0.109),
 #: two students without it blew up in 10 ps of hot B32 MD (127 atoms, 700-800 K; Li-Li pairs at 0.8-1.1 Å) in

@@ -1,0 +1,92 @@
+"""How far the teacher's forces reach: the floor a student's cutoff puts under its force error.
+
+A MACE student with cutoff r_max and two interactions builds an atom's energy from neighbours within
+2 r_max, and the force on an atom falls off with its neighbours' distance; a teacher (CHGNet: 6 Å graph,
+four convolutions) can reach further. Whatever the teacher's force on an atom owes to atoms beyond the
+student's reach, the student cannot learn, however long it trains. This measures that share directly:
+
+1. a held-out frame of the study (teacher-labelled, shipped with its student) is repeated into a supercell
+   at least ``2 R_max`` wide, so that no atom sees its own image within the largest radius;
+2. one fixed random displacement field (``--sigma`` Å per component, seed 0) is drawn for the supercell;
+3. for each of ``--centres`` atoms of the first copy and each radius R, only the atoms farther than R from
+   the centre (minimum image) are displaced, and the change in the force on the centre is recorded.
+
+The table gives, per radius, the RMS of that change (meV/Å per component, the unit of the cards' force
+errors) for teacher and student, beside the RMS force of the frame itself. A teacher whose column is still
+tens of meV/Å at 2 r_max = 10 Å has forces a student of that reach can match only on average.
+
+    python bench/force_locality.py [--study oxyhalide-volcano] [--sigma 0.1] [--centres 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+from ase.geometry import get_distances
+from ase.io import read
+
+from toolkit.potentials import STUDENTS_DIR, load_potential
+
+RADII_A = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
+
+
+def supercell_for(atoms, reach_A: float):
+    """``atoms`` repeated so that each perpendicular width of the cell is at least ``2 reach_A``."""
+    widths = atoms.cell.volume / np.linalg.norm(np.cross(atoms.cell[[1, 2, 0]], atoms.cell[[2, 0, 1]]), axis=1)
+    return atoms.repeat([int(np.ceil(2 * reach_A / w)) for w in widths])
+
+
+def force_changes(cell, potential, centres, radii, displacement):
+    """Change in the force (eV/Å) on each centre when only the atoms farther than R from it move by
+    ``displacement``: an array (len(centres), len(radii), 3)."""
+    work = cell.copy()
+    work.calc = potential
+    base = work.get_forces()[centres]
+    distances = get_distances(cell.positions[centres], cell.positions, cell=cell.cell, pbc=cell.pbc)[1]
+    changes = np.empty((len(centres), len(radii), 3))
+    for i, centre in enumerate(centres):
+        for j, radius in enumerate(radii):
+            moved = distances[i] > radius
+            work.positions = cell.positions + displacement * moved[:, None]
+            changes[i, j] = work.get_forces()[centre] - base[i]
+    return changes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", default="oxyhalide-volcano")
+    parser.add_argument("--sigma", type=float, default=0.1, help="displacement per component (Å)")
+    parser.add_argument("--centres", type=int, default=16, help="centre atoms per frame")
+    parser.add_argument("--frames", type=int, default=2, help="held-out frames, the largest first")
+    args = parser.parse_args()
+
+    card = json.loads((STUDENTS_DIR / f"{args.study}.json").read_text())
+    teacher = load_potential(card["teacher"]["name"])
+    student = load_potential(f"student:{args.study}", dtype="float64")
+    held_out = read(STUDENTS_DIR / f"{args.study}-heldout.xyz", index=":")
+    frames = sorted(held_out, key=len, reverse=True)[:args.frames]
+    rng = np.random.default_rng(0)
+    print(f"\n{args.study}: teacher {teacher.info.name}, student r_max {card['training']['r_max_A']} Å "
+          f"x {card['training']['num_interactions']} interactions; displacement {args.sigma} Å per component "
+          f"beyond R; {args.centres} centres per frame\n")
+    changes = {p: [] for p in ("teacher", "student")}
+    for frame in frames:
+        cell = supercell_for(frame, max(RADII_A) + 1.0)
+        centres = np.sort(rng.choice(len(frame), size=min(args.centres, len(frame)), replace=False))
+        displacement = rng.normal(0.0, args.sigma, size=(len(cell), 3))
+        rms_force = 1000 * np.sqrt(np.mean(frame.arrays["teacher_forces"] ** 2))
+        print(f"- {frame.info.get('config_type')} {frame.get_chemical_formula()} ({len(frame)} atoms) in a "
+              f"{len(cell)}-atom supercell; the frame's RMS teacher force {rms_force:.0f} meV/Å")
+        for name, potential in (("teacher", teacher), ("student", student)):
+            changes[name].append(force_changes(cell, potential, centres, RADII_A, displacement))
+    print("\n| R (Å) | teacher: RMS force change (meV/Å) | student: RMS force change (meV/Å) |")
+    print("|---|---|---|")
+    rms = {name: 1000 * np.sqrt(np.mean(np.concatenate(c) ** 2, axis=(0, 2))) for name, c in changes.items()}
+    for j, radius in enumerate(RADII_A):
+        print(f"| {radius:g} | {rms['teacher'][j]:.1f} | {rms['student'][j]:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
