@@ -27,6 +27,7 @@ import numpy as np
 from ase.geometry import get_distances
 from ase.io import read
 
+from toolkit.distill import FORCES_KEY
 from toolkit.potentials import STUDENTS_DIR, load_potential
 
 RADII_A = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
@@ -76,7 +77,7 @@ def main() -> None:
         cell = supercell_for(frame, max(RADII_A) + 1.0)
         centres = np.sort(rng.choice(len(frame), size=min(args.centres, len(frame)), replace=False))
         displacement = rng.normal(0.0, args.sigma, size=(len(cell), 3))
-        rms_force = 1000 * np.sqrt(np.mean(frame.arrays["teacher_forces"] ** 2))
+        rms_force = 1000 * np.sqrt(np.mean(frame.arrays[FORCES_KEY] ** 2))
         print(f"- {frame.info.get('config_type')} {frame.get_chemical_formula()} ({len(frame)} atoms) in a "
               f"{len(cell)}-atom supercell; the frame's RMS teacher force {rms_force:.0f} meV/Å")
         for name, potential in (("teacher", teacher), ("student", student)):

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from toolkit import amorphous as am
-from toolkit.distill import errors, label, md_frames, seconds_per_force_call, settings_for, train_in_store
+from toolkit.distill import FORCES_KEY, errors, label, md_frames, seconds_per_force_call, settings_for, train_in_store
 from toolkit.potentials import available_students, load_potential
 from toolkit.store import ResultsStore
 
@@ -61,7 +61,7 @@ def main() -> None:
     test_set = teacher_md(teacher, TEST_SEED, args.steps, store)
     probe = test_set[0].copy()
     t_teacher = seconds_per_force_call(teacher, probe)
-    rms_force = {T: 1000 * np.sqrt(np.mean(np.concatenate([a.arrays["teacher_forces"].ravel() for a in test_set
+    rms_force = {T: 1000 * np.sqrt(np.mean(np.concatenate([a.arrays[FORCES_KEY].ravel() for a in test_set
                                                            if a.info["config_type"] == f"md {T} K"]) ** 2))
                  for T in TEMPERATURES_K}
     rows = []
@@ -70,8 +70,8 @@ def main() -> None:
         settings = replace(settings_for(STUDY), r_max_A=float(r_max), num_interactions=int(interactions),
                            max_epochs=args.epochs)
         model = train_in_store(STUDY, train_set, settings, 0, store, teacher)
-        test = errors(load_potential(str(model), device="cpu", dtype="float64"), test_set)
-        train = errors(load_potential(str(model), device="cpu", dtype="float64"), train_set)
+        student = load_potential(str(model), device="cpu", dtype="float64")
+        test, train = errors(student, test_set), errors(student, train_set)
         call = seconds_per_force_call(load_potential(str(model), device="cpu", dtype="float32"), probe)
         rows.append((settings, test, train, call))
 
