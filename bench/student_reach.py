@@ -1,7 +1,7 @@
 """Does a student that reaches further fit its teacher better? Students of several reaches, same data.
 
 ``bench/force_locality.py`` finds that the oxyhalide teacher's force on an atom still moves by tens of meV/Å
-when only atoms 6-8 Å away move, where the shipped student's (5 Å cutoff, two interactions) hardly does. If
+when only atoms 6-8 Å away move, and the shipped student's (5 Å cutoff, two interactions) much less. If
 that missing reach is what keeps the student's force error above the 60 meV/Å target, a longer cutoff or a
 third interaction should fit the same data better, at some cost in speed. This trains one student per reach
 on the same teacher MD and compares them on MD of a packing none of them saw; ``--train-seeds`` with more
