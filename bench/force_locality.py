@@ -21,22 +21,21 @@ tens of meV/Å at 2 r_max = 10 Å has forces a student of that reach can match o
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 from ase.geometry import get_distances
 from ase.io import read
 
 from toolkit.distill import FORCES_KEY
-from toolkit.potentials import STUDENTS_DIR, load_potential
+from toolkit.engine import image_reach
+from toolkit.potentials import STUDENTS_DIR, available_students, load_potential
 
 RADII_A = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 
 
 def supercell_for(atoms, reach_A: float):
     """``atoms`` repeated so that each perpendicular width of the cell is at least ``2 reach_A``."""
-    widths = atoms.cell.volume / np.linalg.norm(np.cross(atoms.cell[[1, 2, 0]], atoms.cell[[2, 0, 1]]), axis=1)
-    return atoms.repeat([int(np.ceil(2 * reach_A / w)) for w in widths])
+    return atoms.repeat(image_reach(atoms.cell[:], 2 * reach_A))
 
 
 def force_changes(cell, potential, centres, radii, displacement):
@@ -63,7 +62,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=2, help="held-out frames, the largest first")
     args = parser.parse_args()
 
-    card = json.loads((STUDENTS_DIR / f"{args.study}.json").read_text())
+    card = available_students()[args.study]
     teacher = load_potential(card["teacher"]["name"])
     student = load_potential(f"student:{args.study}", dtype="float64")
     held_out = read(STUDENTS_DIR / f"{args.study}-heldout.xyz", index=":")
