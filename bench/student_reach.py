@@ -40,9 +40,9 @@ TEMPERATURES_K = (700, 1000, 1500)
 
 def teacher_md(teacher, packing_seed: int, n_steps: int, store) -> list:
     """The teacher's labelled MD frames of the 42-atom x = 1.5 cell packed with ``packing_seed``."""
-    packing = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=packing_seed)
-    frames = md_frames(am.settle(packing, teacher, store), teacher, TEMPERATURES_K, n_steps, 30, packing_seed,
-                       store, timestep_fs=2.0)
+    packing = am.oxyhalide_packing(1.5, 4, packing_seed)
+    frames = md_frames(am.settle(packing, teacher, store), teacher, TEMPERATURES_K, n_steps, 30, packing_seed, store,
+                       timestep_fs=2.0)
     return label(frames, teacher, store, progress=False)
 
 

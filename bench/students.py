@@ -57,8 +57,7 @@ def bench_cell(study: str, teacher):
         from toolkit import amorphous as am
 
         # settled by the teacher first, as melt_quench does: a raw packing's first steps are no study's MD
-        packing = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=3)
-        return am.settle(packing, teacher), 1000.0
+        return am.settle(am.oxyhalide_packing(1.5, 4, 3), teacher), 1000.0
     from toolkit import defects, liga
 
     b32 = make_supercell(liga.liga_b32(primitive=True), np.eye(3, dtype=int) * 2)

@@ -29,6 +29,16 @@ def test_packing_has_the_composition_charge_neutrality_density_and_distances(x):
     assert not find_overlaps(atoms)
 
 
+def test_oxyhalide_packing_is_the_composition_packed_at_the_ideal_mixing_density():
+    atoms = am.oxyhalide_packing(1.5, 4, seed=3)
+    assert len(atoms) == 42 and am.formal_charge(atoms) == 0
+    assert am.mass_density_g_cm3(atoms) == pytest.approx(am.ideal_mixing_density_g_cm3(1.5), rel=1e-9)
+    reference = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=3)
+    assert np.array_equal(atoms.positions, reference.positions)
+    with pytest.raises(ValueError, match="multiple of 2 Ta"):
+        am.oxyhalide_packing(1.5, 3, seed=3)
+
+
 def test_packing_is_reproducible_from_its_seed():
     counts = am.oxyhalide_counts(1.0, 2)
     a, b = (am.random_packing(counts, 3.0, seed=7) for _ in range(2))

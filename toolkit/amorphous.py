@@ -127,6 +127,12 @@ def random_packing(counts: dict[str, int], density_g_cm3: float, seed: int, max_
     return Atoms(placed, positions=positions, cell=[side] * 3, pbc=True)
 
 
+def oxyhalide_packing(x: float, n_ta: int, seed: int) -> Atoms:
+    """``n_ta`` formula units of TaCl5·xLi2O packed at random (``seed``) at the ideal-mixing density: where
+    every oxyhalide melt–quench of the toolkit starts (:func:`oxyhalide_counts`, :func:`random_packing`)."""
+    return random_packing(oxyhalide_counts(x, n_ta), ideal_mixing_density_g_cm3(x), seed=seed)
+
+
 @dataclass(frozen=True)
 class MeltQuench:
     """A melt–quench protocol (all Langevin NVT, then a zero-pressure relaxation).

@@ -331,8 +331,7 @@ def _oxyhalide_packings(seed: int) -> list[tuple[Atoms, int]]:
     from toolkit import amorphous as am
 
     sizes = [(x, 2, seed + k) for k, x in enumerate((0.5, 1.0, 1.5, 2.0, 2.5))] + [(1.5, 4, seed + 10)]
-    return [(am.random_packing(am.oxyhalide_counts(x, units), am.ideal_mixing_density_g_cm3(x), seed=s), s)
-            for x, units, s in sizes]
+    return [(am.oxyhalide_packing(x, units, s), s) for x, units, s in sizes]
 
 
 def _oxyhalide_glasses(teacher, seed: int, store) -> list[tuple[Atoms, Atoms, int]]:

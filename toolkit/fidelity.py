@@ -95,8 +95,8 @@ def card_glass(potential, seed: int = 7, store=None):
 
     protocol = am.MeltQuench(melt_ps=0.3, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
                              relax_fmax_eV_A=0.1)
-    packed = am.random_packing(am.oxyhalide_counts(1.5, 4), am.ideal_mixing_density_g_cm3(1.5), seed=seed)
-    return am.melt_quench(packed, potential, protocol, seed=seed, store=store, progress=False)
+    return am.melt_quench(am.oxyhalide_packing(1.5, 4, seed), potential, protocol, seed=seed, store=store,
+                          progress=False)
 
 
 def glass_structure(glass, potential, store=None) -> tuple:

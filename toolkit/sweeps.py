@@ -159,8 +159,7 @@ def oxyhalide_glass(x: float, n_ta: int, seed: int, temperatures_K: list, md_ps:
     store = ResultsStore()
     protocol = am.MeltQuench(melt_ps=melt_ps, quench_rate_K_per_ps=quench_rate_K_per_ps,
                              quench_stages=quench_stages, anneal_ps=anneal_ps, timestep_fs=timestep_fs)
-    packed = am.random_packing(am.oxyhalide_counts(x, n_ta), am.ideal_mixing_density_g_cm3(x), seed=seed)
-    glass = am.melt_quench(packed, calc, protocol, seed=seed, store=store, progress=False)
+    glass = am.melt_quench(am.oxyhalide_packing(x, n_ta, seed), calc, protocol, seed=seed, store=store, progress=False)
     li = [i for i, s in enumerate(glass.get_chemical_symbols()) if s == "Li"]
     n_steps = int(md_ps * 1000 / timestep_fs)
     runs = run_md_many([glass] * len(temperatures_K), calc, [float(t) for t in temperatures_K], n_steps,
