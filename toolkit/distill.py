@@ -456,9 +456,10 @@ def _oxyhalide_refinement(student, teacher, seed: int, store, round_index: int =
 
 
 def _liga_refinement(student, teacher, seed: int, store, round_index: int = 0) -> list[Atoms]:
-    """The student's own 10 ps MD of the cells the study's full mode runs: B32 LiGa (500 and 800 K)
-    and bcc Li (400 K), 127 atoms each with one Li vacancy, and its own paths of the quick mode's vacancy
-    hops (for the teacher to label).
+    """The student's own 10 ps MD of cells as large as the study's full mode runs: B32 LiGa (500 and 800 K)
+    and bcc Li (400 K), 127 atoms each with one Li vacancy (the full mode's bcc Li cell; its B32 cell is
+    3 x 3 x 3 primitive cells, 107 atoms, this one the conventional cell doubled), and its own paths of the
+    quick mode's vacancy hops (for the teacher to label).
 
     The sampler's MD is of 31- to 53-atom cells over 0.6 ps; in the 127-atom B32 cell the first
     student blew up within 10 ps at 600 and 700 K, and within 40 ps at 500 K. Where a run blows
