@@ -5,18 +5,21 @@ when only atoms 6-8 Å away move, and the shipped student's (5 Å cutoff, two in
 that missing reach is what keeps the student's force error above the 60 meV/Å target, a longer cutoff or a
 third interaction should fit the same data better, at some cost in speed. This trains one student per reach
 on the same teacher MD and compares them on MD of a packing none of them saw; ``--train-seeds`` with more
-packings asks instead what more data of the same kind buys:
+packings asks instead what more data of the same kind buys, and a third number in a variant (channels) what
+more width buys:
 
 - data: the teacher's MD (ASE Langevin, 2 fs, every 30th step) of the study's 42-atom x = 1.5 cell, packed
   with seeds 3 and 4 (``--train-seeds``) for training and 5 for testing, each settled and run at 700, 1000
   and 1500 K (first quarter dropped; MD seed: the packing's plus the temperature's index), every teacher
   calculation through the results store;
-- students: the shipped recipe (``distill.settings_for``) with only r_max and the number of interactions
-  changed, all trained for ``--epochs`` with seed 0;
+- students: the shipped recipe (``distill.settings_for``) with only r_max, the number of interactions and
+  (optionally) the number of channels changed, all trained for ``--epochs`` with seed 0;
 - columns: force RMSE (meV/Å) on the test MD by temperature and on the training set, and the time of one
-  float32 energy+forces call (ASE calculator, the 42-atom cell) with its speed-up over the teacher's call.
+  float32 energy+forces call (ASE calculator, the 42-atom cell) with its speed-up over the teacher's call;
+  beside them, the teacher's RMS force on the test frames and how far their atoms move (RMS displacement
+  per component about the mean position over 0.3 ps, the scale of ``force_locality.py``'s ``--sigma``).
 
-    python bench/student_reach.py [--variants 5,2 6,2 5,3] [--epochs 60] [--steps 1500] [--train-seeds 3 4]
+    python bench/student_reach.py [--variants 5,2 6,2 5,3 5,2,64] [--epochs 60] [--steps 1500] [--train-seeds 3 4]
 """
 
 from __future__ import annotations
@@ -32,10 +35,20 @@ from toolkit import amorphous as am
 from toolkit.distill import FORCES_KEY, errors, label, md_frames, seconds_per_force_call, settings_for, train_in_store
 from toolkit.potentials import available_students, load_potential
 from toolkit.store import ResultsStore
+from toolkit.transport import unwrapped_positions
 
 STUDY = "oxyhalide-volcano"
 TEST_SEED = 5
 TEMPERATURES_K = (700, 1000, 1500)
+WINDOW_FRAMES = 5  # 0.3 ps of frames 60 fs apart
+
+
+def thermal_amplitude_A(frames) -> float:
+    """RMS displacement (Å, per component) of the atoms about their mean position over windows of
+    ``WINDOW_FRAMES`` successive frames of one run."""
+    path = unwrapped_positions(frames, range(len(frames[0])))
+    windows = [path[k:k + WINDOW_FRAMES] for k in range(0, len(path) - WINDOW_FRAMES + 1, WINDOW_FRAMES)]
+    return float(np.sqrt(np.mean([np.mean((w - w.mean(axis=0)) ** 2) for w in windows])))
 
 
 def teacher_md(teacher, packing_seed: int, n_steps: int, store) -> list:
@@ -48,7 +61,7 @@ def teacher_md(teacher, packing_seed: int, n_steps: int, store) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=["5,2", "6,2", "5,3"], metavar="R_MAX,INTERACTIONS")
+    parser.add_argument("--variants", nargs="+", default=["5,2", "6,2", "5,3"], metavar="R_MAX,INTERACTIONS[,CHANNELS]")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--steps", type=int, default=1500, help="MD steps per temperature and cell")
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[3, 4], help="packings to train on")
@@ -64,11 +77,15 @@ def main() -> None:
     rms_force = {T: 1000 * np.sqrt(np.mean(np.concatenate([a.arrays[FORCES_KEY].ravel() for a in test_set
                                                            if a.info["config_type"] == f"md {T} K"]) ** 2))
                  for T in TEMPERATURES_K}
+    amplitude = {T: thermal_amplitude_A([a for a in test_set if a.info["config_type"] == f"md {T} K"])
+                 for T in TEMPERATURES_K}
     rows = []
     for variant in args.variants:
-        r_max, interactions = variant.split(",")
+        r_max, interactions, *channels = variant.split(",")
         settings = replace(settings_for(STUDY), r_max_A=float(r_max), num_interactions=int(interactions),
                            max_epochs=args.epochs)
+        if channels:
+            settings = replace(settings, num_channels=int(channels[0]))
         model = train_in_store(STUDY, train_set, settings, 0, store, teacher)
         student = load_potential(str(model), device="cpu", dtype="float64")
         test, train = errors(student, test_set), errors(student, train_set)
@@ -80,13 +97,16 @@ def main() -> None:
           f"test frames (packings {', '.join(map(str, args.train_seeds))}; {TEST_SEED}); {args.epochs} epochs, "
           f"seed 0\n")
     by_t = " | ".join(f"test {T} K" for T in TEMPERATURES_K)
-    print(f"| r_max (Å) | interactions | {by_t} | test, all | training set | ASE call (ms) | speed-up |")
-    print("|---|---|" + "---|" * len(TEMPERATURES_K) + "---|---|---|---|")
-    print(f"| teacher's RMS force | | {' | '.join(f'{rms_force[T]:.0f}' for T in TEMPERATURES_K)} | | | | |")
+    print(f"| r_max (Å) | interactions | channels | {by_t} | test, all | training set | ASE call (ms) | speed-up |")
+    print("|---|---|---|" + "---|" * len(TEMPERATURES_K) + "---|---|---|---|")
+    print(f"| teacher's RMS force | | | {' | '.join(f'{rms_force[T]:.0f}' for T in TEMPERATURES_K)} | | | | |")
+    print(f"| atoms' RMS displacement over 0.3 ps (Å) | | | "
+          f"{' | '.join(f'{amplitude[T]:.2f}' for T in TEMPERATURES_K)} | | | | |")
     for settings, test, train, call in rows:
         kinds = " | ".join(f"{test['force_rmse_by_kind_meV_A'][f'md {T} K']:.0f}" for T in TEMPERATURES_K)
-        print(f"| {settings.r_max_A:g} | {settings.num_interactions} | {kinds} | {test['force_rmse_meV_A']:.0f} | "
-              f"{train['force_rmse_meV_A']:.0f} | {1000 * call:.1f} | {t_teacher / call:.1f}x |")
+        print(f"| {settings.r_max_A:g} | {settings.num_interactions} | {settings.num_channels} | {kinds} | "
+              f"{test['force_rmse_meV_A']:.0f} | {train['force_rmse_meV_A']:.0f} | {1000 * call:.1f} | "
+              f"{t_teacher / call:.1f}x |")
 
 
 if __name__ == "__main__":
