@@ -15,7 +15,13 @@ The table gives, per radius, the RMS of that change (meV/Å per component, the u
 errors) for teacher and student, beside the RMS force of the frame itself. A teacher whose column is still
 tens of meV/Å at 2 r_max = 10 Å has forces a student of that reach can match only on average.
 
-    python bench/force_locality.py [--study oxyhalide-volcano] [--sigma 0.1] [--centres 16]
+What a field of ``--sigma`` stands for depends on how far the study's atoms move. ``--amplitude-ps`` also
+runs the teacher's MD of the study's benchmark cell (``bench/students.py``: its cell, temperature and time
+step; seed 0, through the results store) and prints its atoms' RMS displacement per component about their
+mean over 0.3 ps (``bench/student_reach.thermal_amplitude_A``, frames 60 fs apart, first quarter dropped).
+
+    python bench/force_locality.py [--study oxyhalide-volcano] [--sigma 0.1] [--centres 16] [--frames 2]
+                                   [--amplitude-ps 2]
 """
 
 from __future__ import annotations
@@ -26,9 +32,12 @@ import numpy as np
 from ase.geometry import get_distances
 from ase.io import read
 
-from toolkit.distill import FORCES_KEY
+from student_reach import thermal_amplitude_A  # bench/ is this script's folder
+from students import STUDY_TIMESTEP_FS, bench_cell
+from toolkit.distill import FORCES_KEY, md_frames
 from toolkit.engine import image_reach
 from toolkit.potentials import STUDENTS_DIR, available_students, load_potential
+from toolkit.store import ResultsStore
 
 RADII_A = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 
@@ -54,16 +63,33 @@ def force_changes(cell, potential, centres, radii, displacement):
     return changes
 
 
+def md_amplitude(study: str, teacher, ps: float) -> tuple[float, float]:
+    """``(temperature_K, amplitude_A)`` of the teacher's ``ps`` of MD of the study's benchmark cell."""
+    atoms, temperature_K = bench_cell(study, teacher)
+    timestep_fs = STUDY_TIMESTEP_FS[study]
+    frames = md_frames(atoms, teacher, (temperature_K,), round(ps * 1000 / timestep_fs), round(60 / timestep_fs),
+                       0, ResultsStore(), timestep_fs=timestep_fs)
+    return temperature_K, thermal_amplitude_A(frames)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="oxyhalide-volcano")
     parser.add_argument("--sigma", type=float, default=0.1, help="displacement per component (Å)")
     parser.add_argument("--centres", type=int, default=16, help="centre atoms per frame")
-    parser.add_argument("--frames", type=int, default=2, help="held-out frames, the largest first")
+    parser.add_argument("--frames", type=int, default=2, help="held-out frames, the largest first (0: none)")
+    parser.add_argument("--amplitude-ps", type=float, default=0.0,
+                        help="first the thermal amplitude of this much of the teacher's MD (ps)")
     args = parser.parse_args()
 
     card = available_students()[args.study]
     teacher = load_potential(card["teacher"]["name"])
+    if args.amplitude_ps:
+        temperature_K, amplitude_A = md_amplitude(args.study, teacher, args.amplitude_ps)
+        print(f"\n{args.study}: the teacher's MD of the benchmark cell, {temperature_K:g} K, {args.amplitude_ps:g} ps: "
+              f"atoms' RMS displacement per component about their 0.3 ps mean {amplitude_A:.2f} Å")
+    if not args.frames:
+        return
     student = load_potential(f"student:{args.study}", dtype="float64")
     held_out = read(STUDENTS_DIR / f"{args.study}-heldout.xyz", index=":")
     frames = sorted(held_out, key=len, reverse=True)[:args.frames]
