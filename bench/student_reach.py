@@ -74,11 +74,10 @@ def main() -> None:
     test_set = teacher_md(teacher, TEST_SEED, args.steps, store)
     probe = test_set[0].copy()
     t_teacher = seconds_per_force_call(teacher, probe)
-    rms_force = {T: 1000 * np.sqrt(np.mean(np.concatenate([a.arrays[FORCES_KEY].ravel() for a in test_set
-                                                           if a.info["config_type"] == f"md {T} K"]) ** 2))
-                 for T in TEMPERATURES_K}
-    amplitude = {T: thermal_amplitude_A([a for a in test_set if a.info["config_type"] == f"md {T} K"])
-                 for T in TEMPERATURES_K}
+    test_runs = {T: [a for a in test_set if a.info["config_type"] == f"md {T} K"] for T in TEMPERATURES_K}
+    rms_force = {T: 1000 * np.sqrt(np.mean(np.concatenate([a.arrays[FORCES_KEY].ravel() for a in run]) ** 2))
+                 for T, run in test_runs.items()}
+    amplitude = {T: thermal_amplitude_A(run) for T, run in test_runs.items()}
     rows = []
     for variant in args.variants:
         r_max, interactions, *channels = variant.split(",")
