@@ -148,6 +148,8 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     assert errors["n_configurations"] == 6 and np.isfinite(errors["force_rmse_meV_A"])
     assert json.loads((tmp_path / "toy.json").read_text())["held_out_errors"] == errors
     student = load_potential(str(model), dtype="float64")
+    # the card's held-out set comes back from the same seed and store, errors and all
+    assert distill.errors(student, distill.held_out_set("toy", emt, 0, store)) == errors
     heldout = read(tmp_path / "toy-heldout.xyz", index=":")
     assert distill.errors(student, heldout)["n_configurations"] == len(heldout)
 

@@ -497,6 +497,11 @@ def sample(study: str, teacher, seed: int = 0, scale: float = 1.0, store: Result
     return SAMPLERS[study](teacher, seed, scale, store)
 
 
+#: the held-out set is an independent sampling: the training seed plus this, at a smaller scale
+HELD_OUT_SEED_OFFSET = 1000
+HELD_OUT_SCALE = 0.3
+
+
 # --- 2. labels ---------------------------------------------------------------------------------------------------
 
 
@@ -526,6 +531,14 @@ def label(configs: list[Atoms], teacher, store: ResultsStore | None = None, prog
         copy.arrays[FORCES_KEY] = np.asarray(data["forces"], dtype=float)
         labelled.append(copy)
     return labelled
+
+
+def held_out_set(study: str, teacher, seed: int = 0, store: ResultsStore | None = None,
+                 scale: float = HELD_OUT_SCALE) -> list[Atoms]:
+    """The held-out configurations of the distillation with ``seed``, labelled by ``teacher``: the study's
+    sampler again with seed ``seed + HELD_OUT_SEED_OFFSET`` at ``scale``, so they share no configuration
+    with the training set. Through ``store``, a card's held-out set comes back without new teacher runs."""
+    return label(sample(study, teacher, seed + HELD_OUT_SEED_OFFSET, scale, store), teacher, store)
 
 
 # --- 3. training -------------------------------------------------------------------------------------------------
@@ -661,7 +674,7 @@ def named_teacher(teacher) -> tuple:
 
 def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings | None = None,
             out_dir: str | Path = STUDENTS_DIR, store: ResultsStore | None = None, train_scale: float = 1.0,
-            test_scale: float = 0.3, properties: bool = True) -> dict:
+            test_scale: float = HELD_OUT_SCALE, properties: bool = True) -> dict:
     """Make the student of ``study`` from scratch: sample, label, train, validate, write the card.
 
     ``teacher`` is a name :func:`~toolkit.potentials.load_potential` takes, or a loaded
@@ -684,7 +697,7 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     teacher.check_elements(Atoms("".join(STUDY_ELEMENTS[study])))
     print(f"toolkit: distilling {study} from {teacher.info.name}", flush=True)
     train_set = label(sample(study, teacher, seed, train_scale, store), teacher, store)
-    test_set = label(sample(study, teacher, seed + 1000, test_scale, store), teacher, store)
+    test_set = held_out_set(study, teacher, seed, store, test_scale)
     print(f"toolkit: {len(train_set)} training and {len(test_set)} held-out configurations", flush=True)
 
     trained = train_in_store(study, train_set, settings, seed, store, teacher)
@@ -719,7 +732,8 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
         "training": {**asdict(settings), "mace_run_train_arguments": mace_train_arguments(
             study, Path("train.xyz"), Path("."), STUDY_ELEMENTS[study], settings, seed)},
         "configurations": {"train_and_validation": counts_by_kind(train_set), "held_out_test": counts_by_kind(test_set),
-                           "held_out_from": f"independent sampling with seed {seed + 1000} (scale {test_scale})"},
+                           "held_out_from": f"independent sampling with seed {seed + HELD_OUT_SEED_OFFSET} "
+                                            f"(scale {test_scale})"},
         "held_out_errors": errors(student, test_set),
         **({"refinement": refinement} if refinement else {}),
         "shipped_held_out_errors": errors(student, shipped),
