@@ -23,9 +23,12 @@ more width buys:
 - second table: each student on its card's held-out set (``distill.held_out_set``, back from the store), the
   set the 60 meV/Å target is judged on, by kind of configuration, with the teacher's RMS force of each kind
   and the RMSE that a student's two worst-fitted kinds (by share of its squared error) give alone, as if
-  every other kind were exact.
+  every other kind were exact;
+- ``--with-sampler-set``: the students train on ``distill``'s sampled set as well (the shipped student's
+  seed, scale 1, before its refinement rounds): the MD of more packings added to the shipped recipe.
 
     python bench/student_reach.py [--variants 5,2 6,2 5,3 5,2,64] [--epochs 60] [--steps 1500] [--train-seeds 3 4]
+                                  [--with-sampler-set]
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ import numpy as np
 import torch
 
 from toolkit import amorphous as am
-from toolkit.distill import (FORCES_KEY, errors, held_out_set, label, md_frames, seconds_per_force_call, settings_for,
-                             train_in_store)
+from toolkit.distill import (FORCES_KEY, errors, held_out_set, label, md_frames, sample, seconds_per_force_call,
+                             settings_for, train_in_store)
 from toolkit.potentials import available_students, load_potential
 from toolkit.store import ResultsStore
 from toolkit.transport import unwrapped_positions
@@ -77,12 +80,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--steps", type=int, default=1500, help="MD steps per temperature and cell")
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[3, 4], help="packings to train on")
+    parser.add_argument("--with-sampler-set", action="store_true",
+                        help="train on distill's sampled set too (the shipped student's seed, before refinement)")
     args = parser.parse_args()
 
     store = ResultsStore()
     card = available_students()[STUDY]
     teacher = load_potential(card["teacher"]["name"], device="cpu")
     train_set = [frame for seed in args.train_seeds for frame in teacher_md(teacher, seed, args.steps, store)]
+    if args.with_sampler_set:
+        train_set += label(sample(STUDY, teacher, card["seed"], 1.0, store), teacher, store, progress=False)
     test_set = teacher_md(teacher, TEST_SEED, args.steps, store)
     probe = test_set[0].copy()
     t_teacher = seconds_per_force_call(teacher, probe)
