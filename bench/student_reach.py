@@ -61,6 +61,14 @@ def thermal_amplitude_A(frames) -> float:
     return float(np.sqrt(np.mean([np.mean((w - w.mean(axis=0)) ** 2) for w in windows])))
 
 
+def grouped_by_kind(frames) -> dict[str, list]:
+    """``frames`` by their ``info["config_type"]``, kinds in sorted order."""
+    groups = {}
+    for atoms in frames:
+        groups.setdefault(atoms.info["config_type"], []).append(atoms)
+    return dict(sorted(groups.items()))
+
+
 def rms_meV_A(frames) -> float:
     """RMS of the teacher's force components (meV/Å) over ``frames``."""
     return 1000 * float(np.sqrt(np.mean(np.concatenate([a.arrays[FORCES_KEY].ravel() for a in frames]) ** 2)))
@@ -93,14 +101,13 @@ def main() -> None:
     test_set = teacher_md(teacher, TEST_SEED, args.steps, store)
     probe = test_set[0].copy()
     t_teacher = seconds_per_force_call(teacher, probe)
-    test_runs = {T: [a for a in test_set if a.info["config_type"] == f"md {T} K"] for T in TEMPERATURES_K}
+    test_kinds = grouped_by_kind(test_set)
+    test_runs = {T: test_kinds[f"md {T} K"] for T in TEMPERATURES_K}
     rms_force = {T: rms_meV_A(run) for T, run in test_runs.items()}
-    held_out = held_out_set(STUDY, teacher, card["seed"], store)
-    by_kind = {}
-    for atoms in held_out:
-        by_kind.setdefault(atoms.info["config_type"], []).append(atoms)
-    kind_atoms = {kind: sum(len(a) for a in frames) for kind, frames in sorted(by_kind.items())}
     amplitude = {T: thermal_amplitude_A(run) for T, run in test_runs.items()}
+    held_out = held_out_set(STUDY, teacher, card["seed"], store)
+    by_kind = grouped_by_kind(held_out)
+    kind_atoms = {kind: sum(len(a) for a in frames) for kind, frames in by_kind.items()}
     shipped = card["training"]
     rows = [(f"shipped student: {shipped['r_max_A']:g} | {shipped['num_interactions']} | {shipped['num_channels']}",
              f"student:{STUDY}")]
@@ -146,10 +153,10 @@ def main() -> None:
         rmse = held["force_rmse_by_kind_meV_A"]
         squared = {kind: n * rmse[kind] ** 2 for kind, n in kind_atoms.items()}
         worst = sorted(squared, key=squared.get)[-2:]
-        alone = np.sqrt(sum(squared[k] for k in worst) / total)
+        worst_squared = sum(squared[k] for k in worst)
         print(f"| {name.replace(' | ', ',')} | {held['force_rmse_meV_A']:.0f} | "
-              f"{' | '.join(f'{rmse[k]:.0f}' for k in kind_atoms)} | {alone:.0f} ({' and '.join(worst)}: "
-              f"{100 * sum(squared[k] for k in worst) / sum(squared.values()):.0f} % of its squared error) |")
+              f"{' | '.join(f'{rmse[k]:.0f}' for k in kind_atoms)} | {np.sqrt(worst_squared / total):.0f} "
+              f"({' and '.join(worst)}: {100 * worst_squared / sum(squared.values()):.0f} % of its squared error) |")
 
 
 if __name__ == "__main__":
