@@ -81,6 +81,27 @@ def test_getting_started_notebook_runs_headless(tmp_path, shared_store):
         assert (tmp_path / name).is_file()
 
 
+def test_a_cell_past_its_time_limit_starts_the_notebook_again_once(tmp_path, capsys):
+    from toolkit.runner import execute
+
+    source = tmp_path / "hangs.ipynb"
+    parameters = nbformat.v4.new_code_cell("log = ''\nslow_runs = 0")
+    parameters.metadata["tags"] = ["parameters"]
+    cell = ("import time\nfrom pathlib import Path\nruns = Path(log).read_text() if Path(log).exists() else ''\n"
+            "Path(log).write_text(runs + 'x')\nif len(runs) < slow_runs:\n    time.sleep(120)")
+    kernel = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(cell)], metadata=kernel),
+                   source)
+    log = tmp_path / "runs.log"
+
+    execute(source, tmp_path / "out.ipynb", {"log": str(log), "slow_runs": 1}, cell_timeout_s=5)
+    assert log.read_text() == "xx" and "starting attempt 2 of 2" in capsys.readouterr().out
+    log.unlink()
+    with pytest.raises(RuntimeError, match="ran past 5 s in each of 2 attempts"):
+        execute(source, tmp_path / "out.ipynb", {"log": str(log), "slow_runs": 2}, cell_timeout_s=5)
+    assert log.read_text() == "xx"
+
+
 def test_a_summary_records_each_section_that_ran_on_another_potential(tmp_path, emt):
     from ase.calculators.lj import LennardJones
 

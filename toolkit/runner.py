@@ -20,6 +20,10 @@ STUDIES = {
     "liga-alloy": "03_liga_alloy_anode.ipynb",
 }
 MODES = ("quick", "full")
+#: seconds one cell may run before the run counts as hung, by mode (None: no limit). Quick mode's longest
+#: cell took 141 s here (2 cores, empty store, 2026-11-28); the limit is there because a kernel once finished an nglview
+#: cell and went idle without answering, and papermill would have waited for that answer forever.
+CELL_TIMEOUT_S = {"quick": 1200, "full": None}
 
 
 def notebooks_dir() -> Path:
@@ -32,18 +36,41 @@ def notebooks_dir() -> Path:
     return path
 
 
+def execute(source: Path, executed: Path, parameters: dict, cell_timeout_s: float | None, attempts: int = 2) -> None:
+    """Run the notebook ``source`` with papermill into ``executed``, starting again (up to ``attempts`` times
+    in all) when a cell runs past ``cell_timeout_s`` seconds.
+
+    A second attempt is cheap: the studies keep their finished work in the results store.
+    """
+    import papermill
+    from nbclient.exceptions import CellTimeoutError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            papermill.execute_notebook(str(source), str(executed), cwd=str(source.parent), kernel_name="python3",
+                                       progress_bar=False, parameters=parameters, execution_timeout=cell_timeout_s)
+            return
+        except CellTimeoutError as hung:
+            what = str(hung).splitlines()[0]
+            if attempt == attempts:
+                raise RuntimeError(f"{source.name}: a cell ran past {cell_timeout_s} s in each of {attempts} "
+                                   f"attempts ({what}); see {executed}") from hung
+            print(f"toolkit: {source.name}: a cell ran past {cell_timeout_s} s ({what}); starting attempt "
+                  f"{attempt + 1} of {attempts}", flush=True)
+
+
 def run_study(study: str, mode: str = "quick", out: str | Path = "results", potential: str = "auto",
               seed: int = 0) -> Path:
     """Execute ``study``'s notebook into ``out``: executed ``.ipynb``, ``.html``, figures, ``summary.json``.
 
     The notebook receives ``mode``, ``potential``, ``seed`` and ``out_dir`` through its
-    ``parameters`` cell and writes its figures and ``summary.json`` there itself.
+    ``parameters`` cell and writes its figures and ``summary.json`` there itself. A cell that
+    runs past ``CELL_TIMEOUT_S[mode]`` seconds starts the notebook again, once.
     """
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; choose from {', '.join(STUDIES)} or 'all'")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    import papermill
     from nbconvert import HTMLExporter
 
     out_dir = Path(out).resolve()
@@ -52,10 +79,8 @@ def run_study(study: str, mode: str = "quick", out: str | Path = "results", pote
     executed = out_dir / source.name
     started = time.time()
     print(f"toolkit: running {study} ({mode} mode) -> {out_dir}", flush=True)
-    papermill.execute_notebook(
-        str(source), str(executed), cwd=str(source.parent), kernel_name="python3", progress_bar=False,
-        parameters={"mode": mode, "potential": potential, "seed": seed, "out_dir": str(out_dir)},
-    )
+    execute(source, executed, {"mode": mode, "potential": potential, "seed": seed, "out_dir": str(out_dir)},
+            CELL_TIMEOUT_S[mode])
     html, _ = HTMLExporter().from_filename(str(executed))
     executed.with_suffix(".html").write_text(html)
     summary = out_dir / "summary.json"
