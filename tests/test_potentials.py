@@ -1,3 +1,4 @@
+import logging
 import shutil
 import time
 
@@ -50,6 +51,13 @@ def test_mace_model_file_loads_through_mace_torch(tiny_mace_path):
     assert np.isfinite(atoms.get_stress()).all()
     # an untrained model still obeys Newton's third law: forces sum to zero
     assert np.allclose(forces.sum(axis=0), 0, atol=1e-8)
+
+
+def test_the_asked_for_dtype_is_not_logged_as_a_warning(caplog):
+    with caplog.at_level("WARNING"):
+        load_potential("student:liga-alloy", dtype="float64")
+        logging.warning("other warnings still pass")
+    assert [r.getMessage() for r in caplog.records] == ["other warnings still pass"]
 
 
 def test_unsupported_elements_are_listed_before_any_calculation(tiny_mace_path):

@@ -28,6 +28,7 @@ then fails at once with instructions instead of waiting on the network).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import urllib.parse
@@ -268,10 +269,19 @@ def student_path(study: str) -> Path:
     return path
 
 
+def _requested_cast(record: logging.LogRecord) -> bool:
+    """False for mace-torch's warning that it casts a model to ``default_dtype``: the cast is what was asked."""
+    return "does not match model dtype" not in record.getMessage()
+
+
 def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str) -> Potential:
     from mace.calculators import MACECalculator
 
-    inner = MACECalculator(model_paths=str(path), device=device, default_dtype=dtype)
+    logging.getLogger().addFilter(_requested_cast)
+    try:
+        inner = MACECalculator(model_paths=str(path), device=device, default_dtype=dtype)
+    finally:
+        logging.getLogger().removeFilter(_requested_cast)
     numbers = inner.models[0].atomic_numbers.tolist()
     info = PotentialInfo(
         name=name,
