@@ -102,6 +102,47 @@ def test_a_cell_past_its_time_limit_starts_the_notebook_again_once(tmp_path, cap
     assert log.read_text() == "xx"
 
 
+def test_kernel_waits_look_again_each_slice(monkeypatch):
+    import asyncio
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    from toolkit import runner
+
+    class Socket:
+        """A socket whose message shows only on the third look, as after a missed wake-up."""
+
+        def __init__(self, ready_at: int | None):
+            self.looks, self.ready_at = [], ready_at
+
+        async def poll(self, timeout_ms):
+            self.looks.append(timeout_ms)
+            if self.ready_at is None or len(self.looks) < self.ready_at:
+                await asyncio.sleep(timeout_ms / 1000)
+                return 0
+            return 1
+
+    class Channel:
+        def __init__(self, ready_at):
+            self.socket = Socket(ready_at)
+
+        async def _recv(self):
+            return {"content": "reply"}
+
+    monkeypatch.setattr(runner, "POLL_SLICE_S", 0.05)
+    late = Channel(ready_at=3)
+    assert asyncio.run(runner.get_msg_in_slices(late)) == {"content": "reply"} and late.socket.looks == [50, 50, 50]
+    never = Channel(ready_at=None)
+    with pytest.raises(Empty):
+        asyncio.run(runner.get_msg_in_slices(never, timeout=0.12))
+    assert 3 <= len(never.socket.looks) <= 5 and max(never.socket.looks) == 50
+    original = AsyncZMQSocketChannel.get_msg
+    with runner.kernel_waits_in_slices():
+        assert AsyncZMQSocketChannel.get_msg is runner.get_msg_in_slices
+    assert AsyncZMQSocketChannel.get_msg is original
+
+
 def test_a_summary_records_each_section_that_ran_on_another_potential(tmp_path, emt):
     from ase.calculators.lj import LennardJones
 

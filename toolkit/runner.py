@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from queue import Empty
 
 import toolkit
 
@@ -21,9 +24,43 @@ STUDIES = {
 }
 MODES = ("quick", "full")
 #: seconds one cell may run before the run counts as hung, by mode (None: no limit). Quick mode's longest
-#: cell took 141 s here (2 cores, empty store, 2026-11-28); the limit is there because a kernel once finished an nglview
-#: cell and went idle without answering, and papermill would have waited for that answer forever.
+#: cell took 141 s here (2 cores, empty store, 2026-11-28).
 CELL_TIMEOUT_S = {"quick": 1200, "full": None}
+#: seconds papermill waits on a kernel channel before it looks at the socket again (see kernel_waits_in_slices)
+POLL_SLICE_S = 1.0
+
+
+async def get_msg_in_slices(channel, timeout: float | None = None) -> dict:
+    """``AsyncZMQSocketChannel.get_msg``, waiting in slices of ``POLL_SLICE_S``: pyzmq's asyncio poll
+    looks at the socket again when its timeout fires, which catches a message whose wake-up it missed."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait_s = POLL_SLICE_S if deadline is None else min(POLL_SLICE_S, deadline - time.monotonic())
+        if await channel.socket.poll(max(0, math.ceil(1000 * wait_s))):
+            return await channel._recv()
+        if deadline is not None and time.monotonic() >= deadline:
+            raise Empty
+
+
+@contextmanager
+def kernel_waits_in_slices():
+    """Within this block, papermill (nbclient) waits for each kernel message in slices of ``POLL_SLICE_S``.
+
+    On a loaded machine pyzmq's asyncio poll sometimes misses the wake-up for a message that has
+    arrived, and then waits out its whole timeout; with papermill's default, no timeout, such a wait
+    never ends (most likely how a CI run hung once, after notebook 01's mode explorer). Cut into
+    slices, a missed wake-up costs at most one slice: ``bench/kernel_waits.py`` found 11 of 40 runs of
+    fifteen widget cells stalled for a whole 30 s timeout beside two busy processes on 2 cores, and
+    none when waiting in slices.
+    """
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    original = AsyncZMQSocketChannel.get_msg
+    AsyncZMQSocketChannel.get_msg = get_msg_in_slices
+    try:
+        yield
+    finally:
+        AsyncZMQSocketChannel.get_msg = original
 
 
 def notebooks_dir() -> Path:
@@ -37,8 +74,9 @@ def notebooks_dir() -> Path:
 
 
 def execute(source: Path, executed: Path, parameters: dict, cell_timeout_s: float | None, attempts: int = 2) -> None:
-    """Run the notebook ``source`` with papermill into ``executed``, starting again (up to ``attempts`` times
-    in all) when a cell runs past ``cell_timeout_s`` seconds.
+    """Run the notebook ``source`` with papermill into ``executed``, waiting for the kernel in slices
+    (:func:`kernel_waits_in_slices`), and starting again (up to ``attempts`` times in all) when a cell
+    runs past ``cell_timeout_s`` seconds.
 
     A second attempt is cheap: the studies keep their finished work in the results store.
     """
@@ -47,8 +85,9 @@ def execute(source: Path, executed: Path, parameters: dict, cell_timeout_s: floa
 
     for attempt in range(1, attempts + 1):
         try:
-            papermill.execute_notebook(str(source), str(executed), cwd=str(source.parent), kernel_name="python3",
-                                       progress_bar=False, parameters=parameters, execution_timeout=cell_timeout_s)
+            with kernel_waits_in_slices():
+                papermill.execute_notebook(str(source), str(executed), cwd=str(source.parent), kernel_name="python3",
+                                           progress_bar=False, parameters=parameters, execution_timeout=cell_timeout_s)
             return
         except CellTimeoutError as hung:
             what = str(hung).splitlines()[0]
