@@ -25,10 +25,12 @@ more width buys:
   and the RMSE that a student's two worst-fitted kinds (by share of its squared error) give alone, as if
   every other kind were exact;
 - ``--with-sampler-set``: the students train on ``distill``'s sampled set as well (the shipped student's
-  seed, scale 1, before its refinement rounds): the MD of more packings added to the shipped recipe.
+  seed, scale 1, before its refinement rounds): the MD of more packings added to the shipped recipe;
+  ``--weights`` weighs kinds of configuration more in the loss (mace-torch's config_type_weights), e.g.
+  the sampler's compressed and hard-rattled glasses, a small share of such a mixed set.
 
     python bench/student_reach.py [--variants 5,2 6,2 5,3 5,2,64] [--epochs 60] [--steps 1500] [--train-seeds 3 4]
-                                  [--with-sampler-set]
+                                  [--with-sampler-set] [--weights "glass rattled=6" compressed=6]
 """
 
 from __future__ import annotations
@@ -90,7 +92,10 @@ def main() -> None:
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[3, 4], help="packings to train on")
     parser.add_argument("--with-sampler-set", action="store_true",
                         help="train on distill's sampled set too (the shipped student's seed, before refinement)")
+    parser.add_argument("--weights", nargs="*", default=[], metavar="KIND=WEIGHT",
+                        help="loss weight of a kind of configuration (default 1; the recipe's own stay)")
     args = parser.parse_args()
+    weights = tuple((kind, float(weight)) for kind, weight in (item.rsplit("=", 1) for item in args.weights))
 
     store = ResultsStore()
     card = available_students()[STUDY]
@@ -115,6 +120,7 @@ def main() -> None:
         r_max, interactions, *channels = variant.split(",")
         settings = replace(settings_for(STUDY), r_max_A=float(r_max), num_interactions=int(interactions),
                            max_epochs=args.epochs)
+        settings = replace(settings, config_type_weights=settings.config_type_weights + weights)
         if channels:
             settings = replace(settings, num_channels=int(channels[0]))
         model = train_in_store(STUDY, train_set, settings, 0, store, teacher)
@@ -128,7 +134,7 @@ def main() -> None:
     print(f"\n{os.cpu_count()} CPUs, torch {torch.__version__}; {STUDY}, teacher {teacher.info.name} "
           f"({1000 * t_teacher:.1f} ms per call, {len(probe)} atoms); {len(train_set)} training and {len(test_set)} "
           f"test frames (packings {', '.join(map(str, args.train_seeds))}; {TEST_SEED}); {args.epochs} epochs, "
-          f"seed 0\n")
+          f"seed 0{'; weights ' + ', '.join(args.weights) if weights else ''}\n")
     by_t = " | ".join(f"test {T} K" for T in TEMPERATURES_K)
     print(f"| r_max (Å) | interactions | channels | {by_t} | test, all | training set | ASE call (ms) | speed-up |")
     print("|---|---|---|" + "---|" * len(TEMPERATURES_K) + "---|---|---|---|")
