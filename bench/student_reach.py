@@ -118,9 +118,9 @@ def main() -> None:
              f"student:{STUDY}")]
     for variant in args.variants:
         r_max, interactions, *channels = variant.split(",")
-        settings = replace(settings_for(STUDY), r_max_A=float(r_max), num_interactions=int(interactions),
-                           max_epochs=args.epochs)
-        settings = replace(settings, config_type_weights=settings.config_type_weights + weights)
+        recipe = settings_for(STUDY)
+        settings = replace(recipe, r_max_A=float(r_max), num_interactions=int(interactions), max_epochs=args.epochs,
+                           config_type_weights=recipe.config_type_weights + weights)
         if channels:
             settings = replace(settings, num_channels=int(channels[0]))
         model = train_in_store(STUDY, train_set, settings, 0, store, teacher)
