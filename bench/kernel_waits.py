@@ -26,7 +26,6 @@ from toolkit.runner import POLL_SLICE_S, kernel_waits_in_slices
 
 SETUP = """from ase.build import bulk
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 from toolkit.widgets.panel import SliderPanel
 from toolkit.widgets.viewer import structure_view
 
@@ -38,9 +37,8 @@ class Panel(SliderPanel):
         frames = [atoms.copy() for _ in range(5)]
         for seed, frame in enumerate(frames):
             frame.rattle(0.05, seed=seed)
-        fig, ax = plt.subplots()
-        ax.plot([1, 2])
-        self.show_figure(fig)
+        with self.plot.drawing() as fig:
+            fig.subplots().plot([1, 2])
         self.show_view(structure_view(frames, highlight=("Li",), width="480px"))
 """
 CELL = """panel = Panel(widgets.SelectionSlider(options=["a", "b", "c"]))

@@ -102,3 +102,40 @@ def test_volcano_explorer_follows_the_slider():
     spheres = [m["kwargs"]["sele"] for m in explorer.view._ngl_msg_archive
                if m.get("methodName") == "addRepresentation" and m["args"] == ["spacefill"]]
     assert spheres == ["@" + ",".join(map(str, li))]
+
+
+def test_explorer_plots_are_drawn_without_pyplot_and_stay_whole_under_threaded_callbacks(host_phonon, monkeypatch):
+    """Callbacks may run on ipykernel's subshell threads: no pyplot (global state), and every PNG the
+    widget shows is one whole drawing even when callbacks from several threads overlap."""
+    import threading
+    from io import BytesIO
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    def no_pyplot(*args, **kwargs):
+        raise AssertionError("an explorer drew through pyplot")
+
+    monkeypatch.setattr(plt, "figure", no_pyplot)
+    monkeypatch.setattr(plt, "subplots", no_pyplot)
+    explorer = PhononModeExplorer(host_phonon, points=ph.CUBIC_POINTS, bands=ph.band_structure(host_phonon, 5),
+                                  n_frames=2)
+    shown = []
+    explorer.plot.widget.observe(lambda change: shown.append(bytes(change["new"])), "value")
+
+    def click(seed):
+        for k in range(4):
+            explorer.branch.value = (seed + 3 * k) % 15
+            explorer.q_picker.value = list(ph.CUBIC_POINTS.values())[(seed + k) % 4]
+
+    threads = [threading.Thread(target=click, args=(seed,)) for seed in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(shown) >= 12
+    sizes = {Image.open(BytesIO(png)).size for png in shown}
+    assert sizes == {(450, 320)}  # figsize 4.5 x 3.2 in at 100 dpi, every time
+    for png in shown:
+        grey = np.asarray(Image.open(BytesIO(png)).convert("L"))
+        assert (grey < 120).mean(axis=1).max() > 0.3  # the x axis is drawn in every one

@@ -111,3 +111,14 @@ def drawn_fraction(png: bytes, tolerance: int = 30) -> float:
     colours, counts = np.unique(pixels, axis=0, return_counts=True)
     background = colours[np.argmax(counts)]
     return float((np.abs(pixels - background).sum(axis=1) > tolerance).mean())
+
+
+def has_axes(png: bytes, dark: int = 120, span: float = 0.3) -> bool:
+    """Whether a plot shows axes: some row and some column of dark pixels (spines) across ``span``
+    of the image's width and height."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    grey = np.asarray(Image.open(BytesIO(png)).convert("L")) < dark
+    return bool(grey.mean(axis=1).max() > span and grey.mean(axis=0).max() > span)

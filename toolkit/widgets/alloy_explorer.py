@@ -4,7 +4,6 @@ on the convex hull and the voltage curve, and its structure with defects highlig
 from __future__ import annotations
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 
 from toolkit.defects import defect_map
 from toolkit.widgets.panel import SliderPanel
@@ -20,7 +19,8 @@ class AlloyExplorer(SliderPanel):
         self.table, self.configurations, self.perfect, self.voltage = table, configurations, perfect, voltage
         names = sorted(configurations, key=lambda n: table[n]["x"])
         super().__init__(widgets.SelectionSlider(options=[(f"x={table[n]['x']:.3f}", n) for n in names],
-                                                 description="Li content", layout=widgets.Layout(width="480px")))
+                                                 description="Li content", layout=widgets.Layout(width="480px")),
+                         figsize=(4.5, 5))
 
     def highlights(self) -> dict[str, list[int]]:
         """Colour -> atom indices: antisites red, neighbours of vacancies blue."""
@@ -35,16 +35,16 @@ class AlloyExplorer(SliderPanel):
                            f"{1000 * row['e_above_hull_eV_atom']:.1f} meV/atom above the hull; "
                            f"{len(found['vacancies'])} vacancy(ies), {len(found['antisites'])} antisite(s)")
         self.show_view(structure_view(self.configurations[name], highlight=(), extra=self.highlights(), width=VIEW_WIDTH))
-        fig, (ax, ax_v) = plt.subplots(2, 1, figsize=(4.5, 5), sharex=True)
-        for other, r in self.table.items():
-            ax.plot(r["x"], r["formation_eV_atom"], "o" if r["stable"] else "x", c="k" if r["stable"] else "grey", ms=4)
-        stable = sorted((r["x"], r["formation_eV_atom"]) for r in self.table.values() if r["stable"])
-        ax.plot(*zip(*stable), "-", c="k", lw=0.8)
-        ax.plot(row["x"], row["formation_eV_atom"], "o", mfc="none", mec="C3", ms=12)
-        ax.set_ylabel("formation energy (eV/atom)")
-        ax_v.plot(*zip(*self.voltage), "-", c="C0")
-        ax_v.axvline(row["x"], c="C3", ls=":")
-        ax_v.axhline(0, c="grey", lw=0.5)
-        ax_v.set_xlabel("x in Li$_x$Ga$_{1-x}$")
-        ax_v.set_ylabel("V vs Li/Li$^+$ (V)")
-        self.show_figure(fig)
+        with self.plot.drawing() as fig:
+            ax, ax_v = fig.subplots(2, 1, sharex=True)
+            for other, r in self.table.items():
+                ax.plot(r["x"], r["formation_eV_atom"], "o" if r["stable"] else "x", c="k" if r["stable"] else "grey", ms=4)
+            stable = sorted((r["x"], r["formation_eV_atom"]) for r in self.table.values() if r["stable"])
+            ax.plot(*zip(*stable), "-", c="k", lw=0.8)
+            ax.plot(row["x"], row["formation_eV_atom"], "o", mfc="none", mec="C3", ms=12)
+            ax.set_ylabel("formation energy (eV/atom)")
+            ax_v.plot(*zip(*self.voltage), "-", c="C0")
+            ax_v.axvline(row["x"], c="C3", ls=":")
+            ax_v.axhline(0, c="grey", lw=0.5)
+            ax_v.set_xlabel("x in Li$_x$Ga$_{1-x}$")
+            ax_v.set_ylabel("V vs Li/Li$^+$ (V)")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 
 from toolkit import phonons
-from toolkit.widgets.panel import show_beside
+from toolkit.widgets.panel import WidgetFigure, show_beside
 from toolkit.widgets.viewer import VIEW_WIDTH, structure_view
 
 
@@ -29,11 +29,13 @@ class PhononModeExplorer:
         self.branch = widgets.Dropdown(description="branch", layout=widgets.Layout(width="320px"))
         self.amplitude = widgets.FloatSlider(value=0.3, min=0.05, max=1.0, step=0.05, description="amplitude Å")
         self.play = widgets.Play(min=0, max=n_frames - 1, interval=80, description="play the mode")
-        self.plot = widgets.Output()
-        self.row = widgets.HBox([self.plot])
+        self.plot = WidgetFigure((4.5, 3.2))
+        self.row = widgets.HBox([self.plot.widget])
         self.frames: list = []
         self._link = None
         self._updating = False
+        # one redraw at a time: callbacks can arrive on ipykernel's subshell threads as well as its main thread
+        self._lock = threading.RLock()
         self._update_branches()
         self.q_picker.observe(lambda _: self._update_branches(), "value")
         self.branch.observe(lambda _: self._updating or self._redraw(), "value")
@@ -48,15 +50,20 @@ class PhononModeExplorer:
                 for i, f in enumerate(freqs)]
 
     def _update_branches(self) -> None:
-        options = self.branch_options()
-        softest = int(np.argmin(phonons.frequencies_at(self.phonon, self.q_picker.value)))
-        self._updating = True  # one redraw for the new q, not one per intermediate branch value
-        self.branch.options = options
-        self.branch.value = options[softest][1]
-        self._updating = False
-        self._redraw()
+        with self._lock:
+            options = self.branch_options()
+            softest = int(np.argmin(phonons.frequencies_at(self.phonon, self.q_picker.value)))
+            self._updating = True  # one redraw for the new q, not one per intermediate branch value
+            self.branch.options = options
+            self.branch.value = options[softest][1]
+            self._updating = False
+            self._redraw()
 
     def _redraw(self) -> None:
+        with self._lock:
+            self._redraw_unlocked()
+
+    def _redraw_unlocked(self) -> None:
         if self.branch.value is None:
             return
         self.frames = phonons.mode_animation(self.phonon, self.branch.value, self.q_picker.value,
@@ -66,15 +73,14 @@ class PhononModeExplorer:
             self._link.unlink()
         self._link = widgets.jslink((self.play, "value"), (view, "frame"))  # played in the browser, no kernel round trip
         self.view = view
-        show_beside(self.row, self.plot, view)
+        show_beside(self.row, self.plot.widget, view)
         self._draw_plot()
 
     def _draw_plot(self) -> None:
         label = next(lab for lab, q in self.q_picker.options if q == self.q_picker.value)
         freqs = phonons.frequencies_at(self.phonon, self.q_picker.value)
-        self.plot.clear_output(wait=True)
-        with self.plot:
-            fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        with self.plot.drawing() as fig:
+            ax = fig.subplots()
             if self.bands is not None:
                 for d, f in zip(self.bands["distances"], self.bands["frequencies_THz"]):
                     ax.plot(d, f, c="k", lw=0.8)
@@ -89,6 +95,3 @@ class PhononModeExplorer:
                 ax.set_xlabel(f"branch at {label}")
             ax.axhline(0, c="grey", lw=0.5)
             ax.set_ylabel("frequency (THz)")
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
