@@ -9,19 +9,9 @@ MODE ?= quick
 JOBS ?= 1
 OUT ?= results
 
-.PHONY: setup browser run test lab info bench clean
+.PHONY: setup browser run test lab work info bench clean
 
 setup: $(VENV)/.installed
-
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $@
-
-run: setup
-	$(PY) -m toolkit info
-	$(PY) -m toolkit run all --mode $(MODE) --out $(OUT) --jobs $(JOBS)
 
 # The browser tests drive Debian's Chromium (never a browser Playwright downloads itself).
 browser:
@@ -32,8 +22,15 @@ browser:
 test: setup browser
 	$(PY) -m pytest -q
 
-lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+# JupyterLab on working copies of the notebooks in work/ (git-ignored), so that running them never changes
+# the committed notebooks/ (stored without outputs). A copy already there is kept: delete it to start over
+# from the current notebooks/.
+lab: setup work
+	$(VENV)/bin/jupyter lab work/
+
+work:
+	@mkdir -p work && for nb in notebooks/*.ipynb; do [ -e "work/$${nb##*/}" ] || cp "$$nb" work/; done
+	@echo "make: working copies of the notebooks are in work/ (delete one to get the current version back)"
 
 # Benchmarks print tables of ratios measured side by side in one run (the README carries the latest).
 bench: setup

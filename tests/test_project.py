@@ -51,13 +51,50 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
 
 
+def committed_text(path: Path) -> str:
+    """What git would commit of ``path`` (its staged version, cleaned by the repository's filters), or the file
+    itself outside a git checkout."""
+    relative = path.relative_to(ROOT).as_posix()
+    shown = subprocess.run(["git", "show", f":{relative}"], cwd=ROOT, capture_output=True, text=True)
+    return shown.stdout if shown.returncode == 0 else path.read_text()
+
+
 def test_notebooks_are_stored_without_outputs_and_have_parameters():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.reads(committed_text(path), as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} has outputs"
         params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(params) == 1 and "mode" in params[0].source and "potential" in params[0].source, path.name
+
+
+@pytest.mark.skipif(subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode != 0,
+                    reason="not a git checkout")
+def test_running_the_lab_copy_of_a_notebook_leaves_git_status_clean(tmp_path):
+    """`make lab` opens working copies in work/: a notebook run and saved there (as Run All in JupyterLab
+    does) changes nothing git tracks, and a copy already there is kept."""
+    import shutil
+
+    from nbclient import NotebookClient
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    for name in ("Makefile", ".gitignore"):  # this checkout's, committed or not
+        shutil.copy(ROOT / name, clone / name)
+    subprocess.run(["git", "commit", "-qam", "this checkout's Makefile", "--author", "t <t@t>"], cwd=clone,
+                   env={**os.environ, "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(["make", "-s", "work"], cwd=clone, check=True, capture_output=True)
+    path = clone / "work" / "00_getting_started.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = nb.cells[:3]  # parameters and the first code cell: outputs, counts and kernel details
+    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    assert nb.cells[2].outputs and nb.metadata.language_info.get("version")
+    nbformat.write(nb, path)
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True,
+                            check=True).stdout
+    assert status == "", status
+    subprocess.run(["make", "-s", "work"], cwd=clone, check=True, capture_output=True)
+    assert nbformat.read(path, as_version=4).cells[2].outputs  # the user's run is kept
 
 
 def test_info_works_offline_and_names_what_auto_picks():
@@ -100,6 +137,42 @@ def test_a_cell_past_its_time_limit_starts_the_notebook_again_once(tmp_path, cap
     with pytest.raises(RuntimeError, match="ran past 5 s in each of 2 attempts"):
         execute(source, tmp_path / "out.ipynb", {"log": str(log), "slow_runs": 2}, cell_timeout_s=5)
     assert log.read_text() == "xx"
+
+
+def test_a_headless_run_reports_progress_and_counts_every_attempt(tmp_path, capfd):
+    """A stalled cell: the run prints each section and progress bar as it goes, starts again once, and its
+    summary's wall time counts both attempts; the summary follows the umask; the kernel talks over IPC."""
+    from toolkit.runner import run_notebook
+
+    source = tmp_path / "stalls.ipynb"
+    parameters = nbformat.v4.new_code_cell("out_dir = ''\nlog = ''\nslow_runs = 0")
+    parameters.metadata["tags"] = ["parameters"]
+    count = ("import json, time\nfrom pathlib import Path\nfrom toolkit.progress import progress_bar\n"
+             "started = time.time()\nruns = Path(log).read_text() if Path(log).exists() else ''\n"
+             "Path(log).write_text(runs + 'x')\nfor i in progress_bar(range(3), desc='counting'):\n    time.sleep(0.2)")
+    stall = ("if len(runs) < slow_runs:\n    time.sleep(120)\n"
+             "Path(out_dir, 'summary.json').write_text(json.dumps({'provenance': {'wall_time_s': time.time() - started}}))")
+    cells = [parameters, nbformat.v4.new_markdown_cell("## 1. Counting"), nbformat.v4.new_code_cell(count),
+             nbformat.v4.new_markdown_cell("## 2. Waiting on BaSnO$_3$\nmore text"), nbformat.v4.new_code_cell(stall)]
+    kernel = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=kernel), source)
+    old_mask = os.umask(0o022)
+    try:
+        summary = run_notebook(source, tmp_path / "out", {"log": str(tmp_path / "runs.log"), "slow_runs": 1},
+                               cell_timeout_s=8, label="toy")
+    finally:
+        os.umask(old_mask)
+    out, err = capfd.readouterr()
+    lines = out.splitlines()
+    assert [line.split("] ", 1)[1] for line in lines if "§" in line] == ["§ 1. Counting", "§ 2. Waiting on BaSnO3"] * 2
+    assert any(re.search(r"toolkit: toy \[\d+:\d\d\]   counting: 100%.*3/3", line) for line in lines), out
+    assert "starting attempt 2 of 2" in out and re.search(r"toy done in \d+ s \(2 attempts\)", out)
+    assert "without encryption" not in out + err
+    record = json.loads(summary.read_text())
+    assert record["provenance"]["attempts"] == 2
+    assert record["provenance"]["wall_time_s"] > 8 > record["provenance"]["kernel_wall_time_s"]
+    assert summary.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "out" / "stalls.html").is_file()
 
 
 def test_kernel_waits_look_again_each_slice(monkeypatch):
@@ -168,3 +241,12 @@ def test_jupyterlab_has_the_widget_extensions_the_python_side_asks_for():
 
     # nglview 4.0.1 asked for frontend 4.0 while shipping 3.1.5: every viewer stayed blank
     assert found.group(1).startswith(__frontend_version__), (found.group(1), __frontend_version__)
+
+
+def test_markdown_formulas_become_mathml_and_code_stays_as_written():
+    from toolkit.offline_html import latex_to_mathml
+
+    html = latex_to_mathml("BaSnO$_3$ and $$E_a = 0.4$$ but `price $5 and $6` and \\$ stays")
+    assert html.count("<math") == 2 and 'display="block"' in html and "<msub>" in html
+    assert "`price $5 and $6`" in html and "\\$ stays" in html
+    assert latex_to_mathml("$\\left( x$") == "$\\left( x$"  # unreadable LaTeX is left as written

@@ -20,7 +20,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers, covalent_radii
 from ase.units import _amu
-from tqdm.auto import tqdm
+from toolkit.progress import progress_bar
 
 from toolkit.md import run_md
 from toolkit.relax import relax
@@ -186,7 +186,7 @@ def melt_quench(atoms: Atoms, potential, protocol: MeltQuench, seed: int, store:
     """
     work = settle(atoms, potential, store)
     stages = protocol.stages()
-    for k, (temperature, n_steps) in enumerate(tqdm(stages, desc="melt–quench", disable=not progress, leave=False)):
+    for k, (temperature, n_steps) in enumerate(progress_bar(stages, desc="melt–quench", disable=not progress, leave=False)):
         # a configuration quenched from the melt gives back its excess potential energy as heat before
         # the thermostat removes it, so the blow-up guard is set against the melt temperature
         frames = run_md(work, potential, temperature, n_steps, timestep_fs=protocol.timestep_fs, seed=seed + k,

@@ -38,7 +38,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import make_supercell
 from ase.io import write
-from tqdm.auto import tqdm
+from toolkit.progress import progress_bar
 
 from toolkit.potentials import STUDENTS_DIR
 from toolkit.store import ResultsStore, structure_fingerprint
@@ -513,7 +513,7 @@ def label(configs: list[Atoms], teacher, store: ResultsStore | None = None, prog
     from toolkit.validation import check_structure
 
     labelled = []
-    for atoms in tqdm(configs, desc="teacher labels", disable=not progress, leave=False):
+    for atoms in progress_bar(configs, desc="teacher labels", disable=not progress, leave=False):
         check_structure(atoms)
 
         def compute(atoms=atoms):

@@ -713,7 +713,7 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
     compiled and eager calls round differently).
     """
     from ase.io import Trajectory, read
-    from tqdm.auto import tqdm
+    from toolkit.progress import progress_bar
 
     from toolkit.md import replay_explosion
 
@@ -748,7 +748,7 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
             frames[k].append(engine.snapshot(k))
             if trajs:
                 trajs[k].write(frames[k][0])
-    bar = tqdm(total=n_steps, initial=done, desc=f"MD ×{len(replicas)} replicas", disable=not progress, leave=False)
+    bar = progress_bar(total=n_steps, initial=done, desc=f"MD ×{len(replicas)} replicas", disable=not progress, leave=False)
     try:
         while engine.steps_done < n_steps:
             chunk = min(sample_every, n_steps - engine.steps_done)

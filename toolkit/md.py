@@ -13,7 +13,7 @@ from ase.constraints import FixCom
 from ase.io import Trajectory, read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-from tqdm.auto import tqdm
+from toolkit.progress import progress_bar
 
 from toolkit.store import ResultsStore
 from toolkit.validation import MDExplosionError, check_md_frame, check_structure
@@ -122,7 +122,7 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
     if traj is not None and done == 0:
         traj.write(frames[0])
 
-    bar = tqdm(total=n_steps, initial=done, desc=f"MD {temperature_K:.0f} K", disable=not progress, leave=False)
+    bar = progress_bar(total=n_steps, initial=done, desc=f"MD {temperature_K:.0f} K", disable=not progress, leave=False)
     while done < n_steps:
         chunk = min(sample_every, n_steps - done)
         dyn.run(chunk)

@@ -11,7 +11,7 @@ import numpy as np
 from ase import Atoms
 from phonopy import Phonopy
 from phonopy.structure.atoms import PhonopyAtoms
-from tqdm.auto import tqdm
+from toolkit.progress import progress_bar
 
 from toolkit.store import ResultsStore
 from toolkit.validation import check_structure
@@ -51,7 +51,7 @@ def compute_phonons(atoms: Atoms, potential, supercell=(2, 2, 2), displacement_A
     phonon = Phonopy(to_phonopy_atoms(atoms), supercell_matrix=matrix, primitive_matrix="P", symprec=symprec)
     phonon.generate_displacements(distance=displacement_A)
     forces = []
-    for cell in tqdm(phonon.supercells_with_displacements, desc="phonon displacements", disable=not progress,
+    for cell in progress_bar(phonon.supercells_with_displacements, desc="phonon displacements", disable=not progress,
                      leave=False):
         forces.append(single_point_forces(to_ase(cell), potential, store))
     phonon.forces = np.array(forces)

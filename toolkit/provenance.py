@@ -42,11 +42,25 @@ def _jsonable(obj):
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
+def umask() -> int:
+    """The process's file-creation mask, read without changing it where the system allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: str | Path, obj) -> Path:
     """Write ``obj`` as JSON so that readers see the old file or the new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes the file 0600; results are for the user's group as usual
     with os.fdopen(fd, "w") as handle:
         json.dump(obj, handle, indent=2, default=_jsonable, allow_nan=False)
     os.replace(tmp, path)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -14,6 +17,8 @@ from pathlib import Path
 from queue import Empty
 
 import toolkit
+from toolkit.offline_html import export_html
+from toolkit.provenance import write_json_atomic
 
 #: study name -> notebook file under ``notebooks/``
 STUDIES = {
@@ -73,61 +78,170 @@ def notebooks_dir() -> Path:
     return path
 
 
-def execute(source: Path, executed: Path, parameters: dict, cell_timeout_s: float | None, attempts: int = 2) -> None:
+def _plain(heading: str) -> str:
+    """A Markdown heading as terminal text: no leading #, no LaTeX markup (``BaSnO$_3$`` -> ``BaSnO3``)."""
+    return re.sub(r"[$_{}^\\]", "", heading.lstrip("#").strip())
+
+
+class StudyProgress:
+    """One line per step of a headless run: the section each cell belongs to, and the kernel's progress bars.
+
+    ``sections`` maps a cell id to the heading of its section. :meth:`on_cell_start` is nbclient's hook;
+    the bars arrive as lines in ``bar_file`` (:mod:`toolkit.progress`), which a thread reads every
+    ``poll_s`` seconds while the run is inside ``with StudyProgress(...)``. Every line starts with the
+    label and the time since ``started`` (``time.time()``), attempts included.
+    """
+
+    def __init__(self, label: str, sections: dict[str, str], bar_file: Path, started: float, poll_s: float = 1.0):
+        self.label, self.sections, self.bar_file, self.started, self.poll_s = label, sections, bar_file, started, poll_s
+        self.section: str | None = None
+        self._read = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def say(self, text: str) -> None:
+        elapsed = int(time.time() - self.started)
+        print(f"toolkit: {self.label} [{elapsed // 60:d}:{elapsed % 60:02d}] {text}", flush=True)
+
+    def on_cell_start(self, cell, cell_index: int) -> None:
+        section = self.sections.get(cell.get("id"))
+        if section is not None and section != self.section:
+            self.section = section
+            self.say(f"§ {section}")
+
+    def _forward_bars(self) -> None:
+        if not self.bar_file.is_file():
+            return
+        with open(self.bar_file, encoding="utf-8") as handle:
+            handle.seek(self._read)
+            text = handle.read()
+        complete = text[: text.rfind("\n") + 1]  # a line still being written waits for the next look
+        self._read += len(complete.encode("utf-8"))
+        for line in complete.splitlines():
+            self.say(f"  {line}")
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self._forward_bars()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._forward_bars()
+
+
+def notebook_sections(path: Path) -> dict[str, str]:
+    """Cell id -> the heading (plain text) of the section the cell sits in, for every cell after a heading."""
+    import nbformat
+
+    sections, current = {}, None
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
+            current = _plain(cell.source.lstrip().splitlines()[0])
+        if current is not None and cell.get("id"):
+            sections[cell["id"]] = current
+    return sections
+
+
+def execute(source: Path, executed: Path, parameters: dict, cell_timeout_s: float | None, attempts: int = 2,
+            progress: StudyProgress | None = None) -> int:
     """Run the notebook ``source`` with papermill into ``executed``, waiting for the kernel in slices
     (:func:`kernel_waits_in_slices`), and starting again (up to ``attempts`` times in all) when a cell
-    runs past ``cell_timeout_s`` seconds.
+    runs past ``cell_timeout_s`` seconds. Returns the number of attempts made.
 
+    The kernel talks over IPC sockets in a private folder (no TCP port, so no warning that TCP is
+    unencrypted), and ``progress``, if given, reports each section and progress bar as it runs.
     A second attempt is cheap: the studies keep their finished work in the results store.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError
+    from traitlets.config import Config
 
+    hooks = {} if progress is None else {"on_cell_start": progress.on_cell_start}
     for attempt in range(1, attempts + 1):
+        with tempfile.TemporaryDirectory(prefix="toolkit-kernel-") as sockets:
+            config = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+            try:
+                with kernel_waits_in_slices():
+                    papermill.execute_notebook(str(source), str(executed), cwd=str(source.parent),
+                                               kernel_name="python3", progress_bar=False, parameters=parameters,
+                                               execution_timeout=cell_timeout_s, config=config, **hooks)
+                return attempt
+            except CellTimeoutError as hung:
+                what = str(hung).splitlines()[0]
+                if attempt == attempts:
+                    raise RuntimeError(f"{source.name}: a cell ran past {cell_timeout_s} s in each of {attempts} "
+                                       f"attempts ({what}); see {executed}") from hung
+                print(f"toolkit: {source.name}: a cell ran past {cell_timeout_s} s ({what}); starting attempt "
+                      f"{attempt + 1} of {attempts}, which replays the finished work from the store "
+                      "(a ZMQError traceback from the stopped kernel may follow: it is harmless)", flush=True)
+    raise AssertionError("unreachable")
+
+
+def run_notebook(source: Path, out: str | Path, parameters: dict, cell_timeout_s: float | None,
+                 label: str | None = None) -> Path:
+    """Execute the study notebook ``source`` into ``out``: executed ``.ipynb``, ``.html``, figures, ``summary.json``.
+
+    ``parameters`` go to its ``parameters`` cell with ``out_dir`` added; it writes its figures and
+    ``summary.json`` there itself. The run prints a line per section and per progress bar. Afterwards
+    the summary's ``provenance.wall_time_s`` is the whole run's (s), every attempt included, beside
+    ``attempts``; files written here follow the user's umask.
+    """
+    from toolkit.progress import PROGRESS_FILE_ENV
+
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / source.name
+    label = label or source.stem
+    started = time.time()
+    summary = out_dir / "summary.json"
+    summary.unlink(missing_ok=True)  # a summary left by an earlier run must not pass for this one's
+    with tempfile.TemporaryDirectory(prefix="toolkit-progress-") as scratch:
+        bars = Path(scratch) / "bars.txt"
+        previous = os.environ.get(PROGRESS_FILE_ENV)
+        os.environ[PROGRESS_FILE_ENV] = str(bars)  # the kernel inherits this process's environment
         try:
-            with kernel_waits_in_slices():
-                papermill.execute_notebook(str(source), str(executed), cwd=str(source.parent), kernel_name="python3",
-                                           progress_bar=False, parameters=parameters, execution_timeout=cell_timeout_s)
-            return
-        except CellTimeoutError as hung:
-            what = str(hung).splitlines()[0]
-            if attempt == attempts:
-                raise RuntimeError(f"{source.name}: a cell ran past {cell_timeout_s} s in each of {attempts} "
-                                   f"attempts ({what}); see {executed}") from hung
-            print(f"toolkit: {source.name}: a cell ran past {cell_timeout_s} s ({what}); starting attempt "
-                  f"{attempt + 1} of {attempts}", flush=True)
+            with StudyProgress(label, notebook_sections(source), bars, started) as progress:
+                attempts = execute(source, executed, {**parameters, "out_dir": str(out_dir)}, cell_timeout_s,
+                                   progress=progress)
+        finally:
+            if previous is None:
+                os.environ.pop(PROGRESS_FILE_ENV, None)
+            else:
+                os.environ[PROGRESS_FILE_ENV] = previous
+    export_html(executed)
+    if not summary.is_file():
+        raise RuntimeError(f"{source.name} ran but wrote no summary.json into {out_dir}")
+    record = json.loads(summary.read_text())
+    provenance = record.setdefault("provenance", {})
+    provenance["kernel_wall_time_s"] = provenance.get("wall_time_s")
+    provenance["wall_time_s"] = round(time.time() - started, 2)
+    provenance["attempts"] = attempts
+    write_json_atomic(summary, record)
+    print(f"toolkit: {label} done in {provenance['wall_time_s']:.0f} s"
+          + (f" ({attempts} attempts)" if attempts > 1 else ""), flush=True)
+    return summary
 
 
 def run_study(study: str, mode: str = "quick", out: str | Path = "results", potential: str = "auto",
               seed: int = 0) -> Path:
-    """Execute ``study``'s notebook into ``out``: executed ``.ipynb``, ``.html``, figures, ``summary.json``.
+    """Execute ``study``'s notebook into ``out`` (:func:`run_notebook`) and return its ``summary.json``.
 
     The notebook receives ``mode``, ``potential``, ``seed`` and ``out_dir`` through its
-    ``parameters`` cell and writes its figures and ``summary.json`` there itself. A cell that
-    runs past ``CELL_TIMEOUT_S[mode]`` seconds starts the notebook again, once.
+    ``parameters`` cell. A cell that runs past ``CELL_TIMEOUT_S[mode]`` seconds starts the
+    notebook again, once.
     """
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; choose from {', '.join(STUDIES)} or 'all'")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    from nbconvert import HTMLExporter
-
-    out_dir = Path(out).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    source = notebooks_dir() / STUDIES[study]
-    executed = out_dir / source.name
-    started = time.time()
-    print(f"toolkit: running {study} ({mode} mode) -> {out_dir}", flush=True)
-    execute(source, executed, {"mode": mode, "potential": potential, "seed": seed, "out_dir": str(out_dir)},
-            CELL_TIMEOUT_S[mode])
-    html, _ = HTMLExporter().from_filename(str(executed))
-    executed.with_suffix(".html").write_text(html)
-    summary = out_dir / "summary.json"
-    if not summary.is_file():
-        raise RuntimeError(f"{source.name} ran but wrote no summary.json into {out_dir}")
-    json.loads(summary.read_text())
-    print(f"toolkit: {study} done in {time.time() - started:.0f} s", flush=True)
-    return summary
+    print(f"toolkit: running {study} ({mode} mode) -> {Path(out).resolve()}", flush=True)
+    return run_notebook(notebooks_dir() / STUDIES[study], out, {"mode": mode, "potential": potential, "seed": seed},
+                        CELL_TIMEOUT_S[mode], label=study)
 
 
 def _run_alone(study: str, mode: str, out_dir: Path, potential: str, seed: int) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from ase import Atoms
-from tqdm.auto import tqdm
+from toolkit.progress import progress_bar
 
 from toolkit.store import ResultsStore
 
@@ -121,7 +121,7 @@ def run_sweep(task: Callable, grid: dict | list, client, store: ResultsStore | N
             results[key] = hit[1]["result"]
     todo = {key: p for key, p in zip(keys, points) if key not in results}
     futures = {client.submit(task, key=f"{task.__name__}-{key}", pure=True, **p): key for key, p in todo.items()}
-    with tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {task.__name__}",
+    with progress_bar(total=len(points), initial=len(points) - len(todo), desc=f"sweep {task.__name__}",
               disable=not progress) as bar:
         for future in as_completed(futures):
             key = futures[future]
