@@ -13,6 +13,16 @@ OUT ?= results
 
 setup: $(VENV)/.installed
 
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup
+	$(PY) -m toolkit info
+	$(PY) -m toolkit run all --mode $(MODE) --out $(OUT) --jobs $(JOBS)
+
 # The browser tests drive Debian's Chromium (never a browser Playwright downloads itself).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \

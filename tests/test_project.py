@@ -103,6 +103,9 @@ def test_info_works_offline_and_names_what_auto_picks():
     assert "auto picks: chgnet-0.3.0" in out
     assert "offline mode (TOOLKIT_OFFLINE): on" in out
     assert "mace-torch" in out
+    # each student's line says what its speed-up measures, and which parts of quick mode use it
+    assert re.search(r"student:liga-alloy: .*one force call on \w+ \(\d+ atoms, through ASE\) is [\d.]+x faster", out)
+    assert re.search(r"^  quick mode, transport: uses it", out, re.M)
 
 
 def test_getting_started_notebook_runs_headless(tmp_path, shared_store):

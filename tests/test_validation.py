@@ -71,3 +71,25 @@ def test_a_stored_run_that_blew_up_blows_up_again_not_resumed_past_it(emt, tmp_p
         run_md(atoms, emt, **args)
     assert str(again.value) == str(first.value)
     assert [len(f) for f in again.value.frames] == [len(f) for f in first.value.frames]
+
+
+def test_functions_take_ase_names_for_what_ase_functions_do(emt):
+    """An ASE user's `relax(atoms, calc, fmax=0.01)` and `run_md(..., timestep=1 * units.fs, steps=20)` work,
+    with ASE's units, and both names at once is an error that names them."""
+    from ase import units
+    from ase.build import bulk
+
+    from toolkit.md import run_md
+    from toolkit.relax import relax
+
+    atoms = bulk("Cu", "fcc", a=3.7, cubic=True)
+    atoms.rattle(0.05, seed=1)
+    ase_way = relax(atoms, emt, fmax=0.02, steps=40, relax_cell=False)
+    toolkit_way = relax(atoms, emt, fmax_eV_A=0.02, max_steps=40, relax_cell=False)
+    assert ase_way.info["relax"] == toolkit_way.info["relax"] and ase_way.info["relax"]["fmax_eV_A"] == 0.02
+    with pytest.raises(TypeError, match="both 'fmax' .ASE's name. and 'fmax_eV_A'"):
+        relax(atoms, emt, fmax=0.02, fmax_eV_A=0.02)
+    a = run_md(atoms, emt, temperature_K=300, steps=20, timestep=2 * units.fs, sample_every=10, progress=False)
+    b = run_md(atoms, emt, 300, 20, timestep_fs=2.0, sample_every=10, progress=False)
+    assert len(a) == len(b) == 3 and np.allclose(a[-1].positions, b[-1].positions)
+    assert "``fmax`` for ``fmax_eV_A``" in relax.__doc__

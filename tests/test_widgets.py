@@ -16,6 +16,15 @@ def test_structure_view_highlights_y_and_h():
     spheres = {m["kwargs"]["sele"]: m["kwargs"]["color"] for m in view._ngl_msg_archive
                if m.get("methodName") == "addRepresentation" and m["args"] == ["spacefill"]}
     assert spheres == {"@1": "orange", "@40": "white"}
+    spins = [m["args"] for m in view._ngl_msg_archive if m.get("methodName") == "spin"]
+    assert len(spins) == 2 and all(angle > 0.1 for _, angle in spins)  # not straight down an axis
+
+
+def test_highlights_never_share_a_colour_with_oxygen_or_each_other():
+    host = basno3().repeat(2)
+    spheres = [m["kwargs"]["color"] for m in structure_view(host, highlight=("Sn", "Ba", "O"))._ngl_msg_archive
+               if m.get("methodName") == "addRepresentation" and m["args"] == ["spacefill"]]
+    assert "royalblue" in spheres and len(set(spheres)) == 3 and "red" not in spheres
 
 
 @pytest.fixture(scope="module")

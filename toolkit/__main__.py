@@ -20,10 +20,15 @@ def _info() -> int:
     name, reason = potentials.auto_choice()
     print(f"auto picks: {name} ({reason})")
     for study, card in potentials.available_students().items():
-        agrees, why = potentials.student_agrees(card)
-        print(f"student:{study}: from {card['teacher']['name']}; {why}; "
-              f"{card['speed']['speedup']:.0f}x faster -> {'used' if agrees else 'not used'} by quick mode "
-              "when auto picks its teacher")
+        speed = card["speed"]
+        print(f"student:{study}: distilled from {card['teacher']['name']}; one force call on {speed['cell']} "
+              f"({speed['n_atoms']} atoms, through ASE) is {speed['speedup']:.1f}x faster than its teacher's "
+              "(MD on the toolkit's compiled engine gains more: README, Benchmarks)")
+        sections = {"whole notebook": None, **potentials.STUDENT_SECTIONS.get(study, {})}
+        for section, rows in sections.items():
+            agrees, why = potentials.student_agrees(card, rows)
+            print(f"  quick mode, {section}: {'uses it' if agrees else 'does not use it'} when auto picks its "
+                  f"teacher ({why})")
     return 0
 
 

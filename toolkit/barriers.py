@@ -10,9 +10,10 @@ from ase.mep import NEB
 from ase.mep.neb import NEBOptimizer
 
 from toolkit.store import ResultsStore, structure_fingerprint
-from toolkit.validation import check_structure
+from toolkit.validation import ase_names, check_structure
 
 
+@ase_names(fmax="fmax_eV_A", steps="max_steps")
 def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, climb: bool = True,
                 fmax_eV_A: float = 0.05, max_steps: int = 300, moving=None,
                 store: ResultsStore | None = None) -> dict:

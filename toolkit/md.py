@@ -16,7 +16,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from toolkit.progress import progress_bar
 
 from toolkit.store import ResultsStore
-from toolkit.validation import MDExplosionError, check_md_frame, check_structure
+from toolkit.validation import MDExplosionError, ase_names, check_md_frame, check_structure
 
 
 def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
@@ -45,6 +45,7 @@ def uses_engine(atoms: Atoms, potential) -> bool:
             and all(isinstance(c, FixCom) for c in atoms.constraints))
 
 
+@ase_names(temperature_K="temperatures_K", steps="n_steps", timestep=("timestep_fs", lambda t: t / units.fs))
 def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int, timestep_fs: float = 1.0,
                 seeds=0, friction_per_fs: float = 0.01, sample_every: int = 10, store: ResultsStore | None = None,
                 explode_factor: float = 3.0, progress: bool = True, compile_model: bool = False) -> list[list[Atoms]]:
@@ -67,11 +68,14 @@ def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int
             for atoms, t, s in zip(structures, temperatures, seed_list)]
 
 
+@ase_names(steps="n_steps", timestep=("timestep_fs", lambda t: t / units.fs))
 def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float = 1.0,
            seed: int = 0, friction_per_fs: float = 0.01, sample_every: int = 10,
            store: ResultsStore | None = None, explode_factor: float = 3.0,
            progress: bool = True, compile_model: bool = False) -> list[Atoms]:
-    """Langevin NVT MD; returns frames (positions, momenta) every ``sample_every`` steps.
+    """Langevin NVT MD at ``temperature_K`` (K) for ``n_steps`` steps of ``timestep_fs`` (fs), with a
+    friction of ``friction_per_fs`` (1/fs); returns frames (positions, momenta) every ``sample_every`` steps.
+    ASE's ``timestep`` (in ASE's time unit, e.g. ``1 * ase.units.fs``) and ``steps`` are taken too.
 
     MACE potentials run on :mod:`toolkit.engine` (see :func:`uses_engine`), others on ASE.
     ``compile_model`` compiles the engine's model call (:class:`toolkit.engine.MDEngine`): after a

@@ -69,6 +69,12 @@ STUDENT_PREFIX = "student:"
 STUDENT_MAX_FORCE_RMSE_MEV_A = 60.0
 #: Where the distilled students and their model cards ship (``<study>.model``, ``<study>.json``).
 STUDENTS_DIR = Path(__file__).resolve().parent / "students"
+#: Notebook sections that may run on their study's student on their own card rows, even where the student
+#: differs from its teacher on other rows: study -> section -> card rows (``study_potential(properties=...)``).
+STUDENT_SECTIONS = {
+    "liga-alloy": {"transport": ("lattice_B32_A", "lattice_bcc_Li_A", "V_Li_hop_barrier_eV", "D_Li_700K_V_Li_cm2_s",
+                                 "bcc_Li_V_Li_hop_barrier_eV", "D_Li_400K_V_Li_bcc_Li_cm2_s")},
+}
 
 
 class PotentialUnavailableError(RuntimeError):

@@ -11,7 +11,7 @@ from ase.io import Trajectory, read
 from ase.optimize import BFGS
 
 from toolkit.store import ResultsStore
-from toolkit.validation import check_structure
+from toolkit.validation import ase_names, check_structure
 
 # FrechetCellFilter takes matrix logarithms of near-identity deformations; scipy warns about
 # round-off of order 1e-13 there, which is far below any tolerance used here.
@@ -24,9 +24,11 @@ def _parameters(atoms: Atoms, fmax_eV_A: float, max_steps: int, relax_cell: bool
     return {"fmax_eV_A": fmax_eV_A, "max_steps": max_steps, "relax_cell": relax_cell, "fixed": fixed}
 
 
+@ase_names(fmax="fmax_eV_A", steps="max_steps")
 def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300,
           relax_cell: bool = True, store: ResultsStore | None = None) -> Atoms:
-    """Relax ``atoms`` with BFGS (and a Fréchet cell filter when ``relax_cell``).
+    """Relax ``atoms`` with BFGS (and a Fréchet cell filter when ``relax_cell``) until every force is below
+    ``fmax_eV_A`` (eV/Å), or for at most ``max_steps`` optimiser steps.
 
     Atoms fixed with ``FixAtoms`` stay put. Returns a new ``Atoms``; ``atoms.info["relax"]`` holds ``energy_eV``, ``steps``,
     ``converged`` and the force criterion ``fmax_eV_A``. With a ``store``, the result is
@@ -63,6 +65,7 @@ def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300
     return result
 
 
+@ase_names(fmax="fmax_eV_A", steps="max_steps")
 def relaxation_path(atoms: Atoms, potential, store: ResultsStore, fmax_eV_A: float = 0.01, max_steps: int = 300,
                     relax_cell: bool = True) -> list[Atoms]:
     """Every step of :func:`relax` with these arguments, read back from its checkpoint in ``store``

@@ -140,8 +140,9 @@ def notebook_sections(path: Path) -> dict[str, str]:
 
     sections, current = {}, None
     for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
-            current = _plain(cell.source.lstrip().splitlines()[0])
+        headings = [line for line in cell.source.splitlines() if re.match(r"#+\s", line)]
+        if cell.cell_type == "markdown" and headings:
+            current = _plain(headings[-1])
         if current is not None and cell.get("id"):
             sections[cell["id"]] = current
     return sections

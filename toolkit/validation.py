@@ -7,6 +7,8 @@ words instead of surfacing later as a NaN or an exploding trajectory.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from ase import Atoms
 from ase.data import covalent_radii
@@ -15,6 +17,36 @@ from ase.neighborlist import neighbor_list
 #: Two atoms closer than this fraction of the sum of their covalent radii overlap.
 #: 0.5 is well below any real bond (an O–H bond is 1.0x, a short metal contact ~0.8x).
 OVERLAP_FRACTION = 0.5
+
+
+def ase_names(**aliases):
+    """Let a function also take ASE's keyword names for the arguments it shares with an ASE function.
+
+    ``aliases`` maps ASE's name to the toolkit's, or to ``(toolkit_name, convert)`` where the units
+    differ: ``ase_names(fmax="fmax_eV_A", steps="max_steps")`` lets ``relax(atoms, calc, fmax=0.01)``
+    mean ``fmax_eV_A=0.01``; ``timestep=("timestep_fs", lambda t: t / units.fs)`` takes ASE's time
+    unit. Giving both names is a ``TypeError`` that names them.
+    """
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            for ase_name, target in aliases.items():
+                if ase_name not in kwargs:
+                    continue
+                name, convert = (target, None) if isinstance(target, str) else target
+                if name in kwargs:
+                    raise TypeError(f"{function.__name__}() got both {ase_name!r} (ASE's name) and {name!r}; "
+                                    "give one")
+                value = kwargs.pop(ase_name)
+                kwargs[name] = value if convert is None else convert(value)
+            return function(*args, **kwargs)
+
+        wrapper.__doc__ = (function.__doc__ or "") + "\n\n    Also takes ASE's names: " + ", ".join(
+            f"``{a}`` for ``{t if isinstance(t, str) else t[0]}``" for a, t in aliases.items()) + ".\n"
+        return wrapper
+
+    return decorate
 
 
 class StructureError(ValueError):

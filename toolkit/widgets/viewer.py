@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from ase import Atoms
 
-#: Default highlight colours for the species the studies care about.
 #: Width of a viewer placed beside a plot in the explorers.
 VIEW_WIDTH = "480px"
-HIGHLIGHT_COLOURS = {"H": "white", "Y": "orange", "Li": "limegreen", "Ga": "purple", "Ta": "teal"}
+#: Highlight colours for the species the studies care about, chosen apart from each other and from the
+#: element colours nglview draws (O red, Cl green, Ba dark green, Sn grey, ...).
+HIGHLIGHT_COLOURS = {"H": "white", "Y": "orange", "Li": "limegreen", "Ga": "purple", "Ta": "teal", "Sn": "royalblue"}
+#: Highlight colours for any other element, in turn.
+OTHER_HIGHLIGHTS = ("gold", "deepskyblue", "sienna", "hotpink")
+#: The default view turns this far (rad) about the screen's x and then y axis: looking straight down a
+#: cell axis, atoms hide behind each other (an Sn behind its O octahedron).
+VIEW_TILT_RAD = (0.35, 0.5)
 
 
 def highlight_indices(atoms: Atoms, symbols) -> dict[str, list[int]]:
@@ -21,7 +27,8 @@ def highlight_indices(atoms: Atoms, symbols) -> dict[str, list[int]]:
 
 def structure_view(atoms: Atoms | list[Atoms], highlight=("H", "Y"), extra: dict[str, list[int]] | None = None,
                    width: str | None = None):
-    """An ``nglview`` widget of ``atoms``: ball-and-stick, unit cell, highlighted species as spheres.
+    """An ``nglview`` widget of ``atoms``: ball-and-stick, unit cell, highlighted species as spheres,
+    seen slightly off the cell axes (:data:`VIEW_TILT_RAD`).
 
     A list of ``Atoms`` is shown as a trajectory whose frames the viewer's ``frame`` selects.
     ``extra`` maps a colour to atom indices to highlight as well (vacancy neighbours, a
@@ -36,12 +43,15 @@ def structure_view(atoms: Atoms | list[Atoms], highlight=("H", "Y"), extra: dict
     view.clear_representations()
     view.add_ball_and_stick(radiusScale=0.6)
     view.add_unitcell()
-    groups = {HIGHLIGHT_COLOURS.get(s, "red"): idx for s, idx in highlight_indices(atoms, highlight).items()}
+    others = iter(OTHER_HIGHLIGHTS * len(highlight))
+    groups = {HIGHLIGHT_COLOURS.get(s) or next(others): idx for s, idx in highlight_indices(atoms, highlight).items()}
     groups.update(extra or {})
     for colour, indices in groups.items():
         if indices:
             view.add_spacefill(selection=list(map(int, indices)), color=colour, radiusScale=0.5)
     view.camera = "orthographic"
+    view.control.spin([1, 0, 0], VIEW_TILT_RAD[0])
+    view.control.spin([0, 1, 0], VIEW_TILT_RAD[1])
     if width is not None:
         view.layout.width = width
     return view
