@@ -1,4 +1,4 @@
-"""Command line: ``python -m toolkit run|sweep|distill|info|fetch``."""
+"""Command line: ``python -m toolkit run|sweep|distill|info|store|fetch``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,25 @@ def _info() -> int:
             agrees, why = potentials.student_agrees(card, rows)
             print(f"  quick mode, {section}: {'uses it' if agrees else 'does not use it'} when auto picks its "
                   f"teacher ({why})")
+    return 0
+
+
+def _store(args) -> int:
+    from toolkit.store import TASK_SCHEMAS, ResultsStore
+
+    store = ResultsStore(args.path) if args.path else ResultsStore()
+    if args.action == "clear":
+        removed = store.clear(args.task)
+        print(f"toolkit: removed {removed} stored result(s){' of ' + args.task if args.task else ''} "
+              f"and their checkpoints from {store.root}")
+        return 0
+    info = store.summary()
+    print(f"store: {info['root']} ({info['bytes'] / 1e6:.1f} MB on disk, {info['checkpoints']} checkpoint files)")
+    for task, count in sorted(info["rows_by_task"].items()):
+        schema = TASK_SCHEMAS.get(task.split(":")[0], 1)
+        print(f"  {task:40s} {count:6d} result(s)  (current schema {schema})")
+    if not info["rows_by_task"]:
+        print("  (empty)")
     return 0
 
 
@@ -126,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     kept.add_argument("--retime", action="store_true",
                       help="keep the student there and time its force call and its teacher's again")
     sub.add_parser("info", help="versions, offline potentials, and what 'auto' picks")
+    store = sub.add_parser("store", help="show the results store, or empty it")
+    store.add_argument("action", choices=["info", "clear"])
+    store.add_argument("--task", default=None, help="for clear: only this task's results (e.g. md, neb, relax)")
+    store.add_argument("--path", default=None, help="the store's folder (default: $TOOLKIT_STORE or ~/.cache/toolkit)")
     fetch = sub.add_parser("fetch", help="download MACE-MP-0 models into mace-torch's cache (needs network)")
     fetch.add_argument("models", nargs="*", default=["mace-mp-0-small", "mace-mp-0-medium"])
     args = parser.parse_args(argv)
@@ -147,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "store":
+        return _store(args)
     if args.command == "distill":
         return _distill(args)
     from toolkit.runner import run_all, run_study

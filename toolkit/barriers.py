@@ -10,13 +10,13 @@ from ase.mep import NEB
 from ase.mep.neb import NEBOptimizer
 
 from toolkit.store import ResultsStore, structure_fingerprint
-from toolkit.validation import ase_names, check_structure
+from toolkit.validation import NotConvergedError, ase_names, check_structure
 
 
 @ase_names(fmax="fmax_eV_A", steps="max_steps")
 def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, climb: bool = True,
                 fmax_eV_A: float = 0.05, max_steps: int = 300, moving=None,
-                store: ResultsStore | None = None) -> dict:
+                store: ResultsStore | None = None, require_converged: bool = False) -> dict:
     """Minimum-energy path from ``initial`` to ``final`` (both relaxed, same atom order).
 
     ``n_images`` intermediate images are interpolated with IDPP and optimised with ASE's
@@ -24,7 +24,9 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
     needed ~70 force calls where FIRE needed ~900 for the same fmax. ``moving`` restricts the atoms allowed to move (the
     rest are fixed), e.g. only the proton on a frozen lattice. Returns ``barrier_eV``
     (max E − E_initial), ``reverse_barrier_eV``, ``energies_eV`` (relative to the
-    initial state), ``path_A`` (cumulative image separation), ``images`` and ``converged``.
+    initial state), ``path_A`` (cumulative image separation), ``images`` and ``converged``. A band that
+    hit ``max_steps`` is stored as unconverged; with ``require_converged`` it raises
+    :class:`~toolkit.validation.NotConvergedError` (from the store too).
     """
     for end in (initial, final):
         check_structure(end)
@@ -66,6 +68,9 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
         top, data = compute()
     else:
         top, data = store.cached("neb", initial, potential, params, compute)
+    if require_converged and not data["converged"]:
+        raise NotConvergedError(f"NEB of {initial.get_chemical_formula()} with {potential.info.name} stopped after "
+                                f"max_steps={max_steps} with forces above fmax_eV_A={fmax_eV_A}")
     energies = np.asarray(data["energies_eV"])
     images = []
     for positions in np.asarray(data["positions"]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 from ase import Atoms
@@ -11,11 +12,12 @@ from ase.io import Trajectory, read
 from ase.optimize import BFGS
 
 from toolkit.store import ResultsStore
-from toolkit.validation import ase_names, check_structure
+from toolkit.validation import NotConvergedError, ase_names, check_structure
 
 # FrechetCellFilter takes matrix logarithms of near-identity deformations; scipy warns about
 # round-off of order 1e-13 there, which is far below any tolerance used here.
 warnings.filterwarnings("ignore", message="logm result may be inaccurate")
+log = logging.getLogger(__name__)
 
 
 def _parameters(atoms: Atoms, fmax_eV_A: float, max_steps: int, relax_cell: bool) -> dict:
@@ -26,13 +28,15 @@ def _parameters(atoms: Atoms, fmax_eV_A: float, max_steps: int, relax_cell: bool
 
 @ase_names(fmax="fmax_eV_A", steps="max_steps")
 def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300,
-          relax_cell: bool = True, store: ResultsStore | None = None) -> Atoms:
+          relax_cell: bool = True, store: ResultsStore | None = None, require_converged: bool = False) -> Atoms:
     """Relax ``atoms`` with BFGS (and a Fréchet cell filter when ``relax_cell``) until every force is below
     ``fmax_eV_A`` (eV/Å), or for at most ``max_steps`` optimiser steps.
 
     Atoms fixed with ``FixAtoms`` stay put. Returns a new ``Atoms``; ``atoms.info["relax"]`` holds ``energy_eV``, ``steps``,
     ``converged`` and the force criterion ``fmax_eV_A``. With a ``store``, the result is
-    cached by inputs and an interrupted relaxation restarts from its last written step.
+    cached by inputs and an interrupted relaxation restarts from its last written step. A relaxation
+    that hit ``max_steps`` is stored as unconverged and logged as a warning; with ``require_converged`` it
+    raises :class:`~toolkit.validation.NotConvergedError` instead (from the store too).
     """
     check_structure(atoms)
     potential.check_elements(atoms)
@@ -62,6 +66,12 @@ def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300
         result, info = store.cached("relax", atoms, potential, params,
                                     lambda: compute(store.checkpoint(key)))
     result.info["relax"] = info
+    if not info["converged"]:
+        message = (f"relaxation of {atoms.get_chemical_formula()} with {potential.info.name} stopped after "
+                   f"{info['steps']} steps (max_steps={max_steps}) with forces above fmax_eV_A={fmax_eV_A}")
+        if require_converged:
+            raise NotConvergedError(message + ": raise max_steps, or relax from a better start")
+        log.warning(message)
     return result
 
 

@@ -97,6 +97,7 @@ class StudyProgress:
         self.section: str | None = None
         self._read = 0
         self._stop = threading.Event()
+        self._reading = threading.Lock()
         self._thread = threading.Thread(target=self._follow, daemon=True)
 
     def say(self, text: str) -> None:
@@ -104,12 +105,17 @@ class StudyProgress:
         print(f"toolkit: {self.label} [{elapsed // 60:d}:{elapsed % 60:02d}] {text}", flush=True)
 
     def on_cell_start(self, cell, cell_index: int) -> None:
+        self._forward_bars()  # the bars of the cell before come first
         section = self.sections.get(cell.get("id"))
         if section is not None and section != self.section:
             self.section = section
             self.say(f"§ {section}")
 
     def _forward_bars(self) -> None:
+        with self._reading:
+            self._forward_new_lines()
+
+    def _forward_new_lines(self) -> None:
         if not self.bar_file.is_file():
             return
         with open(self.bar_file, encoding="utf-8") as handle:

@@ -1,7 +1,8 @@
 """One results store: long calculations keyed by their inputs, in ASE's SQLite database.
 
-The key is a hash of the task name, the structure (species, positions, cell, pbc), the
-potential's file hash and the parameters. A rerun with the same inputs reads the stored
+The key is a hash of the task name and its schema number (:data:`TASK_SCHEMAS`), the toolkit's
+version, the structure (species, positions, cell, pbc), the potential's file hash and the
+parameters, so a result made by older code is never served for newer code. A rerun with the same inputs reads the stored
 result instead of recomputing; each write is one SQLite transaction, so a killed kernel
 leaves either the finished row or nothing. Work that takes many steps (MD, relaxations)
 checkpoints to an ASE trajectory named by the same key, and resumes from its last frame.
@@ -19,7 +20,13 @@ import ase.db
 import numpy as np
 from ase import Atoms
 
+import toolkit
+
 STORE_ENV = "TOOLKIT_STORE"
+#: Schema number of each task's stored result. Bump a task's number when a change to its code changes
+#: what it computes or stores: the old rows then no longer match any key and the task runs again (they
+#: stay on disk until ``python -m toolkit store clear``). Tasks not listed have schema 1.
+TASK_SCHEMAS = {"relax": 1, "forces": 1, "md": 1, "md-engine": 1, "neb": 1, "teacher-label": 1, "sweep": 1}
 
 
 def default_store_path() -> Path:
@@ -39,10 +46,16 @@ def structure_fingerprint(atoms: Atoms) -> str:
     return digest.hexdigest()
 
 
+def code_version(task: str) -> list:
+    """What of the code a stored result of ``task`` depends on: the toolkit's version and the task's schema."""
+    return [toolkit.__version__, TASK_SCHEMAS.get(task, 1)]
+
+
 def result_key(task: str, atoms: Atoms, potential_sha256: str, parameters: dict) -> str:
-    """The store key for ``task`` on ``atoms`` with a potential and parameters."""
+    """The store key for ``task`` on ``atoms`` with a potential and parameters (and this code's version)."""
     text = json.dumps(
-        [task, structure_fingerprint(atoms), potential_sha256, parameters], sort_keys=True, default=str
+        [task, code_version(task), structure_fingerprint(atoms), potential_sha256, parameters], sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -90,3 +103,24 @@ class ResultsStore:
 
     def __len__(self) -> int:
         return self.db.count()
+
+    def summary(self) -> dict:
+        """Where the store is, its size on disk (bytes), rows per task and the number of checkpoint files."""
+        tasks: dict[str, int] = {}
+        for row in self.db.select(columns=["key_value_pairs"]):
+            task = row.get("task", "?")
+            tasks[task] = tasks.get(task, 0) + 1
+        files = [p for p in self.root.rglob("*") if p.is_file()]
+        return {"root": str(self.root), "bytes": sum(p.stat().st_size for p in files), "rows_by_task": tasks,
+                "checkpoints": len(list((self.root / "checkpoints").iterdir()))}
+
+    def clear(self, task: str | None = None) -> int:
+        """Delete every stored result (or only ``task``'s) and its checkpoints; returns the rows deleted."""
+        rows = [(row.id, row.get("key")) for row in self.db.select(**({} if task is None else {"task": task}))]
+        with self.db:
+            if rows:
+                self.db.delete([row_id for row_id, _ in rows])
+        for checkpoint in (self.root / "checkpoints").iterdir():
+            if task is None or checkpoint.name.split(".")[0] in {key for _, key in rows}:
+                checkpoint.unlink()
+        return len(rows)

@@ -25,7 +25,7 @@ from typing import Callable
 from ase import Atoms
 from toolkit.progress import progress_bar
 
-from toolkit.store import ResultsStore
+from toolkit.store import ResultsStore, code_version
 
 #: Scheduler names :func:`connect` understands besides an address.
 SCHEDULERS = ("local", "slurm", "pbs", "gateway")
@@ -95,8 +95,8 @@ def task_name(task: Callable) -> str:
 
 
 def sweep_key(name: str, parameters: dict) -> str:
-    """The store key of one grid point: a hash of the task's name and its parameters."""
-    text = json.dumps([name, parameters], sort_keys=True, default=str)
+    """The store key of one grid point: a hash of the task's name, its parameters and the code's version."""
+    text = json.dumps([name, code_version("sweep"), parameters], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

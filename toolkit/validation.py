@@ -49,6 +49,11 @@ def ase_names(**aliases):
     return decorate
 
 
+class NotConvergedError(RuntimeError):
+    """A relaxation or NEB stopped at its step limit with forces above its criterion, where the caller
+    asked for a converged result (``require_converged=True``)."""
+
+
 class StructureError(ValueError):
     """The structure cannot be used as given (empty, non-periodic, overlapping atoms)."""
 

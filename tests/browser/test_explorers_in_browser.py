@@ -110,6 +110,12 @@ def test_each_explorer_keeps_a_whole_plot_through_ten_control_changes(lab, page)
     settled(page)
     check(phonon, "phonon", 11)
 
+    view = phonon.locator("canvas").first
+    view.scroll_into_view_if_needed()
+    time.sleep(1.0)
+    view.screenshot(path=str(artefacts / "explorer-phonon-view.png"))
+    assert drawn_fraction(view.screenshot()) > 0.005, "the mode's 3D view is blank"
+
     for what, cell in (("volcano", volcano), ("alloy", alloy)):
         check(cell, what, 0)
         handle = cell.locator(".noUi-handle").first
