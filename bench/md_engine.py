@@ -47,10 +47,14 @@ def li_cell(n_atoms: int, seed: int = 0):
 
 
 def ase_seconds_per_step(model_file: str, atoms, n_steps: int, device: str = "cpu") -> float:
+    from toolkit.potentials import import_mace, unpickling_allowed
+
+    import_mace()
     from mace.calculators import MACECalculator
 
     work = atoms.copy()
-    work.calc = MACECalculator(model_paths=model_file, device=device, default_dtype="float32")
+    with unpickling_allowed(model_file):  # a shipped student's file
+        work.calc = MACECalculator(model_paths=model_file, device=device, default_dtype="float32")
     dyn = Langevin(work, timestep=2 * units.fs, temperature_K=400, friction=0.01 / units.fs,
                    rng=np.random.default_rng(0))
     dyn.run(5)  # warm-up

@@ -127,8 +127,8 @@ def main() -> None:
         rows.append((f"{settings.r_max_A:g} | {settings.num_interactions} | {settings.num_channels}", str(model)))
     measured = []
     for name, model in rows:
-        student = load_potential(model, device="cpu", dtype="float64")
-        call = seconds_per_force_call(load_potential(model, device="cpu", dtype="float32"), probe)
+        student = load_potential(model, device="cpu", dtype="float64", trust=True)
+        call = seconds_per_force_call(load_potential(model, device="cpu", dtype="float32", trust=True), probe)
         measured.append((name, errors(student, test_set), errors(student, train_set), errors(student, held_out), call))
 
     print(f"\n{os.cpu_count()} CPUs, torch {torch.__version__}; {STUDY}, teacher {teacher.info.name} "

@@ -49,7 +49,9 @@ def chgnet():
 @pytest.fixture(scope="session")
 def tiny_mace_path(tmp_path_factory):
     """A tiny, untrained MACE model built and saved with mace-torch itself (H, O, Sr, Sn, Ba)."""
-    import toolkit.potentials  # noqa: F401  (sets torch's load policy before e3nn is imported)
+    from toolkit.potentials import import_mace
+
+    import_mace()  # e3nn's constants load under torch's weights-only policy
     import torch
     from e3nn import o3
     from mace import modules

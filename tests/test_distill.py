@@ -68,6 +68,9 @@ def test_labels_are_the_teachers_and_survive_extxyz(emt, tmp_path):
 
 
 def test_training_arguments_are_ones_mace_torch_accepts(tmp_path):
+    from toolkit.potentials import import_mace
+
+    import_mace()
     from mace.tools import build_default_arg_parser
 
     args = distill.mace_train_arguments("x", tmp_path / "t.xyz", tmp_path, ("Li", "Ga"), distill.StudentSettings(), 3)
@@ -147,7 +150,7 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     errors = card["held_out_errors"]
     assert errors["n_configurations"] == 6 and np.isfinite(errors["force_rmse_meV_A"])
     assert json.loads((tmp_path / "toy.json").read_text())["held_out_errors"] == errors
-    student = load_potential(str(model), dtype="float64")
+    student = load_potential(str(model), dtype="float64", trust=True)
     # the card's held-out set comes back from the same seed and store, errors and all
     assert distill.errors(student, distill.held_out_set("toy", emt, 0, store)) == errors
     heldout = read(tmp_path / "toy-heldout.xyz", index=":")

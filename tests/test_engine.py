@@ -18,7 +18,7 @@ from toolkit.validation import MDExplosionError, NonFiniteForcesError
 
 @pytest.fixture(scope="module")
 def tiny(tiny_mace_path):
-    return load_potential(str(tiny_mace_path), device="cpu", dtype="float64")
+    return load_potential(str(tiny_mace_path), device="cpu", dtype="float64", trust=True)
 
 
 def cell(seed=0, temperature_K=300.0):

@@ -41,7 +41,7 @@ def test_auto_prefers_a_cached_mace_mp_model(tiny_mace_path, capsys):
 
 
 def test_mace_model_file_loads_through_mace_torch(tiny_mace_path):
-    calc = load_potential(str(tiny_mace_path), device="cpu")
+    calc = load_potential(str(tiny_mace_path), device="cpu", trust=True)
     assert calc.info.elements == ("H", "O", "Sr", "Sn", "Ba")
     atoms = srtio_like()
     atoms.rattle(0.05, seed=1)
@@ -61,7 +61,7 @@ def test_the_asked_for_dtype_is_not_logged_as_a_warning(caplog):
 
 
 def test_unsupported_elements_are_listed_before_any_calculation(tiny_mace_path):
-    calc = load_potential(str(tiny_mace_path), device="cpu")
+    calc = load_potential(str(tiny_mace_path), device="cpu", trust=True)
     atoms = Atoms("LiClO", positions=[(0, 0, 0), (2, 0, 0), (0, 2, 0)], cell=[6] * 3, pbc=True)
     atoms.calc = calc
     with pytest.raises(UnsupportedElementsError, match="Cl, Li"):
@@ -156,7 +156,8 @@ def student_dir(tmp_path, monkeypatch, tiny_mace_path):
 
     monkeypatch.setattr(potentials, "STUDENTS_DIR", tmp_path)
     shutil.copy(tiny_mace_path, tmp_path / "toy.model")
-    card = {"study": "toy", "model_file": "toy.model", "teacher": {"name": potentials.FALLBACK,
+    card = {"study": "toy", "model_file": "toy.model", "model_sha256": potentials.file_sha256(tiny_mace_path),
+            "teacher": {"name": potentials.FALLBACK,
             "sha256": potentials.file_sha256(potentials.chgnet_weights_path())},
             "held_out_errors": {"force_rmse_meV_A": 30.0},
             "properties": {"lattice_A": {"teacher": 4.1, "student": 4.11, "tolerance": 0.02, "agrees": True}}}
@@ -218,5 +219,35 @@ def test_a_notebook_section_uses_the_student_where_the_rows_it_computes_agree(st
 
 def test_a_loaded_potential_names_how_to_load_it_again(tiny_mace_path, chgnet):
     assert load_potential(chgnet.info.loadable_name, device="cpu").info.sha256 == chgnet.info.sha256
-    calc = load_potential(str(tiny_mace_path), device="cpu")
-    assert load_potential(calc.info.loadable_name, device="cpu").info.sha256 == calc.info.sha256
+    calc = load_potential(str(tiny_mace_path), device="cpu", trust=True)
+    assert load_potential(calc.info.loadable_name, device="cpu", trust=True).info.sha256 == calc.info.sha256
+
+
+def test_model_files_are_unpickled_only_when_known_or_trusted(tiny_mace_path, tmp_path):
+    """A .model file is a pickle: the toolkit loads a file it does not know only with trust=True, and leaves
+    torch.load safe for everything else in the process (mace-torch itself makes it unsafe at import)."""
+    import os
+
+    import torch
+
+    from toolkit.potentials import UNSAFE_LOAD_ENV, UntrustedModelError, load_potential
+
+    with pytest.raises(UntrustedModelError, match=r"runs whatever code it holds.*trust=True"):
+        load_potential(str(tiny_mace_path), device="cpu")
+    student = load_potential("student:liga-alloy", device="cpu")  # known by its card's SHA-256
+    assert "unpickled as the shipped student of liga-alloy" in student.info.source
+    assert load_potential(str(tiny_mace_path), device="cpu", trust=True).info.source.endswith("trusted by the caller")
+    assert UNSAFE_LOAD_ENV not in os.environ
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    torch.save({"x": Payload()}, tmp_path / "other.pt")
+    with pytest.raises(Exception, match="Weights only load failed|Unsupported global"):
+        torch.load(tmp_path / "other.pt")  # anyone else's torch.load stays weights-only
+
+    tampered = tmp_path / "liga-alloy.model"
+    tampered.write_bytes(tiny_mace_path.read_bytes())
+    with pytest.raises(UntrustedModelError):
+        load_potential(str(tampered), device="cpu")  # a student's name is no pass: its hash is

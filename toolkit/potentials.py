@@ -19,7 +19,10 @@ Names
     (:mod:`toolkit.distill`); it ships inside the package with its model card, which
     records the teacher, the data and how well the student agrees with it.
 a path to a ``.model`` file
-    Any MACE model saved with ``torch.save``.
+    Any MACE model saved with ``torch.save``. Such a file is a pickle, and loading it runs whatever
+    code it holds: the toolkit unpickles only files it knows (its shipped students by their card's
+    SHA-256, MACE-MP-0 models in mace-torch's cache) unless the caller passes ``trust=True``, and
+    only while it loads that one file (:func:`unpickling_allowed`).
 
 Set ``TOOLKIT_OFFLINE=1`` to forbid every download (a request for an uncached model
 then fails at once with instructions instead of waiting on the network).
@@ -33,6 +36,7 @@ import os
 import socket
 import urllib.parse
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -43,10 +47,6 @@ from ase.data import chemical_symbols
 
 from toolkit.validation import check_finite
 
-# mace-torch pins e3nn 0.4.4, which torch.load()s its own pickled constants at import;
-# torch >= 2.6 refuses that by default. The files are the installed packages' own.
-os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-warnings.filterwarnings("ignore", message="Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
 # chgnet 0.4.2 converts a grad-tracking tensor to a float on every call; harmless, noisy.
 warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
 # ... and drops constraints when it converts to pymatgen; forces do not depend on them.
@@ -79,6 +79,10 @@ STUDENT_SECTIONS = {
 
 class PotentialUnavailableError(RuntimeError):
     """The requested potential cannot be loaded here; the message says what to do."""
+
+
+class UntrustedModelError(PotentialUnavailableError):
+    """A model file the toolkit does not know, loaded without ``trust=True``: unpickling it could run any code."""
 
 
 class UnsupportedElementsError(ValueError):
@@ -180,8 +184,73 @@ def _default_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+#: mace-torch sets this at import, making every ``torch.load`` in the process unpickle anything.
+UNSAFE_LOAD_ENV = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+#: The mace-torch modules the toolkit uses, imported together by :func:`import_mace`.
+MACE_MODULES = ("mace", "mace.calculators", "mace.calculators.foundations_models", "mace.tools", "mace.tools.utils",
+                "mace.data", "mace.modules", "mace.tools.compile", "mace.tools.scripts_utils")
+
+
+def import_mace() -> None:
+    """Import mace-torch without leaving ``torch.load`` unsafe for the whole process.
+
+    mace-torch sets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` when it is imported, so that any ``torch.load``
+    afterwards, the user's included, unpickles arbitrary objects; the toolkit puts the variable back as
+    it was and unpickles only the model files it loads (:func:`unpickling_allowed`). e3nn 0.4.4, which
+    mace-torch imports, ``torch.load()``s its own constants file holding ``slice`` objects: ``slice`` is
+    allowed for that import (a plain data type, it runs no code). Call this before importing mace.
+    """
+    import importlib
+    import sys
+
+    if all(name in sys.modules for name in MACE_MODULES):
+        return
+    import torch
+
+    previous = os.environ.get(UNSAFE_LOAD_ENV)
+    try:
+        with torch.serialization.safe_globals([slice]):
+            import e3nn.o3  # noqa: F401
+        for name in MACE_MODULES:
+            importlib.import_module(name)
+    finally:
+        if previous is None:
+            os.environ.pop(UNSAFE_LOAD_ENV, None)
+        else:
+            os.environ[UNSAFE_LOAD_ENV] = previous
+
+
+@contextmanager
+def unpickling_allowed(path: str | Path):
+    """Within this block, ``torch.load`` of ``path``, and of no other file, may unpickle arbitrary objects
+    (a MACE ``.model`` file is a pickled module). Check that the file is trusted before entering."""
+    import torch
+
+    original, target = torch.load, Path(path).resolve()
+
+    def load(f, *args, **kwargs):
+        if isinstance(f, (str, os.PathLike)) and Path(f).resolve() == target:
+            kwargs["weights_only"] = False
+        return original(f, *args, **kwargs)
+
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
+
+
+def known_model_files() -> dict[str, str]:
+    """SHA-256 -> what it is, for the model files the toolkit trusts without being told: its shipped
+    students (the hash their cards record). MACE-MP-0 models are trusted by where mace-torch's own
+    downloader put them (:func:`mace_mp_cache_path`)."""
+    return {card["model_sha256"]: f"the shipped student of {study}" for study, card in available_students().items()
+            if "model_sha256" in card}
+
+
 def mace_mp_cache_path(name: str) -> Path:
     """Where mace-torch's downloader keeps the MACE-MP-0 model ``name``."""
+    import_mace()
     from mace.calculators.foundations_models import mace_mp_urls
     from mace.tools.utils import get_cache_dir
 
@@ -212,6 +281,7 @@ def auto_choice() -> tuple[str, str]:
     if cached:
         name = next(iter(cached))
         return name, f"found in the MACE cache ({cached[name]})"
+    import_mace()
     from mace.tools.utils import get_cache_dir
 
     return FALLBACK, (
@@ -280,12 +350,25 @@ def _requested_cast(record: logging.LogRecord) -> bool:
     return "does not match model dtype" not in record.getMessage()
 
 
-def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str) -> Potential:
+def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str, trusted_as: str | None) -> Potential:
+    """Load a MACE model file. ``trusted_as`` says why the file may be unpickled (a known hash, the
+    MACE cache, the caller's ``trust=True``); without a reason a file whose hash the toolkit does not
+    know raises :class:`UntrustedModelError`."""
+    digest = file_sha256(path)
+    trusted_as = trusted_as or known_model_files().get(digest)
+    if trusted_as is None:
+        raise UntrustedModelError(
+            f"{path} (SHA-256 {digest[:16]}...) is not a model file the toolkit knows. A .model file is a pickle, "
+            "and loading it runs whatever code it holds: if you trust where it came from, load it with "
+            "load_potential(path, trust=True)"
+        )
+    import_mace()
     from mace.calculators import MACECalculator
 
     logging.getLogger().addFilter(_requested_cast)
     try:
-        inner = MACECalculator(model_paths=str(path), device=device, default_dtype=dtype)
+        with unpickling_allowed(path):
+            inner = MACECalculator(model_paths=str(path), device=device, default_dtype=dtype)
     finally:
         logging.getLogger().removeFilter(_requested_cast)
     numbers = inner.models[0].atomic_numbers.tolist()
@@ -293,8 +376,8 @@ def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str)
         name=name,
         family="mace",
         path=str(path),
-        sha256=file_sha256(path),
-        source=source,
+        sha256=digest,
+        source=f"{source}; unpickled as {trusted_as}",
         elements=tuple(chemical_symbols[z] for z in numbers),
     )
     return Potential(inner, info)
@@ -335,7 +418,8 @@ def _load_chgnet(device: str) -> Potential:
     return Potential(inner, info)
 
 
-def load_potential(name: str = "auto", device: str | None = None, dtype: str = "float64") -> Potential:
+def load_potential(name: str = "auto", device: str | None = None, dtype: str = "float64",
+                   trust: bool = False) -> Potential:
     """Load a potential as an ASE calculator.
 
     Parameters
@@ -348,6 +432,10 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
     dtype:
         Floating-point precision of MACE models (``"float64"`` for relaxations and
         phonons, ``"float32"`` is faster for MD). CHGNet always runs in float32.
+    trust:
+        For a path: unpickle the model file even though the toolkit does not know its SHA-256 (loading a
+        pickle runs its code: only for files from a source you trust). Shipped students and MACE-MP-0
+        models in mace-torch's cache need no ``trust``.
     """
     device = _default_device(device)
     if name == "auto":
@@ -361,13 +449,15 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
         card = available_students().get(study, {})
         teacher = card.get("teacher", {}).get("name", "an unrecorded teacher")
         return _load_mace_file(path, name, f"student of {teacher} distilled for {study} (card {path.with_suffix('.json')})",
-                               device, dtype)
+                               device, dtype, "trusted by the caller" if trust else None)
     if name in MACE_MP_MODELS:
         path = fetch_mace_mp(name)
-        return _load_mace_file(path, name, f"MACE-MP-0 via mace-torch cache ({path})", device, dtype)
+        return _load_mace_file(path, name, f"MACE-MP-0 via mace-torch cache ({path})", device, dtype,
+                               "a MACE-MP-0 model from mace-torch's own download cache")
     path = Path(name).expanduser()
     if path.is_file():
-        return _load_mace_file(path, f"mace-file:{path.name}", f"MACE model file {path}", device, dtype)
+        return _load_mace_file(path, f"mace-file:{path.name}", f"MACE model file {path}", device, dtype,
+                               "trusted by the caller" if trust else None)
     raise PotentialUnavailableError(
         f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, "
         f"'{STUDENT_PREFIX}<study>', or the path of a MACE .model file"

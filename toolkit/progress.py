@@ -31,6 +31,7 @@ class LineFile(io.TextIOBase):
         self.path = path
 
     def write(self, text: str) -> int:
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)  # nested bars move the cursor; a log has no cursor
         lines = [part.strip() for part in re.split(r"[\r\n]", text) if part.strip()]
         if lines:
             with open(self.path, "a", encoding="utf-8") as handle:
