@@ -9,7 +9,7 @@ MODE ?= quick
 JOBS ?= 1
 OUT ?= results
 
-.PHONY: setup browser run test lab work info bench clean
+.PHONY: setup browser run test test-fast lab work info bench clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -q
+
+# The inner loop: everything but the study runs and the browser tests (about a minute). CI runs `make test`.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 # JupyterLab on working copies of the notebooks in work/ (git-ignored), so that running them never changes
 # the committed notebooks/ (stored without outputs). A copy already there is kept: delete it to start over

@@ -17,7 +17,7 @@ from tqdm.std import tqdm as text_tqdm
 #: Environment variable naming the file a headless run reads progress lines from.
 PROGRESS_FILE_ENV = "TOOLKIT_PROGRESS_FILE"
 #: Seconds between two lines of one bar in that file (tqdm's ``mininterval``).
-REPORT_EVERY_S = 10.0
+REPORT_EVERY_S = 30.0
 
 
 class LineFile(io.TextIOBase):
@@ -51,4 +51,4 @@ def progress_bar(iterable=None, **kwargs):
     path = os.environ.get(PROGRESS_FILE_ENV)
     if not path:
         return notebook_tqdm(iterable, **kwargs)
-    return text_tqdm(iterable, file=LineFile(path), mininterval=REPORT_EVERY_S, ascii=True, ncols=90, **kwargs)
+    return text_tqdm(iterable, file=LineFile(path), mininterval=REPORT_EVERY_S, maxinterval=2 * REPORT_EVERY_S, ascii=True, ncols=90, **kwargs)
