@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
@@ -11,6 +13,8 @@ from ase.mep.neb import NEBOptimizer
 
 from toolkit.store import ResultsStore, structure_fingerprint
 from toolkit.validation import NotConvergedError, ase_names, check_structure
+
+log = logging.getLogger(__name__)
 
 
 @ase_names(fmax="fmax_eV_A", steps="max_steps")
@@ -68,9 +72,12 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
         top, data = compute()
     else:
         top, data = store.cached("neb", initial, potential, params, compute)
-    if require_converged and not data["converged"]:
-        raise NotConvergedError(f"NEB of {initial.get_chemical_formula()} with {potential.info.name} stopped after "
-                                f"max_steps={max_steps} with forces above fmax_eV_A={fmax_eV_A}")
+    if not data["converged"]:
+        message = (f"NEB of {initial.get_chemical_formula()} with {potential.info.name} stopped after "
+                   f"max_steps={max_steps} with forces above fmax_eV_A={fmax_eV_A}")
+        if require_converged:
+            raise NotConvergedError(message)
+        log.warning(message)
     energies = np.asarray(data["energies_eV"])
     images = []
     for positions in np.asarray(data["positions"]):
