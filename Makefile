@@ -46,7 +46,7 @@ work:
 	@mkdir -p work && for nb in notebooks/*.ipynb; do [ -e "work/$${nb##*/}" ] || cp "$$nb" work/; done
 	@echo "make: working copies of the notebooks are in work/ (delete one to get the current version back)"
 
-# Benchmarks print tables of ratios measured side by side in one run (the README carries the latest).
+# Benchmarks print tables of ratios measured side by side in one run (docs/benchmarks.md carries the latest).
 bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) bench/md_engine.py

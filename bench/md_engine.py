@@ -16,7 +16,7 @@ through ``torch.compile`` (``MDEngine(compile_model=True)``; the compilation, be
 counted). ``--device cuda`` runs both sides on a GPU (the table then says which card); there the engine replays
 its model call as a captured CUDA graph, and a row compares that with the eager call.
 
-Prints a Markdown table; the README carries the latest one.
+Prints a Markdown table; docs/benchmarks.md carries the latest one.
 """
 
 from __future__ import annotations

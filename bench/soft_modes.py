@@ -8,7 +8,7 @@ held-out frozen-mode frames (its card), says whether the student's training coul
 
     python bench/soft_modes.py
 
-Prints a Markdown table (the README quotes it). Every teacher calculation goes through the results store.
+Prints a Markdown table (docs/benchmarks.md quotes it). Every teacher calculation goes through the results store.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def _info() -> int:
         speed = card["speed"]
         print(f"student:{study}: distilled from {card['teacher']['name']}; one force call on {speed['cell']} "
               f"({speed['n_atoms']} atoms, through ASE) is {speed['speedup']:.1f}x faster than its teacher's "
-              "(MD on the toolkit's compiled engine gains more: README, Benchmarks)")
+              "(MD on the toolkit's compiled engine gains more: docs/benchmarks.md)")
         sections = {"whole notebook": None, **potentials.STUDENT_SECTIONS.get(study, {})}
         for section, rows in sections.items():
             agrees, why = potentials.student_agrees(card, rows)

@@ -90,7 +90,7 @@ class StudentSettings:
 
 #: Studies that need more than the default student. The perovskite's octahedral tilts are a double well a few
 #: meV per formula unit deep; a student with invariant messages only (max_L 0) missed them (its card had the M
-#: and R modes real where the teacher's are imaginary), and so does the max_L 1 student shipped (README: a
+#: and R modes real where the teacher's are imaginary), and so does the max_L 1 student shipped (docs/benchmarks.md: a
 #: retrain with phonon cells at three displacement sizes and frozen modes weighed 10x did no better). A
 #: retrain with the frozen modes at eight amplitudes from 0.02 to 0.3 Å, with no rattle (a 0.02 Å rattle gives
 #: the teacher's 40-atom cell 0.2 eV and forces of 0.5 eV/Å RMS), in the teacher's relaxed cell, and weighted
@@ -114,7 +114,7 @@ class StudentSettings:
 #: student's was 125), better on glass, relaxation and MD frames and worse on compressed and hard-rattled
 #: ones; in its first round it let atoms collapse (Ta–Ta 1.63 Å, Li–Cl 1.10 Å) in two of its six
 #: melt–quenches, and after refinement in none, and its card agrees with the teacher on every property.
-#: Its force error is coverage more than reach (2026-11-28, README): the teacher's forces reach far (atoms
+#: Its force error is coverage more than reach (docs/benchmarks.md): the teacher's forces reach far (atoms
 #: beyond 7 Å move them by 42 meV/Å, bench/force_locality.py), but on the same MD frames a 6 Å cutoff or a
 #: third interaction fitted hardly better (82, 78 against 85 meV/Å) and did worse on an unseen packing,
 #: while 4, 8 and 16 packings of the 42-atom cell instead of 2 took the error on it from 167 to 103, 87 and
@@ -124,7 +124,7 @@ class StudentSettings:
 #: the whole 60 meV/Å target; the proton teacher reaches as far at 0.1 Å, and its student meets the target.
 #: The held-out set's compressed and hard-rattled glasses (teacher forces 4.2-4.3 eV/Å) alone hold this
 #: student at 90 meV/Å; trained with 16 packings' MD added, every other kind came down or held, and with
-#: those two kinds weighed 5x as well the held-out error was 121 (60 epochs, no refinement; README).
+#: those two kinds weighed 5x as well the held-out error was 121 (60 epochs, no refinement; docs/benchmarks.md).
 #: The LiGa student has pair repulsion since 2026-11-28: trained also on the relaxed vacancy-hop paths
 #: (:func:`hop_path_frames`), which put its bcc Li hop at 0.117-0.129 eV where it had 0.158 (teacher 0.109),
 #: two students without it blew up in 10 ps of hot B32 MD (127 atoms, 700-800 K; Li-Li pairs at 0.8-1.1 Å) in
