@@ -9,7 +9,7 @@ MODE ?= quick
 JOBS ?= 1
 OUT ?= results
 
-.PHONY: setup browser run test test-fast lab work info bench clean
+.PHONY: setup browser dft run test test-fast lab work info bench clean
 
 setup: $(VENV)/.installed
 
@@ -29,7 +29,18 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "make: no chromium (install Debian's chromium as root); the browser tests will be skipped"
 
-test: setup browser
+# DFT (GPAW), optional: Debian's libxc and OpenBLAS (as root), then a serial GPAW build from the package index
+# (a build config without MPI: without one, the build picks up an MPI compiler wrapper and fails) and the
+# PAW setups of gpaw-data. The DFT tests are skipped, with this command named, where it did not work.
+dft: setup
+	@$(PY) -c "import gpaw, gpaw_data" 2>/dev/null || { \
+	  { [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxc-dev libopenblas-dev >/dev/null; }; } && \
+	  printf "mpi = False\ncompiler = 'gcc'\nlibraries = ['xc', 'openblas']\n" > $(VENV)/gpaw-siteconfig.py && \
+	  GPAW_CONFIG=$(abspath $(VENV))/gpaw-siteconfig.py $(PY) -m pip install --quiet -e '.[dft]'; } || \
+	  echo "make: GPAW did not install (it needs libxc-dev and libopenblas-dev); the DFT tests will be skipped"
+
+test: setup browser dft
 	$(PY) -m pytest -q
 
 # The inner loop: everything but the study runs and the browser tests (about a minute). CI runs `make test`.

@@ -450,6 +450,10 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
         teacher = card.get("teacher", {}).get("name", "an unrecorded teacher")
         return _load_mace_file(path, name, f"student of {teacher} distilled for {study} (card {path.with_suffix('.json')})",
                                device, dtype, "trusted by the caller" if trust else None)
+    if name.startswith("gpaw-"):
+        from toolkit.dft import load_dft
+
+        return load_dft(name)
     if name in MACE_MP_MODELS:
         path = fetch_mace_mp(name)
         return _load_mace_file(path, name, f"MACE-MP-0 via mace-torch cache ({path})", device, dtype,
@@ -459,7 +463,7 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
         return _load_mace_file(path, f"mace-file:{path.name}", f"MACE model file {path}", device, dtype,
                                "trusted by the caller" if trust else None)
     raise PotentialUnavailableError(
-        f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, "
+        f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, 'gpaw-pbe' (DFT), "
         f"'{STUDENT_PREFIX}<study>', or the path of a MACE .model file"
     )
 

@@ -1,0 +1,73 @@
+"""DFT through GPAW behind the potentials' interface: forces and stress against the code's own energies."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from toolkit import dft
+from toolkit.potentials import PotentialUnavailableError, load_potential
+
+needs_gpaw = pytest.mark.skipif(not dft.gpaw_available(), reason=f"GPAW is not installed: {dft.INSTALL_HINT}")
+
+
+def energy(atoms, calc) -> float:
+    work = atoms.copy()
+    work.calc = calc
+    return work.get_potential_energy()
+
+
+def test_without_gpaw_the_error_names_the_command(monkeypatch):
+    monkeypatch.setattr(dft, "gpaw_available", lambda: False)
+    with pytest.raises(PotentialUnavailableError, match="make dft"):
+        load_potential("gpaw-pbe")
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="mode must be"):
+        dft.DFTSettings(mode="fd")
+    with pytest.raises(ValueError, match="positive"):
+        dft.DFTSettings(ecut_eV=-1)
+
+
+@needs_gpaw
+def test_lcao_forces_are_the_derivative_of_the_energy_and_provenance_names_the_setups():
+    """A 2-atom Li cell in LCAO mode: a force component against a central difference of the energy."""
+    calc = dft.load_dft("gpaw-pbe", dft.DFTSettings(mode="lcao", kpoint_density_per_A=2.0, smearing_eV=0.1))
+    atoms = bulk("Li", "bcc", a=3.43, cubic=True)
+    atoms.positions[1] += [0.08, -0.03, 0.05]
+    work = atoms.copy()
+    work.calc = calc
+    force = work.get_forces()[1, 0]
+    h = 0.01
+    plus, minus = atoms.copy(), atoms.copy()
+    plus.positions[1, 0] += h
+    minus.positions[1, 0] -= h
+    numeric = -(energy(plus, calc) - energy(minus, calc)) / (2 * h)
+    assert abs(force) > 0.05 and force == pytest.approx(numeric, abs=0.02)
+    assert calc.info.family == "dft" and "GPAW" in calc.info.source and '"mode": "lcao"' in calc.info.source
+    hashes = dft.setup_hashes(atoms, calc)
+    assert list(hashes) == ["Li"] and len(hashes["Li"]) == 64
+    assert calc.info.sha256 != dft.load_dft("gpaw-pbe", dft.DFTSettings(mode="lcao")).info.sha256  # settings key it
+    with pytest.raises(Exception, match="does not cover element"):
+        calc.check_elements(bulk("Og", "fcc", a=5.0))
+
+
+@needs_gpaw
+def test_plane_wave_stress_is_the_derivative_of_the_energy():
+    """bcc Li, one atom, plane waves: sigma_xx against a central difference of E(strain)/V."""
+    settings = dft.DFTSettings(mode="pw", ecut_eV=300.0, kpoint_density_per_A=2.0, smearing_eV=0.1)
+    calc = dft.load_dft("gpaw-pbe", settings)
+    atoms = bulk("Li", "bcc", a=3.35)
+    work = atoms.copy()
+    work.calc = calc
+    stress = work.get_stress()[0]
+    eps = 0.005
+    strained = []
+    for sign in (1, -1):
+        cell = atoms.cell.array.copy()
+        cell[:, 0] *= 1 + sign * eps
+        other = atoms.copy()
+        other.set_cell(cell, scale_atoms=True)
+        strained.append(energy(other, calc))
+    numeric = (strained[0] - strained[1]) / (2 * eps) / atoms.get_volume()
+    assert stress == pytest.approx(numeric, abs=2e-3)  # eV/Å³

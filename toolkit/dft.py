@@ -1,0 +1,142 @@
+"""DFT behind the same calculator interface as the potentials: GPAW, offline, for anchoring them.
+
+``load_dft("gpaw-pbe")`` returns a :class:`toolkit.potentials.Potential` wrapping a GPAW calculator, so
+relaxations, single points and the results store work on it as on any potential. Its
+:class:`~toolkit.potentials.PotentialInfo` names the GPAW version, the PAW setups and their SHA-256, the
+mode (plane waves or LCAO), the cutoff, the k-point density, the smearing and the spin, and its
+"file hash" is a hash of all of those, so the store keys DFT results by the exact settings.
+
+GPAW is an optional extra: ``make dft`` installs it (Debian's libxc and OpenBLAS, then a serial build
+from the package index with the PAW setups of ``gpaw-data``). Without it, :func:`load_dft` raises an
+error that names that command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ase.data import chemical_symbols
+
+from toolkit.potentials import Potential, PotentialInfo, PotentialUnavailableError, file_sha256
+
+#: Exchange-correlation functional of each DFT name :func:`load_dft` takes.
+FUNCTIONALS = {"gpaw-pbe": "PBE"}
+#: What to run to get GPAW.
+INSTALL_HINT = "`make dft` (as root it also installs Debian's libxc-dev and libopenblas-dev)"
+
+
+@dataclass(frozen=True)
+class DFTSettings:
+    """How a GPAW calculation is set up.
+
+    ``mode``: ``"pw"`` (plane waves, cutoff ``ecut_eV`` in eV) or ``"lcao"`` (``basis``);
+    ``kpoint_density_per_A``: Monkhorst–Pack points per Å⁻¹ of reciprocal length (ASE's ``kptdensity``);
+    ``smearing_eV``: Fermi–Dirac width (eV); ``spin``: spin-polarised; ``scf_energy_eV``: SCF
+    convergence of the energy per valence electron (eV).
+    """
+
+    mode: str = "pw"
+    ecut_eV: float = 500.0
+    basis: str = "dzp"
+    kpoint_density_per_A: float = 3.0
+    smearing_eV: float = 0.05
+    spin: bool = False
+    scf_energy_eV: float = 1e-6
+
+    def __post_init__(self):
+        if self.mode not in ("pw", "lcao"):
+            raise ValueError(f"mode must be 'pw' or 'lcao', not {self.mode!r}")
+        if self.ecut_eV <= 0 or self.kpoint_density_per_A <= 0 or self.smearing_eV < 0:
+            raise ValueError(f"cutoff, k-point density must be positive and smearing not negative: {self}")
+
+
+def gpaw_available() -> bool:
+    """Whether GPAW and its PAW setups can be imported here."""
+    try:
+        import gpaw  # noqa: F401
+        import gpaw_data  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def setup_files(xc: str) -> dict[str, Path]:
+    """Element symbol -> the PAW setup file of ``xc`` that ``gpaw-data`` ships."""
+    from gpaw_data import datapath
+
+    found = {}
+    for path in sorted(datapath().glob(f"*.{xc}.gz")):
+        symbol = path.name.split(".")[0]
+        if symbol in chemical_symbols and path.name == f"{symbol}.{xc}.gz":
+            found[symbol] = path
+    return found
+
+
+def load_dft(name: str = "gpaw-pbe", settings: DFTSettings | None = None) -> Potential:
+    """A GPAW calculator behind the toolkit's :class:`~toolkit.potentials.Potential` interface.
+
+    ``name``: one of :data:`FUNCTIONALS`; ``settings``: :class:`DFTSettings` (default: plane waves at 500 eV,
+    3 k-points per Å⁻¹, 0.05 eV Fermi–Dirac smearing, no spin). Elements without a shipped setup are
+    refused as any potential refuses elements it lacks.
+    """
+    if name not in FUNCTIONALS:
+        raise PotentialUnavailableError(f"unknown DFT method {name!r}: use one of {', '.join(FUNCTIONALS)}")
+    if not gpaw_available():
+        raise PotentialUnavailableError(f"{name} needs GPAW, an optional extra: install it with {INSTALL_HINT}")
+    import gpaw
+    import gpaw_data
+
+    settings = settings or DFTSettings()
+    xc = FUNCTIONALS[name]
+    setups = setup_files(xc)
+    described = {"gpaw": gpaw.__version__, "gpaw-data": gpaw_data.__version__, "xc": xc, **asdict(settings)}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    info = PotentialInfo(
+        name=name, family="dft", path=str(gpaw_data.datapath()), sha256=digest,
+        source=f"GPAW {gpaw.__version__}, {xc} PAW setups of gpaw-data {gpaw_data.__version__}, "
+               + json.dumps(asdict(settings), sort_keys=True),
+        elements=tuple(sorted(setups)),
+    )
+    return Potential(GPAWByDensity(xc, settings), info)
+
+
+def setup_hashes(atoms, potential: Potential) -> dict[str, str]:
+    """Element -> SHA-256 of the PAW setup file a DFT ``potential`` uses for it (for provenance)."""
+    xc = FUNCTIONALS[potential.info.name]
+    files = setup_files(xc)
+    return {symbol: file_sha256(files[symbol]) for symbol in sorted(set(atoms.get_chemical_symbols()))}
+
+
+def _make_gpaw_calculator(xc: str, settings: DFTSettings, atoms):
+    from ase.calculators.calculator import kptdensity2monkhorstpack
+    from gpaw import GPAW, PW, FermiDirac
+
+    mode = PW(settings.ecut_eV) if settings.mode == "pw" else "lcao"
+    extra = {"basis": settings.basis} if settings.mode == "lcao" else {}
+    return GPAW(mode=mode, xc=xc, kpts=[int(k) for k in kptdensity2monkhorstpack(atoms, settings.kpoint_density_per_A)],
+                occupations=FermiDirac(settings.smearing_eV), spinpol=settings.spin,
+                convergence={"energy": settings.scf_energy_eV}, txt=None, **extra)
+
+
+class GPAWByDensity:
+    """An ASE-style calculator that runs GPAW with a k-point mesh set from the cell at each call."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, xc: str, settings: DFTSettings):
+        self.xc, self.settings = xc, settings
+        self.results: dict = {}
+
+    def calculate(self, atoms, properties, system_changes) -> None:
+        calc = _make_gpaw_calculator(self.xc, self.settings, atoms)
+        work = atoms.copy()
+        work.calc = calc
+        self.results = {"energy": work.get_potential_energy(), "free_energy": work.get_potential_energy(
+            force_consistent=True), "forces": work.get_forces()}
+        if "stress" in properties:
+            if self.settings.mode != "pw":
+                raise NotImplementedError("GPAW computes the stress in plane-wave mode only: use DFTSettings(mode='pw')")
+            self.results["stress"] = work.get_stress()
