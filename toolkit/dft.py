@@ -136,7 +136,7 @@ class GPAWByDensity:
         work.calc = calc
         self.results = {"energy": work.get_potential_energy(), "free_energy": work.get_potential_energy(
             force_consistent=True), "forces": work.get_forces()}
-        if "stress" in properties:
-            if self.settings.mode != "pw":
-                raise NotImplementedError("GPAW computes the stress in plane-wave mode only: use DFTSettings(mode='pw')")
+        if self.settings.mode == "pw":  # after the SCF the stress is cheap, and a cell relaxation asks for it next
             self.results["stress"] = work.get_stress()
+        elif "stress" in properties:
+            raise NotImplementedError("GPAW computes the stress in plane-wave mode only: use DFTSettings(mode='pw')")
