@@ -71,3 +71,41 @@ def test_plane_wave_stress_is_the_derivative_of_the_energy():
         strained.append(energy(other, calc))
     numeric = (strained[0] - strained[1]) / (2 * eps) / atoms.get_volume()
     assert stress == pytest.approx(numeric, abs=2e-3)  # eV/Å³
+
+
+def test_an_anchor_campaign_writes_each_point_as_it_finishes_and_resumes(tmp_path, monkeypatch):
+    from toolkit import anchors
+
+    calls = []
+
+    def fake_campaign(study, store):
+        def point(name):
+            def compute():
+                calls.append(name)
+                if calls == ["a", "b"]:
+                    raise KeyboardInterrupt  # the session ends mid-campaign
+                return {"value": len(calls)}
+            return compute
+        return {name: point(name) for name in "abc"}
+
+    monkeypatch.setattr(anchors, "campaign", fake_campaign)
+    with pytest.raises(KeyboardInterrupt):
+        anchors.run_campaign("liga-alloy", tmp_path, store=object())
+    assert [p.name for p in (tmp_path / "liga-alloy").iterdir()] == ["a.json"]
+    written = anchors.run_campaign("liga-alloy", tmp_path, store=object())  # resumes: a is not computed again
+    assert calls == ["a", "b", "b", "c"] and [p.stem for p in written] == ["b", "c"]
+    record = anchors.load_points("liga-alloy", tmp_path)["c"]
+    assert set(record["provenance"]) >= {"versions", "wall_time_s", "command"}
+    assert anchors.run_campaign("liga-alloy", tmp_path, store=object()) == []
+
+
+def test_shipped_anchor_points_carry_their_provenance():
+    from toolkit import anchors
+
+    for study in ("liga-alloy",):
+        for name, point in anchors.load_points(study).items():
+            assert point["method"]["family"] == "dft" and len(point["method"]["sha256"]) == 64, name
+            assert point["settings"]["mode"] == "pw" and "GPAW" in point["method"]["source"], name
+            assert point["provenance"]["wall_time_s"] > 0 and point["provenance"]["command"].startswith("python -m")
+            if name.startswith("relaxed-"):
+                assert point["converged"] and all(len(h) == 64 for h in point["setup_sha256"].values()), name

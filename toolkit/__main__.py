@@ -1,4 +1,4 @@
-"""Command line: ``python -m toolkit run|sweep|distill|info|store|fetch``."""
+"""Command line: ``python -m toolkit run|sweep|distill|anchors|info|store|fetch``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ def _store(args) -> int:
         print(f"  {task:40s} {count:6d} result(s)  (current schema {schema})")
     if not info["rows_by_task"]:
         print("  (empty)")
+    return 0
+
+
+def _anchors(args) -> int:
+    from pathlib import Path
+
+    from toolkit.anchors import ANCHOR_DIR, run_campaign
+
+    written = run_campaign(args.study, Path(args.out) if args.out else ANCHOR_DIR, only=args.only)
+    print(f"toolkit: {len(written)} new anchor point(s) for {args.study}; nothing left to compute")
     return 0
 
 
@@ -145,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     kept.add_argument("--retime", action="store_true",
                       help="keep the student there and time its force call and its teacher's again")
     sub.add_parser("info", help="versions, offline potentials, and what 'auto' picks")
+    anchors = sub.add_parser("anchors", help="compute a study's DFT anchor points (GPAW; resumes from the files there)")
+    anchors.add_argument("study", help="liga-alloy")
+    anchors.add_argument("--only", nargs="*", default=None, help="compute only these points")
+    anchors.add_argument("--out", default=None, help="folder of <study>/<point>.json (default: the package's)")
     store = sub.add_parser("store", help="show the results store, or empty it")
     store.add_argument("action", choices=["info", "clear"])
     store.add_argument("--task", default=None, help="for clear: only this task's results (e.g. md, neb, relax)")
@@ -172,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return _sweep(args)
     if args.command == "store":
         return _store(args)
+    if args.command == "anchors":
+        return _anchors(args)
     if args.command == "distill":
         return _distill(args)
     from toolkit.runner import run_all, run_study

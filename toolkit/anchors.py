@@ -1,0 +1,133 @@
+"""DFT anchors: the configurations that decide a study's claim, computed with GPAW, one file per point.
+
+``python -m toolkit anchors liga-alloy`` computes every point of the study's campaign that is not on disk yet
+and writes each, as it finishes, to ``toolkit/reference_data/dft/<study>/<point>.json``. A point records
+what it computed and its provenance: the DFT method's hash and settings, each element's PAW setup hash, the
+package versions, the wall time (s) and the command. A campaign stopped half-way resumes from the files
+there, so committing them as they arrive keeps the work across sessions and machines.
+
+The campaign for study 3 (LiGa) has:
+
+- ``relaxed-<phase>``: bcc Li, α-Ga and B32 LiGa relaxed (cell and positions, forces below 0.01 eV/Å)
+  with :func:`toolkit.relax.relax`, the step the notebook runs with a potential;
+- ``convergence-<setting>-<value>``: the LiGa formation energy (eV/atom) at the experimental geometries
+  for each plane-wave cutoff and k-point density of :data:`CONVERGENCE`, the other setting at its default;
+- the formation energy of relaxed LiGa comes from the ``relaxed-*`` points (:func:`liga_formation_energy`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable
+
+from toolkit import liga
+from toolkit.dft import DFTSettings, load_dft, setup_hashes
+from toolkit.provenance import package_versions, write_json_atomic
+from toolkit.relax import relax
+from toolkit.store import ResultsStore
+
+#: Where the anchors of each study live: ``ANCHOR_DIR / <study> / <point>.json``.
+ANCHOR_DIR = Path(__file__).resolve().parent / "reference_data" / "dft"
+#: The DFT method and settings of every anchor (PBE, plane waves at 500 eV, 3 k-points per Å⁻¹,
+#: Fermi-Dirac 0.05 eV); :data:`CONVERGENCE` shows what they converge.
+METHOD = "gpaw-pbe"
+SETTINGS = DFTSettings()
+#: Settings scanned for the convergence test, one at a time.
+CONVERGENCE = {"ecut_eV": (350.0, 500.0, 650.0), "kpoint_density_per_A": (2.0, 3.0, 4.5)}
+#: The LiGa phases: name in the files -> (builder, name in :data:`toolkit.liga.PHASES`).
+LIGA_PHASES = {"bcc-Li": (liga.bcc_li, "Li (bcc)"), "alpha-Ga": (liga.alpha_ga, "Ga (alpha)"),
+               "B32-LiGa": (lambda: liga.liga_b32(primitive=True), "LiGa (B32)")}
+
+
+def formation_energy_eV_atom(e_liga_atom: float, e_li_atom: float, e_ga_atom: float) -> float:
+    """Formation energy of LiGa (eV/atom) from the energies per atom of LiGa, Li and Ga."""
+    return e_liga_atom - (e_li_atom + e_ga_atom) / 2
+
+
+def _relaxed(phase: str, store: ResultsStore) -> dict:
+    build, label = LIGA_PHASES[phase]
+    dft = load_dft(METHOD, SETTINGS)
+    start = build()
+    result = relax(start, dft, fmax_eV_A=0.01, max_steps=80, relax_cell=True, store=store)
+    info = result.info["relax"]
+    return {"phase": label, "n_atoms": len(result), "energy_eV_atom": info["energy_eV"] / len(result),
+            "cell_lengths_A": result.cell.lengths().tolist(), "cell_angles_deg": result.cell.angles().tolist(),
+            "volume_A3_atom": result.get_volume() / len(result), "converged": info["converged"],
+            "steps": info["steps"], "fmax_eV_A": info["fmax_eV_A"],
+            "experimental_lattice_A": liga.EXPERIMENTAL_LATTICE_A[label],
+            "positions_A": result.positions.tolist(), "cell_A": result.cell.array.tolist(),
+            "symbols": result.get_chemical_symbols(), "setup_sha256": setup_hashes(result, dft),
+            "method": dft.info.as_dict(), "settings": asdict(SETTINGS)}
+
+
+def _convergence(setting: str, value: float) -> dict:
+    settings = replace(SETTINGS, **{setting: value})
+    dft = load_dft(METHOD, settings)
+    energies = {}
+    for phase, (build, _) in LIGA_PHASES.items():
+        atoms = build()
+        atoms.calc = dft
+        energies[phase] = atoms.get_potential_energy() / len(atoms)
+    return {"setting": setting, "value": value, "energy_eV_atom": energies,
+            "formation_eV_atom": formation_energy_eV_atom(energies["B32-LiGa"], energies["bcc-Li"],
+                                                          energies["alpha-Ga"]),
+            "geometry": "experimental lattice parameters (toolkit.liga)", "method": dft.info.as_dict(),
+            "settings": asdict(settings)}
+
+
+def campaign(study: str, store: ResultsStore) -> dict[str, Callable[[], dict]]:
+    """Point name -> a function computing it, in the order the campaign runs them."""
+    if study != "liga-alloy":
+        raise ValueError(f"no DFT anchor campaign for {study!r} yet; there is one for liga-alloy")
+    points = {f"relaxed-{phase}": (lambda phase=phase: _relaxed(phase, store)) for phase in LIGA_PHASES}
+    for setting, values in CONVERGENCE.items():
+        points.update({f"convergence-{setting}-{value:g}": (lambda s=setting, v=value: _convergence(s, v))
+                       for value in values})
+    return points
+
+
+def point_path(study: str, point: str, root: Path = ANCHOR_DIR) -> Path:
+    return root / study / f"{point}.json"
+
+
+def run_campaign(study: str, root: Path = ANCHOR_DIR, store: ResultsStore | None = None,
+                 only: list[str] | None = None) -> list[Path]:
+    """Compute every point of ``study``'s campaign (or those named in ``only``) that ``root`` lacks, each
+    written as soon as it is done; returns the paths written now."""
+    store = store if store is not None else ResultsStore()
+    written = []
+    points = campaign(study, store)
+    unknown = sorted(set(only or ()) - set(points))
+    if unknown:
+        raise ValueError(f"unknown points {unknown}; {study} has {', '.join(points)}")
+    for name, compute in points.items():
+        path = point_path(study, name, root)
+        if path.is_file() or (only and name not in only):
+            continue
+        started = time.time()
+        print(f"toolkit: anchors {study}: {name} ...", flush=True)
+        record = compute()
+        record["provenance"] = {"versions": package_versions(), "wall_time_s": round(time.time() - started, 1),
+                                "command": f"python -m toolkit anchors {study}",
+                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        written.append(write_json_atomic(path, record))
+        print(f"toolkit: anchors {study}: {name} done in {record['provenance']['wall_time_s']:.0f} s -> {path}",
+              flush=True)
+    return written
+
+
+def load_points(study: str, root: Path = ANCHOR_DIR) -> dict[str, dict]:
+    """Every anchor point of ``study`` on disk, by name."""
+    return {path.stem: json.loads(path.read_text()) for path in sorted((root / study).glob("*.json"))}
+
+
+def liga_formation_energy(points: dict[str, dict]) -> float | None:
+    """LiGa's formation energy (eV/atom) from the relaxed phases, or None while one is missing."""
+    try:
+        e = {phase: points[f"relaxed-{phase}"]["energy_eV_atom"] for phase in LIGA_PHASES}
+    except KeyError:
+        return None
+    return formation_energy_eV_atom(e["B32-LiGa"], e["bcc-Li"], e["alpha-Ga"])
