@@ -109,3 +109,20 @@ def test_shipped_anchor_points_carry_their_provenance():
             assert point["provenance"]["wall_time_s"] > 0 and point["provenance"]["command"].startswith("python -m")
             if name.startswith("relaxed-"):
                 assert point["converged"] and all(len(h) == 64 for h in point["setup_sha256"].values()), name
+
+
+def test_the_potential_against_the_anchors_reads_b32_as_its_conventional_cell():
+    from toolkit import anchors
+
+    points = {"relaxed-B32-LiGa": {"phase": "LiGa (B32)", "volume_A3_atom": 6.2 ** 3 / 16, "cell_lengths_A": [4.38] * 3,
+                                  "energy_eV_atom": -2.72},
+              "relaxed-bcc-Li": {"phase": "Li (bcc)", "volume_A3_atom": 20.3, "cell_lengths_A": [3.44] * 3,
+                                 "energy_eV_atom": -1.89}}
+    rows = anchors.liga_dft_rows({"LiGa (B32)": 6.25, "Li (bcc)": 3.40}, -0.30, points)
+    assert [r["quantity"] for r in rows] == ["a of Li (bcc) (Å)", "a of LiGa (B32) (Å)"]  # no α-Ga: no formation row
+    assert rows[1]["dft"] == pytest.approx(6.2) and rows[1]["difference"] == pytest.approx(0.05)
+    points["relaxed-alpha-Ga"] = {"phase": "Ga (alpha)", "volume_A3_atom": 19.6, "cell_lengths_A": [4.5, 7.6, 4.5],
+                                  "energy_eV_atom": -2.90}
+    formation = anchors.liga_dft_rows({}, -0.30, points)
+    assert formation == [{"quantity": "formation energy of LiGa (eV/atom)", "potential": -0.30,
+                          "dft": pytest.approx(-2.72 + (1.89 + 2.90) / 2), "difference": pytest.approx(-0.30 + 0.325)}]

@@ -131,3 +131,30 @@ def liga_formation_energy(points: dict[str, dict]) -> float | None:
     except KeyError:
         return None
     return formation_energy_eV_atom(e["B32-LiGa"], e["bcc-Li"], e["alpha-Ga"])
+
+
+def liga_lattice_A(point: dict) -> float:
+    """The lattice parameter (Å) a ``relaxed-*`` point gives, as :data:`toolkit.liga.EXPERIMENTAL_LATTICE_A`
+    states it: the conventional cubic a of B32 LiGa (16 atoms) and bcc Li, and a of α-Ga."""
+    if point["phase"] == "LiGa (B32)":
+        return (point["volume_A3_atom"] * 16) ** (1 / 3)
+    return point["cell_lengths_A"][0]
+
+
+def liga_dft_rows(lattice_A: dict[str, float], formation_eV_atom: float, points: dict[str, dict]) -> list[dict]:
+    """The potential against the DFT anchors on what decides study 3's stability: each phase's lattice
+    parameter (Å) and LiGa's formation energy (eV/atom). ``lattice_A`` maps phase labels (as in
+    :data:`toolkit.liga.PHASES`) to the potential's values. Rows: quantity, potential, dft, difference;
+    rows whose anchor is not computed yet are left out."""
+    rows = []
+    for phase, (_, label) in LIGA_PHASES.items():
+        point = points.get(f"relaxed-{phase}")
+        if point is not None and label in lattice_A:
+            dft = liga_lattice_A(point)
+            rows.append({"quantity": f"a of {label} (Å)", "potential": lattice_A[label], "dft": dft,
+                         "difference": lattice_A[label] - dft})
+    dft = liga_formation_energy(points)
+    if dft is not None:
+        rows.append({"quantity": "formation energy of LiGa (eV/atom)", "potential": formation_eV_atom, "dft": dft,
+                     "difference": formation_eV_atom - dft})
+    return rows

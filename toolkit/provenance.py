@@ -15,7 +15,7 @@ import numpy as np
 #: Packages whose versions change results; recorded with every summary.
 TRACKED_PACKAGES = (
     "toolkit", "ase", "numpy", "scipy", "torch", "mace-torch", "e3nn", "chgnet",
-    "phonopy", "spglib", "pymatgen", "matplotlib",
+    "phonopy", "spglib", "pymatgen", "matplotlib", "gpaw", "gpaw-data",
 )
 
 
