@@ -8,6 +8,8 @@ from toolkit.perovskite import add_proton, basno3, y_doped
 from toolkit.widgets import highlight_indices, structure_view
 from toolkit.widgets.phonon_explorer import PhononModeExplorer
 
+from explorer_inputs import toy_alloy_explorer, toy_volcano_compositions
+
 
 def test_structure_view_highlights_y_and_h():
     doped = add_proton(y_doped(basno3(), np.eye(3) * 2), 2, [0, 0, 1])
@@ -67,19 +69,7 @@ def test_mode_explorer_marks_imaginary_branches(host_phonon):
 
 
 def test_alloy_explorer_follows_the_slider():
-    from ase.build import make_supercell
-
-    from toolkit import defects, liga
-    from toolkit import thermodynamics as td
-    from toolkit.widgets.alloy_explorer import AlloyExplorer
-
-    perfect = make_supercell(liga.liga_b32(primitive=True), np.eye(3) * 2)
-    configs = {"perfect": perfect, "vacancy": defects.vacancies(perfect, "Li", 1)[0],
-               "antisite": defects.substitutions(perfect, "Ga", "Li", 1)[0]}
-    energies = {"perfect": -3.0 * 32, "vacancy": -3.0 * 31 + 0.5, "antisite": -3.0 * 32 + 0.2}
-    phases = {"Li": (liga.bcc_li(), -1.9 * 2), "Ga": (liga.alpha_ga(), -3.0 * 8)}
-    diagram = td.phase_diagram({**phases, **{n: (a, energies[n]) for n, a in configs.items()}})
-    explorer = AlloyExplorer(td.hull_table(diagram), configs, perfect, td.voltage_curve(diagram))
+    explorer = toy_alloy_explorer()
     assert [value for _, value in explorer.slider.options] == ["vacancy", "perfect", "antisite"]  # by Li content
     explorer.slider.value = "antisite"
     assert explorer.highlights()["red"] and not explorer.highlights()["blue"]
@@ -90,17 +80,9 @@ def test_alloy_explorer_follows_the_slider():
 
 
 def test_volcano_explorer_follows_the_slider():
-    from toolkit import amorphous as am
-    from toolkit.transport import arrhenius_fit
     from toolkit.widgets.volcano_explorer import VolcanoExplorer
 
-    compositions = {}
-    for x, sigma in ((0.5, 1e-4), (1.5, 1e-3), (2.5, None)):
-        atoms = am.random_packing(am.oxyhalide_counts(x, 2), 3.0, seed=0)
-        d = {600.0: [1e-6, 1e-7], 900.0: [1e-5, 1e-6]}
-        compositions[x] = {"atoms": atoms, "motifs": {"TaO0Cl5": 0.5, "TaO1Cl5": 0.5}, "D_Li_cm2_s": d,
-                           "sigma_300K_S_cm": None if sigma is None else [sigma, sigma / 10],
-                           "arrhenius": None if sigma is None else arrhenius_fit(list(d), *zip(*d.values()))}
+    compositions = toy_volcano_compositions({0.5: 1e-4, 1.5: 1e-3, 2.5: None})
     explorer = VolcanoExplorer(compositions, label="test")
     xs, sigma, error = explorer.volcano()
     assert xs.tolist() == [0.5, 1.5] and sigma.tolist() == [1e-4, 1e-3]  # x = 2.5 has no fit, no point

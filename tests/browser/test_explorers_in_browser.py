@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: `make test` installs it (root)")]
 
 #: One cell per explorer, on small inputs that take seconds: the host's phonons with bands as in
-#: notebook 01, and made-up volcano and alloy data as in tests/test_widgets.py.
+#: notebook 01, and the made-up volcano and alloy data of tests/explorer_inputs.py.
 CELLS = [
     """import numpy as np
 from toolkit import phonons as ph
@@ -30,29 +30,13 @@ from toolkit.widgets.phonon_explorer import PhononModeExplorer
 
 host = ph.compute_phonons(basno3(4.19), load_potential("chgnet"), supercell=(2, 2, 2), progress=False)
 PhononModeExplorer(host, points=ph.CUBIC_POINTS, bands=ph.band_structure(host, 5), highlight=("Sn",), n_frames=4).widget""",
-    """from toolkit import amorphous as am
-from toolkit.transport import arrhenius_fit
+    f"""import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from explorer_inputs import toy_alloy_explorer, toy_volcano_compositions
 from toolkit.widgets.volcano_explorer import VolcanoExplorer
 
-compositions = {}
-for x, sigma in ((0.5, 1e-4), (1.0, 3e-4), (1.5, 1e-3), (2.0, 2e-4)):
-    d = {600.0: [1e-6 * x, 1e-7], 900.0: [1e-5 * x, 1e-6]}
-    compositions[x] = {"atoms": am.random_packing(am.oxyhalide_counts(x, 2), 3.0, seed=0),
-                       "motifs": {"TaO0Cl5": 0.5, "TaO1Cl5": 0.5 - x / 10, "TaO2Cl4": x / 10}, "D_Li_cm2_s": d,
-                       "sigma_300K_S_cm": [sigma, sigma / 10], "arrhenius": arrhenius_fit(list(d), *zip(*d.values()))}
-VolcanoExplorer(compositions, label="made-up data").widget""",
-    """from ase.build import make_supercell
-from toolkit import defects, liga
-from toolkit import thermodynamics as td
-from toolkit.widgets.alloy_explorer import AlloyExplorer
-
-perfect = make_supercell(liga.liga_b32(primitive=True), np.eye(3) * 2)
-configs = {"perfect": perfect, "vacancy": defects.vacancies(perfect, "Li", 1)[0],
-           "antisite": defects.substitutions(perfect, "Ga", "Li", 1)[0]}
-energies = {"perfect": -3.0 * 32, "vacancy": -3.0 * 31 + 0.5, "antisite": -3.0 * 32 + 0.2}
-phases = {"Li": (liga.bcc_li(), -1.9 * 2), "Ga": (liga.alpha_ga(), -3.0 * 8)}
-diagram = td.phase_diagram({**phases, **{n: (a, energies[n]) for n, a in configs.items()}})
-AlloyExplorer(td.hull_table(diagram), configs, perfect, td.voltage_curve(diagram)).widget""",
+VolcanoExplorer(toy_volcano_compositions({{0.5: 1e-4, 1.0: 3e-4, 1.5: 1e-3, 2.0: 2e-4}}), label="made-up data").widget""",
+    "toy_alloy_explorer().widget",
 ]
 
 
