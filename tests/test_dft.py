@@ -78,7 +78,7 @@ def test_an_anchor_campaign_writes_each_point_as_it_finishes_and_resumes(tmp_pat
 
     calls = []
 
-    def fake_campaign(study, store):
+    def fake_campaign(study, store, root):
         def point(name):
             def compute():
                 calls.append(name)

@@ -78,3 +78,32 @@ def test_transfer_and_rotation_end_states():
     jumps = proton_jumps([start, start, final], [h], time_step_fs=2.0)
     assert jumps == [{"frame": 2, "time_fs": 4.0, "h": h, "from_O": donor, "to_O": acceptor,
                       "d_OO_A": pytest.approx(pv.BASNO3_A_EXP / np.sqrt(2))}]
+
+
+def test_tilt_patterns_rotate_the_octahedra_rigidly_in_the_smallest_cells():
+    from toolkit.perovskite import tilt_cell
+
+    for kind, n_atoms in (("M", 10), ("R", 20)):
+        cell, pattern = tilt_cell(4.1, kind)
+        assert len(cell) == n_atoms and np.abs(pattern).max() == 1.0
+        moving = {cell[i].symbol for i in np.flatnonzero(np.abs(pattern).sum(axis=1))}
+        assert moving == {"O"} and not pattern[:, 2].any()  # equatorial O only, in the plane
+        tilted = cell.copy()
+        tilted.positions += 0.05 * pattern
+        symbols = np.array(cell.get_chemical_symbols())
+        distances = tilted.get_all_distances(mic=True)[np.ix_(symbols == "Sn", symbols == "O")]
+        bonds = np.sort(distances.ravel())[: 5 * (symbols == "Sn").sum()]
+        assert np.allclose(bonds, 2.05, atol=0.002)  # a rotation stretches no Sn-O bond to first order
+    # along z the next layer turns the same way (M, a0a0c+) or the other way (R, a0a0c-)
+    m_cell, m = tilt_cell(4.1, "M")
+    for kind, (cell, pattern), same in (("M", (m_cell.repeat((1, 1, 2)), np.tile(m, (2, 1))), 1),
+                                        ("R", tilt_cell(4.1, "R"), -1)):
+        pairs = 0
+        for i in np.flatnonzero(np.abs(pattern).sum(axis=1)):
+            above = np.flatnonzero(np.linalg.norm(cell.positions - cell.positions[i] - [0, 0, 4.1], axis=1) < 1e-6)
+            if len(above):
+                assert np.allclose(pattern[above[0]], same * pattern[i]), kind
+                pairs += 1
+        assert pairs == 4, kind
+    with pytest.raises(ValueError, match="tilt kind"):
+        tilt_cell(4.1, "X")

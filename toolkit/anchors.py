@@ -13,6 +13,14 @@ The campaign for study 3 (LiGa) has:
 - ``convergence-<setting>-<value>``: the LiGa formation energy (eV/atom) at the experimental geometries
   for each plane-wave cutoff and k-point density of :data:`CONVERGENCE`, the other setting at its default;
 - the formation energy of relaxed LiGa comes from the ``relaxed-*`` points (:func:`liga_formation_energy`).
+
+The campaign for study 1 (proton-phonon) asks whether cubic BaSnO3 is stable against octahedral tilts:
+
+- ``relaxed-BaSnO3``: the cubic lattice parameter;
+- ``tilt-M``, ``tilt-R``: the energy (meV per formula unit) along the M (a0a0c+) and R (a0a0c-) tilt at the
+  DFT lattice, in the smallest cell holding each (:func:`toolkit.perovskite.tilt_cell`), for the O
+  displacements of :data:`TILT_AMPLITUDES_A`: a double well (energy below the cubic cell's) is an instability;
+- ``tilt-M-convergence-<setting>-<value>``: the M-tilt energy at 0.2 Å for each cutoff and k-point density.
 """
 
 from __future__ import annotations
@@ -23,8 +31,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
-from toolkit import liga
+import numpy as np
+
+from toolkit import liga, perovskite
 from toolkit.dft import DFTSettings, load_dft, setup_hashes
+from toolkit.phonons import mode_energy_profile
 from toolkit.provenance import package_versions, write_json_atomic
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
@@ -78,15 +89,65 @@ def _convergence(setting: str, value: float) -> dict:
             "settings": asdict(settings)}
 
 
-def campaign(study: str, store: ResultsStore) -> dict[str, Callable[[], dict]]:
-    """Point name -> a function computing it, in the order the campaign runs them."""
-    if study != "liga-alloy":
-        raise ValueError(f"no DFT anchor campaign for {study!r} yet; there is one for liga-alloy")
+#: O displacements (Å) at which the tilt energy is computed.
+TILT_AMPLITUDES_A = (0.05, 0.1, 0.15, 0.2, 0.3)
+
+
+def tilt_profile_meV_fu(a: float, kind: str, potential, amplitudes_A=TILT_AMPLITUDES_A) -> list[float]:
+    """Energy (meV per BaSnO3, relative to the cubic cell) along the tilt ``kind`` of cubic BaSnO3 with lattice
+    ``a`` (Å), for each O displacement in ``amplitudes_A`` (Å): the same step for DFT and every potential."""
+    cell, pattern = perovskite.tilt_cell(a, kind)
+    return (1000 * mode_energy_profile(cell, pattern, amplitudes_A, potential) / (len(cell) / 5)).tolist()
+
+
+def _relaxed_basno3(store: ResultsStore) -> dict:
+    dft = load_dft(METHOD, SETTINGS)
+    result = relax(perovskite.basno3(), dft, fmax_eV_A=0.005, max_steps=60, relax_cell=True, store=store)
+    info = result.info["relax"]
+    return {"lattice_A": float(result.get_volume() ** (1 / 3)),  # the 5-atom cubic cell
+            "energy_eV_fu": info["energy_eV"], "converged": info["converged"], "steps": info["steps"],
+            "fmax_eV_A": info["fmax_eV_A"], "experimental_lattice_A": perovskite.BASNO3_A_EXP,
+            "setup_sha256": setup_hashes(result, dft), "method": dft.info.as_dict(), "settings": asdict(SETTINGS)}
+
+
+def _tilt(kind: str, root: Path, settings: DFTSettings = SETTINGS, amplitudes_A=TILT_AMPLITUDES_A) -> dict:
+    lattice = json.loads(point_path("proton-phonon", "relaxed-BaSnO3", root).read_text())["lattice_A"]
+    dft = load_dft(METHOD, settings)
+    cell, _ = perovskite.tilt_cell(lattice, kind)
+    return {"kind": kind, "glazer": {"M": "a0a0c+", "R": "a0a0c-"}[kind], "lattice_A": lattice,
+            "n_atoms": len(cell), "amplitudes_A": list(amplitudes_A),
+            "energy_meV_fu": tilt_profile_meV_fu(lattice, kind, dft, amplitudes_A),
+            "pattern": "toolkit.perovskite.tilt_cell (rigid rotation of the SnO6 octahedra about z, O displacement)",
+            "setup_sha256": setup_hashes(cell, dft), "method": dft.info.as_dict(), "settings": asdict(settings)}
+
+
+def _liga_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:
     points = {f"relaxed-{phase}": (lambda phase=phase: _relaxed(phase, store)) for phase in LIGA_PHASES}
     for setting, values in CONVERGENCE.items():
         points.update({f"convergence-{setting}-{value:g}": (lambda s=setting, v=value: _convergence(s, v))
                        for value in values})
     return points
+
+
+def _proton_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:
+    points = {"relaxed-BaSnO3": lambda: _relaxed_basno3(store),
+              "tilt-M": lambda: _tilt("M", root), "tilt-R": lambda: _tilt("R", root)}
+    for setting, values in CONVERGENCE.items():
+        points.update({f"tilt-M-convergence-{setting}-{value:g}":
+                       (lambda s=setting, v=value: _tilt("M", root, replace(SETTINGS, **{s: v}), (0.2,)))
+                       for value in values})
+    return points
+
+
+#: Each study's campaign: (store, root) -> point name -> a function computing it, in the order they run.
+CAMPAIGNS = {"liga-alloy": _liga_campaign, "proton-phonon": _proton_campaign}
+
+
+def campaign(study: str, store: ResultsStore, root: Path = ANCHOR_DIR) -> dict[str, Callable[[], dict]]:
+    """Point name -> a function computing it, in the order the campaign runs them."""
+    if study not in CAMPAIGNS:
+        raise ValueError(f"no DFT anchor campaign for {study!r} yet; there are: {', '.join(CAMPAIGNS)}")
+    return CAMPAIGNS[study](store, root)
 
 
 def point_path(study: str, point: str, root: Path = ANCHOR_DIR) -> Path:
@@ -99,7 +160,7 @@ def run_campaign(study: str, root: Path = ANCHOR_DIR, store: ResultsStore | None
     written as soon as it is done; returns the paths written now."""
     store = store if store is not None else ResultsStore()
     written = []
-    points = campaign(study, store)
+    points = campaign(study, store, root)
     unknown = sorted(set(only or ()) - set(points))
     if unknown:
         raise ValueError(f"unknown points {unknown}; {study} has {', '.join(points)}")

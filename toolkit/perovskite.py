@@ -126,3 +126,37 @@ def distinct_proton_sites(doped: Atoms, symprec: float = 1e-3) -> list[dict]:
             d_y = min((doped.get_distance(o_index, y, mic=True) for y in y_sites), default=np.inf)
             sites.append({"o_index": int(o_index), "direction": direction, "multiplicity": 1, "d_Y_A": float(d_y)})
     return sites
+
+
+#: Octahedral tilt patterns about z (Glazer): ``"M"`` is a0a0c+ (in-phase along z, the M-point mode),
+#: ``"R"`` is a0a0c- (out of phase, the R-point mode), and the supercell of the 5-atom cubic cell that holds each.
+TILT_CELLS = {"M": [[1, 1, 0], [-1, 1, 0], [0, 0, 1]], "R": [[1, 1, 0], [-1, 1, 0], [0, 0, 2]]}
+
+
+def tilt_cell(a: float, kind: str) -> tuple[Atoms, np.ndarray]:
+    """The smallest cell of cubic BaSnO3 (lattice ``a``, Å) holding the tilt ``kind`` (``"M"``: 10 atoms,
+    ``"R"``: 20), and the tilt's displacement pattern (Å per unit amplitude, the largest component 1 Å).
+
+    The pattern rotates each SnO6 octahedron rigidly (to first order) about z, neighbours in the plane in
+    opposite senses; along z, in the same sense (M) or the opposite one (R). Only the equatorial O move:
+    the O at Sn site n + a/2 x along y, the O at n + a/2 y along x, by ±1 with the octahedron's sign. It is
+    built from geometry alone, so every potential and DFT are compared on the same distortion.
+    """
+    if kind not in TILT_CELLS:
+        raise ValueError(f"tilt kind must be one of {', '.join(TILT_CELLS)}, not {kind!r}")
+    from ase.build import make_supercell
+
+    cell = make_supercell(basno3(a), TILT_CELLS[kind])
+    pattern = np.zeros((len(cell), 3))
+    sn = basno3(a).positions[1]  # Sn at the cube centre
+    for i, atom in enumerate(cell):
+        if atom.symbol != "O":
+            continue
+        offset = (atom.position - sn) / a  # from an Sn: half-integer along the Sn-O bond, integer elsewhere
+        axis = int(np.argmax(np.abs(offset - np.round(offset))))  # the bond direction
+        if axis == 2:
+            continue  # apical O: a rotation about z leaves them in place
+        site = np.round(offset - 0.5 * np.eye(3)[axis]).astype(int)  # the Sn whose +axis O this is
+        sign = (-1) ** int(site[0] + site[1] + (site[2] if kind == "R" else 0))
+        pattern[i, 1 - axis] = sign if axis == 0 else -sign
+    return cell, pattern
