@@ -219,3 +219,21 @@ def liga_dft_rows(lattice_A: dict[str, float], formation_eV_atom: float, points:
         rows.append({"quantity": "formation energy of LiGa (eV/atom)", "potential": formation_eV_atom, "dft": dft,
                      "difference": formation_eV_atom - dft})
     return rows
+
+
+def host_tilts_against_dft(a_A: float, potential, points: dict[str, dict]) -> dict[str, dict]:
+    """Study 1's decisive host test, potential beside DFT: the energy (meV per BaSnO3) along the M and R tilts,
+    each at its own relaxed lattice (``a_A``, Å, for the potential), at the O displacements of the DFT
+    anchor (or :data:`TILT_AMPLITUDES_A` where none ships). A minimum below zero is a double well: the cubic
+    host is unstable to that tilt. ``dft_meV_fu`` is None where the anchor is not computed yet."""
+    result = {}
+    for kind in ("M", "R"):
+        dft = points.get(f"tilt-{kind}")
+        amplitudes = dft["amplitudes_A"] if dft else list(TILT_AMPLITUDES_A)
+        mine = tilt_profile_meV_fu(a_A, kind, potential, amplitudes)
+        result[kind] = {"amplitudes_A": amplitudes, "potential_meV_fu": mine, "potential_lattice_A": a_A,
+                        "potential_double_well_meV_fu": max(0.0, -min(mine)),
+                        "dft_meV_fu": dft["energy_meV_fu"] if dft else None,
+                        "dft_lattice_A": dft["lattice_A"] if dft else None,
+                        "dft_double_well_meV_fu": max(0.0, -min(dft["energy_meV_fu"])) if dft else None}
+    return result
