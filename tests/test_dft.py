@@ -102,7 +102,7 @@ def test_an_anchor_campaign_writes_each_point_as_it_finishes_and_resumes(tmp_pat
 def test_shipped_anchor_points_carry_their_provenance():
     from toolkit import anchors
 
-    for study in ("liga-alloy",):
+    for study in anchors.CAMPAIGNS:
         for name, point in anchors.load_points(study).items():
             assert point["method"]["family"] == "dft" and len(point["method"]["sha256"]) == 64, name
             assert point["settings"]["mode"] == "pw" and "GPAW" in point["method"]["source"], name
