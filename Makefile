@@ -43,7 +43,7 @@ dft: setup
 test: setup browser dft
 	$(PY) -m pytest -q
 
-# The inner loop: everything but the study runs and the browser tests (about a minute). CI runs `make test`.
+# The inner loop: everything but the study runs and the browser tests (a few minutes). CI runs `make test`.
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser"
 
