@@ -20,9 +20,9 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers, covalent_radii
 from ase.units import _amu
-from toolkit.progress import progress_bar
 
 from toolkit.md import run_md
+from toolkit.progress import progress_bar
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
 

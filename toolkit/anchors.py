@@ -60,6 +60,12 @@ def formation_energy_eV_atom(e_liga_atom: float, e_li_atom: float, e_ga_atom: fl
     return e_liga_atom - (e_li_atom + e_ga_atom) / 2
 
 
+def _described(dft, atoms=None) -> dict:
+    """What a point records of its DFT method: its info and settings, and the setup hashes of ``atoms``' elements."""
+    described = {"method": dft.info.as_dict(), "settings": asdict(dft.inner.settings)}
+    return described if atoms is None else {"setup_sha256": setup_hashes(atoms, dft), **described}
+
+
 def _relaxed(phase: str, store: ResultsStore) -> dict:
     build, label = LIGA_PHASES[phase]
     dft = load_dft(METHOD, SETTINGS)
@@ -72,8 +78,7 @@ def _relaxed(phase: str, store: ResultsStore) -> dict:
             "steps": info["steps"], "fmax_eV_A": info["fmax_eV_A"],
             "experimental_lattice_A": liga.EXPERIMENTAL_LATTICE_A[label],
             "positions_A": result.positions.tolist(), "cell_A": result.cell.array.tolist(),
-            "symbols": result.get_chemical_symbols(), "setup_sha256": setup_hashes(result, dft),
-            "method": dft.info.as_dict(), "settings": asdict(SETTINGS)}
+            "symbols": result.get_chemical_symbols(), **_described(dft, result)}
 
 
 def _convergence(setting: str, value: float) -> dict:
@@ -87,8 +92,7 @@ def _convergence(setting: str, value: float) -> dict:
     return {"setting": setting, "value": value, "energy_eV_atom": energies,
             "formation_eV_atom": formation_energy_eV_atom(energies["B32-LiGa"], energies["bcc-Li"],
                                                           energies["alpha-Ga"]),
-            "geometry": "experimental lattice parameters (toolkit.liga)", "method": dft.info.as_dict(),
-            "settings": asdict(settings)}
+            "geometry": "experimental lattice parameters (toolkit.liga)", **_described(dft)}
 
 
 #: O displacements (Å) at which the tilt energy is computed.
@@ -118,7 +122,7 @@ def _relaxed_basno3(store: ResultsStore) -> dict:
     return {"lattice_A": lattice, "energy_minimum_lattice_A": float(-curve[1] / (2 * curve[0])),
             "energy_eV_fu": info["energy_eV"], "converged": info["converged"], "steps": info["steps"],
             "fmax_eV_A": info["fmax_eV_A"], "experimental_lattice_A": perovskite.BASNO3_A_EXP,
-            "setup_sha256": setup_hashes(result, dft), "method": dft.info.as_dict(), "settings": asdict(SETTINGS)}
+            **_described(dft, result)}
 
 
 def _tilt(kind: str, root: Path, settings: DFTSettings = SETTINGS, amplitudes_A=TILT_AMPLITUDES_A) -> dict:
@@ -129,7 +133,7 @@ def _tilt(kind: str, root: Path, settings: DFTSettings = SETTINGS, amplitudes_A=
             "n_atoms": len(cell), "amplitudes_A": list(amplitudes_A),
             "energy_meV_fu": tilt_profile_meV_fu(lattice, kind, dft, amplitudes_A),
             "pattern": "toolkit.perovskite.tilt_cell (rigid rotation of the SnO6 octahedra about z, O displacement)",
-            "setup_sha256": setup_hashes(cell, dft), "method": dft.info.as_dict(), "settings": asdict(settings)}
+            **_described(dft, cell)}
 
 
 def _liga_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:

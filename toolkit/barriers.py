@@ -12,7 +12,7 @@ from ase.mep import NEB
 from ase.mep.neb import NEBOptimizer
 
 from toolkit.store import ResultsStore, structure_fingerprint
-from toolkit.validation import NotConvergedError, ase_names, check_structure
+from toolkit.validation import ase_names, check_structure, report_unconverged
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,7 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
     if not data["converged"]:
         message = (f"NEB of {initial.get_chemical_formula()} with {potential.info.name} stopped after "
                    f"max_steps={max_steps} with forces above fmax_eV_A={fmax_eV_A}")
-        if require_converged:
-            raise NotConvergedError(message)
-        log.warning(message)
+        report_unconverged(message, require_converged, log)
     energies = np.asarray(data["energies_eV"])
     images = []
     for positions in np.asarray(data["positions"]):

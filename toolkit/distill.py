@@ -38,9 +38,9 @@ import numpy as np
 from ase import Atoms
 from ase.build import make_supercell
 from ase.io import write
-from toolkit.progress import progress_bar
 
 from toolkit.potentials import STUDENTS_DIR
+from toolkit.progress import progress_bar
 from toolkit.store import ResultsStore, structure_fingerprint
 
 #: Studies with a student, and the elements each must cover.

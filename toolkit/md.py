@@ -13,10 +13,14 @@ from ase.constraints import FixCom
 from ase.io import Trajectory, read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-from toolkit.progress import progress_bar
 
+from toolkit.progress import progress_bar
 from toolkit.store import ResultsStore
 from toolkit.validation import MDExplosionError, ase_names, check_md_frame, check_structure
+
+
+#: ASE's ``timestep`` (in ASE's time unit) as the toolkit's ``timestep_fs`` (fs), for :func:`~toolkit.validation.ase_names`.
+ASE_TIMESTEP = ("timestep_fs", lambda t: t / units.fs)
 
 
 def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
@@ -45,7 +49,7 @@ def uses_engine(atoms: Atoms, potential) -> bool:
             and all(isinstance(c, FixCom) for c in atoms.constraints))
 
 
-@ase_names(temperature_K="temperatures_K", steps="n_steps", timestep=("timestep_fs", lambda t: t / units.fs))
+@ase_names(temperature_K="temperatures_K", steps="n_steps", timestep=ASE_TIMESTEP)
 def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int, timestep_fs: float = 1.0,
                 seeds=0, friction_per_fs: float = 0.01, sample_every: int = 10, store: ResultsStore | None = None,
                 explode_factor: float = 3.0, progress: bool = True, compile_model: bool = False) -> list[list[Atoms]]:
@@ -68,7 +72,7 @@ def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int
             for atoms, t, s in zip(structures, temperatures, seed_list)]
 
 
-@ase_names(steps="n_steps", timestep=("timestep_fs", lambda t: t / units.fs))
+@ase_names(steps="n_steps", timestep=ASE_TIMESTEP)
 def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep_fs: float = 1.0,
            seed: int = 0, friction_per_fs: float = 0.01, sample_every: int = 10,
            store: ResultsStore | None = None, explode_factor: float = 3.0,

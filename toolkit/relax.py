@@ -12,7 +12,7 @@ from ase.io import Trajectory, read
 from ase.optimize import BFGS
 
 from toolkit.store import ResultsStore
-from toolkit.validation import NotConvergedError, ase_names, check_structure
+from toolkit.validation import ase_names, check_structure, report_unconverged
 
 # FrechetCellFilter takes matrix logarithms of near-identity deformations; scipy warns about
 # round-off of order 1e-13 there, which is far below any tolerance used here.
@@ -69,9 +69,7 @@ def relax(atoms: Atoms, potential, fmax_eV_A: float = 0.01, max_steps: int = 300
     if not info["converged"]:
         message = (f"relaxation of {atoms.get_chemical_formula()} with {potential.info.name} stopped after "
                    f"{info['steps']} steps (max_steps={max_steps}) with forces above fmax_eV_A={fmax_eV_A}")
-        if require_converged:
-            raise NotConvergedError(message + ": raise max_steps, or relax from a better start")
-        log.warning(message)
+        report_unconverged(message, require_converged, log, hint=": raise max_steps, or relax from a better start")
     return result
 
 

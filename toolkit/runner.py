@@ -118,12 +118,12 @@ class StudyProgress:
     def _forward_new_lines(self) -> None:
         if not self.bar_file.is_file():
             return
-        with open(self.bar_file, encoding="utf-8") as handle:
+        with open(self.bar_file, "rb") as handle:
             handle.seek(self._read)
-            text = handle.read()
-        complete = text[: text.rfind("\n") + 1]  # a line still being written waits for the next look
-        self._read += len(complete.encode("utf-8"))
-        for line in complete.splitlines():
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next look
+        self._read += len(complete)
+        for line in complete.decode("utf-8").splitlines():
             self.say(f"  {line}")
 
     def _follow(self) -> None:

@@ -54,6 +54,14 @@ class NotConvergedError(RuntimeError):
     asked for a converged result (``require_converged=True``)."""
 
 
+def report_unconverged(message: str, required: bool, logger, hint: str = "") -> None:
+    """An optimisation stopped at its step limit: raise :class:`NotConvergedError` (``message`` and ``hint``)
+    where the caller ``required`` convergence, else log ``message`` as a warning on ``logger``."""
+    if required:
+        raise NotConvergedError(message + hint)
+    logger.warning(message)
+
+
 class StructureError(ValueError):
     """The structure cannot be used as given (empty, non-periodic, overlapping atoms)."""
 
