@@ -290,3 +290,53 @@ def test_diffusion_agrees_within_a_factor_of_2_whatever_the_errors():
     assert _diffusion_row((1e-5, 1e-6), (1.9e-5, 1e-6), "", "")["agrees"]
     assert not _diffusion_row((1e-4, 6e-5), (3.5e-4, 2e-4), "", "")["agrees"]  # within 2σ, but 3.5 times off
     assert not _diffusion_row((1e-5, 1e-5), (-1e-6, 1e-5), "", "")["agrees"]
+
+
+def _fake_dft_points(emt, root, study, structures, shift_eV_atom):
+    """Frame points as the anchors campaign writes them, with EMT shifted by ``shift_eV_atom`` as the "DFT"."""
+    (root / study).mkdir(parents=True)
+    for name, atoms in structures.items():
+        work = atoms.copy()
+        work.calc = emt
+        point = {"numbers": work.numbers.tolist(), "cell_A": work.cell.array.tolist(),
+                 "positions_A": work.positions.tolist(),
+                 "energy_eV": work.get_potential_energy() + shift_eV_atom * len(work),
+                 "forces_eV_A": work.get_forces().tolist(), "stress_eV_A3": work.get_stress().tolist()}
+        (root / study / f"{name}.json").write_text(json.dumps(point))
+
+
+def test_dft_frames_join_the_teachers_energy_scale(emt, tmp_path, monkeypatch):
+    monkeypatch.setitem(distill.DFT_REFERENCE_FRAME, "toy", "frame-ideal")
+    monkeypatch.setitem(distill.DFT_REPLACES, "toy", ("phonon",))
+    ideal = bulk("Cu", "fcc", a=3.6, cubic=True)
+    rattled = ideal.copy()
+    rattled.positions += np.random.default_rng(0).normal(0, 0.05, rattled.positions.shape)
+    _fake_dft_points(emt, tmp_path, "toy", {"frame-ideal": ideal, "frame-rattled": rattled}, -3.0)
+    frames = distill.dft_training_frames("toy", emt, tmp_path)
+    assert {f.info["config_type"] for f in frames} == {"dft"} and len(frames) == 2
+    for frame in frames:  # the "DFT" is EMT shifted by -3 eV/atom: on the teacher's scale it is EMT again
+        reference = frame.copy()
+        reference.calc = emt
+        assert frame.info[distill.ENERGY_KEY] == pytest.approx(reference.get_potential_energy(), abs=1e-9)
+        assert np.allclose(frame.arrays[distill.FORCES_KEY], reference.get_forces())
+        assert frame.info["dft_offset_eV_atom"] == pytest.approx(3.0)
+    teacher_frames = distill.label(distill.rattled_and_strained(ideal, 3, np.random.default_rng(1), kind="phonon")
+                                   + distill.rattled_and_strained(ideal, 2, np.random.default_rng(2)), emt, progress=False)
+    train, settings = distill.anchored("toy", teacher_frames, emt, distill.StudentSettings(), tmp_path)
+    assert distill.counts_by_kind(train) == {"dft": 2, "strained": 2}  # the teacher's "phonon" frames replaced
+    assert dict(settings.config_type_weights)["dft"] == distill.DFT_ANCHOR_WEIGHT
+    weights = next(a for a in distill.mace_train_arguments("toy", tmp_path, tmp_path, ["Cu"], settings, 0)
+                   if a.startswith("--config_type_weights="))
+    assert json.loads(weights.split("=", 1)[1])["dft"] == distill.DFT_ANCHOR_WEIGHT
+
+
+def test_dft_anchoring_refuses_what_it_cannot_use(emt, tmp_path, monkeypatch):
+    monkeypatch.setitem(distill.DFT_REFERENCE_FRAME, "toy", "frame-ideal")
+    with pytest.raises(ValueError, match="python -m toolkit anchors toy"):
+        distill.dft_training_frames("toy", emt, tmp_path)  # nothing computed yet
+    with pytest.raises(ValueError, match="no DFT anchoring for 'nothing'"):
+        distill.dft_training_frames("nothing", emt, tmp_path)
+    _fake_dft_points(emt, tmp_path, "toy", {"frame-ideal": bulk("Cu", "fcc", a=3.6, cubic=True),
+                                            "frame-alloy": bulk("CuAu", "rocksalt", a=5.0)}, 0.0)
+    with pytest.raises(ValueError, match="several compositions"):
+        distill.dft_training_frames("toy", emt, tmp_path)

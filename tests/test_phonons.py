@@ -99,3 +99,42 @@ def test_tilt_character_separates_rotation_from_stretching():
         if atoms.get_distance(sn, o, mic=True) < 2.1:
             rotation[o] = np.cross([0, 0, 1], atoms.get_distance(sn, o, mic=True, vector=True))
     assert ph.tilt_character(atoms, rotation) == pytest.approx(1.0)
+
+
+
+class SpringsBySpecies(Calculator):
+    """:class:`Springs` with k (eV/Å² per axis) set by each atom's element, tied to the positions of the cell of
+    that formula in ``references``."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, references, k_by_element):
+        super().__init__()
+        self.references, self.k_by_element = references, k_by_element
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, properties, system_changes)
+        reference = self.references[atoms.get_chemical_formula()]
+        k = np.array([self.k_by_element[s] for s in atoms.get_chemical_symbols()])
+        u = find_mic(atoms.positions - reference.positions, atoms.cell, pbc=True)[0]
+        self.results = {"energy": 0.5 * np.sum(k * u**2), "forces": -k * u}
+
+
+@pytest.mark.parametrize("pristine_unstable", [False, True])
+def test_y_induced_instability_needs_a_mode_the_pristine_cell_lacks(einstein, pristine_unstable):
+    from toolkit.studies.proton_phonon import gamma_modes
+
+    pristine, _ = einstein
+    doped = pristine.copy()
+    doped.symbols[2] = "Pt"  # the "dopant": its spring along x is negative, and strong enough to stand out of the
+    # acoustic "noise" that an Einstein crystal (no translational invariance) shows
+    if pristine_unstable:
+        pristine = pristine.copy()
+        pristine.symbols[2] = "Pd"
+    k = {"Cu": [1.0] * 3, "Ag": [1.0] * 3, "Au": [1.0] * 3, "Pt": [-40.0, 4.0, 4.0], "Pd": [-40.0, 4.0, 4.0]}
+    calc = from_ase_calculator(SpringsBySpecies({a.get_chemical_formula(): a for a in (pristine, doped)}, k), "springs")
+    found = gamma_modes({"pristine": pristine, "Y-doped": doped}, calc, progress=False)
+    assert len(found.imaginary_THz["Y-doped"]) == 1 and found.imaginary_THz["Y-doped"][0] < -found.threshold_THz
+    assert bool(found.imaginary_THz["pristine"]) == pristine_unstable
+    assert found.y_induced is not pristine_unstable
+    assert found.to_dict()["y_induced_instability"] is not pristine_unstable

@@ -54,6 +54,10 @@ def test_proton_phonon_quick_mode(quick_runs):
     assert all(f < -threshold for f in doped)
     assert (min(doped) == pytest.approx(softest)) if doped else softest >= -threshold
     assert isinstance(summary["pristine_supercell_imaginary_freqs_THz"], list)
+    assert summary["y_induced_instability"] == (bool(doped or summary["y_doped_no_H_imaginary_freqs_THz"])
+                                                and not summary["pristine_supercell_imaginary_freqs_THz"])
+    sites = summary["proton_sites"]
+    assert len(sites) >= 3 and min(s["energy_eV"] for s in sites) == 0.0
     assert sum(summary["softest_mode_participation"].values()) == pytest.approx(1.0, abs=1e-6)
     assert 0 < summary["rotation_barrier_eV"] < 1.0 and 0 < summary["transfer_barrier_eV"] < 1.5
     amplitudes = [a for a, _ in summary["barrier_vs_amplitude"]]

@@ -110,7 +110,7 @@ def _distill(args) -> int:
         card = retime(args.study, args.teacher, **where)
     else:
         card = distill(args.study, args.teacher, seed=args.seed or 0, settings=settings,
-                       train_scale=1.0 if args.scale is None else args.scale, **where)
+                       train_scale=1.0 if args.scale is None else args.scale, anchor=args.anchor, **where)
     errors = card["held_out_errors"]
     print(f"toolkit: student of {card['teacher']['name']} for {args.study}: held-out force RMSE "
           f"{errors['force_rmse_meV_A']:.0f} meV/Å, energy RMSE {errors['energy_rmse_meV_atom']:.1f} meV/atom, "
@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     distill.add_argument("--scale", type=float, default=None,
                          help="multiply the number of training configurations (default 1)")
     distill.add_argument("--out", default=None, help="folder for <study>.model and .json (default: the package's)")
+    distill.add_argument("--anchor", choices=["dft"], default=None,
+                         help="train on the study's DFT anchor frames too (toolkit/reference_data/dft), weighted")
     kept = distill.add_mutually_exclusive_group()
     kept.add_argument("--recompare", action="store_true",
                       help="keep the student there and recompute its card's teacher/student properties")
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "distill" and (args.recompare or args.retime):
         kept_flag = "--recompare" if args.recompare else "--retime"
-        given = [f"--{name}" for name in ("seed", "epochs", "scale") if getattr(args, name) is not None]
+        given = [f"--{name}" for name in ("seed", "epochs", "scale", "anchor") if getattr(args, name) is not None]
         if given:
             parser.error(f"{kept_flag} keeps the shipped student and remeasures its card; {', '.join(given)} would "
                          f"change only a new student's training: drop {'them' if len(given) > 1 else 'it'}, or leave "

@@ -20,7 +20,11 @@ The campaign for study 1 (proton-phonon) asks whether cubic BaSnO3 is stable aga
 - ``tilt-M``, ``tilt-R``: the energy (meV per formula unit) along the M (a0a0c+) and R (a0a0c-) tilt at the
   DFT lattice, in the smallest cell holding each (:func:`toolkit.perovskite.tilt_cell`), for the O
   displacements of :data:`TILT_AMPLITUDES_A`: a double well (energy below the cubic cell's) is an instability;
-- ``tilt-M-convergence-<setting>-<value>``: the M-tilt energy at 0.2 Å for each cutoff and k-point density.
+- ``tilt-M-convergence-<setting>-<value>``: the M-tilt energy at 0.2 Å for each cutoff and k-point density;
+- ``frame-<name>``: configurations with their DFT energy, forces and stress, for a student fine-tuned on DFT
+  (``python -m toolkit distill proton-phonon --anchor dft``): the cubic cell strained, the M and R tilt cells
+  tilted (:data:`FRAME_TILTS_A`) and rattled (:data:`FRAME_RATTLE_A`). They are where the teacher's energy
+  surface is decided against DFT: its host tilts (a double well where DFT has none).
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from ase import Atoms
 
 from toolkit import liga, perovskite
 from toolkit.dft import DFTSettings, load_dft, setup_hashes
-from toolkit.phonons import mode_energy_profile
+from toolkit.phonons import displaced, mode_energy_profile
 from toolkit.provenance import package_versions, write_json_atomic
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
@@ -136,6 +141,55 @@ def _tilt(kind: str, root: Path, settings: DFTSettings = SETTINGS, amplitudes_A=
             **_described(dft, cell)}
 
 
+#: The training frames of study 1 (:func:`frames`): cubic strains (fraction of a), tilt amplitudes (Å of O
+#: displacement) per tilt cell, and the rattle (Å, standard deviation) of :data:`FRAME_RATTLE_SEEDS` rattled copies
+#: of each tilt cell. The rattled cells carry the force constants at DFT level: the 20-atom R cell is commensurate
+#: with the Γ, X, M and R points of the student's 2x2x2 phonons.
+FRAME_STRAINS = (-0.02, 0.0, 0.02)
+FRAME_TILTS_A = {"M": (0.05, 0.1, 0.2, 0.3), "R": (0.05, 0.1, 0.2)}
+FRAME_RATTLE_A = 0.03
+FRAME_RATTLE_SEEDS = (0, 1)
+
+
+def _proton_frames(lattice_A: float) -> dict[str, Atoms]:
+    """Study 1's training frames by point name, built at the DFT lattice ``lattice_A`` (Å)."""
+    frames = {f"frame-cubic-strain{s:+g}": perovskite.basno3(lattice_A * (1 + s)) for s in FRAME_STRAINS}
+    for kind, amplitudes in FRAME_TILTS_A.items():
+        cell, pattern = perovskite.tilt_cell(lattice_A, kind)
+        frames.update({f"frame-tilt-{kind}-{q:g}": displaced(cell, pattern, q) for q in amplitudes})
+        for seed in FRAME_RATTLE_SEEDS:
+            rattled = cell.copy()
+            rattled.positions += np.random.default_rng(seed).normal(0.0, FRAME_RATTLE_A, rattled.positions.shape)
+            frames[f"frame-rattled-{kind}-{seed}"] = rattled
+    return frames
+
+
+def _frame(atoms: Atoms) -> dict:
+    """A configuration with its DFT energy (eV), forces (eV/Å) and stress (eV/Å³, Voigt)."""
+    dft = load_dft(METHOD, SETTINGS)
+    work = atoms.copy()
+    work.calc = dft
+    return {"n_atoms": len(work), "numbers": work.numbers.tolist(), "cell_A": work.cell.array.tolist(),
+            "positions_A": work.positions.tolist(), "energy_eV": float(work.get_potential_energy()),
+            "forces_eV_A": work.get_forces().tolist(), "stress_eV_A3": work.get_stress(voigt=True).tolist(),
+            **_described(dft, work)}
+
+
+def frame_atoms(point: dict, name: str) -> Atoms:
+    """The configuration of a ``frame-*`` point, its DFT results in ``info``/``arrays`` (``dft_energy_eV``,
+    ``dft_stress_eV_A3``, ``dft_forces_eV_A``) and ``info["anchor"]`` its name."""
+    atoms = Atoms(numbers=point["numbers"], positions=point["positions_A"], cell=point["cell_A"], pbc=True)
+    atoms.info.update(anchor=name, dft_energy_eV=point["energy_eV"],
+                      dft_stress_eV_A3=np.asarray(point["stress_eV_A3"]))
+    atoms.arrays["dft_forces_eV_A"] = np.asarray(point["forces_eV_A"])
+    return atoms
+
+
+def frames(study: str, root: Path = ANCHOR_DIR) -> list[Atoms]:
+    """Every ``frame-*`` point of ``study`` on disk, as :func:`frame_atoms`."""
+    return [frame_atoms(point, name) for name, point in load_points(study, root).items() if name.startswith("frame-")]
+
+
 def _liga_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:
     points = {f"relaxed-{phase}": (lambda phase=phase: _relaxed(phase, store)) for phase in LIGA_PHASES}
     for setting, values in CONVERGENCE.items():
@@ -151,6 +205,10 @@ def _proton_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], 
         points.update({f"tilt-M-convergence-{setting}-{value:g}":
                        (lambda s=setting, v=value: _tilt("M", root, replace(SETTINGS, **{s: v}), (0.2,)))
                        for value in values})
+    relaxed = point_path("proton-phonon", "relaxed-BaSnO3", root)
+    if relaxed.is_file():  # the frames are built at the DFT lattice
+        lattice = json.loads(relaxed.read_text())["lattice_A"]
+        points.update({name: (lambda atoms=atoms: _frame(atoms)) for name, atoms in _proton_frames(lattice).items()})
     return points
 
 

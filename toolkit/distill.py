@@ -30,7 +30,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -536,6 +536,74 @@ def label(configs: list[Atoms], teacher, store: ResultsStore | None = None, prog
     return labelled
 
 
+#: Anchoring a student on DFT (``distill(..., anchor="dft")``): the weight of a DFT frame in the loss, against 1
+#: for a teacher label, and per study the reference frame whose energy places the DFT energies on the teacher's
+#: scale, and the kinds of teacher frame that the DFT frames replace.
+#:
+#: Configuration weights in one head, rather than mace-torch's multi-head fine-tuning: the student is trained from
+#: scratch on the teacher's labels, so there is no foundation model whose head to keep, and the DFT frames are few
+#: (14 for study 1) and of one composition, so one energy offset per atom (teacher minus DFT on the reference
+#: frame) is all that separates the two energy scales. The frames then teach DFT's energy *differences* (the
+#: tilt well, the E(V) curve) and DFT's forces and stress. 20 gives the 14 frames about the weight of 280 teacher
+#: labels, a third of study 1's training set. The teacher's small host displacements ("phonon") and frozen host
+#: modes ("frozen mode") are left out: those are the octahedral tilts on which the teacher contradicts DFT (a
+#: double well where DFT has none), and with both in the loss the student would fit their average.
+DFT_ANCHOR_WEIGHT = 20.0
+DFT_REFERENCE_FRAME = {"proton-phonon": "frame-cubic-strain+0"}
+DFT_REPLACES = {"proton-phonon": ("phonon", "frozen mode")}
+
+
+def _proton_against_dft(potential, store) -> dict:
+    from toolkit.studies.proton_phonon import instability
+
+    return instability(potential, store, progress=False).to_dict()
+
+
+#: Per study, a function (potential, store) -> dict of the decisive quantities that DFT can judge.
+AGAINST_DFT = {"proton-phonon": _proton_against_dft}
+
+
+def dft_training_frames(study: str, teacher, root: Path | None = None) -> list[Atoms]:
+    """The DFT frames of ``study`` (:func:`toolkit.anchors.frames`) as training configurations of kind ``"dft"``:
+    DFT forces (eV/Å) and stress (eV/Å³), and DFT energies (eV) shifted by one offset per atom, the teacher's
+    energy minus DFT's on the study's reference frame, so that they sit on the teacher's scale."""
+    from toolkit import anchors
+
+    if study not in DFT_REFERENCE_FRAME:
+        raise ValueError(f"no DFT anchoring for {study!r} yet; there is for: {', '.join(DFT_REFERENCE_FRAME)}")
+    frames = anchors.frames(study, *([root] if root is not None else []))
+    if not frames:
+        raise ValueError(f"no DFT frames for {study} ship yet: run `python -m toolkit anchors {study}` (needs "
+                         "`make dft`) and try again")
+    by_name = {atoms.info["anchor"]: atoms for atoms in frames}
+    if DFT_REFERENCE_FRAME[study] not in by_name:
+        raise ValueError(f"the reference frame {DFT_REFERENCE_FRAME[study]} of {study} is not computed yet")
+    formulas = {atoms.get_chemical_formula(empirical=True) for atoms in frames}
+    if len(formulas) != 1:
+        raise ValueError(f"DFT frames of several compositions ({sorted(formulas)}) need one energy offset each")
+    reference = by_name[DFT_REFERENCE_FRAME[study]].copy()
+    reference.calc = teacher
+    offset_eV_atom = (reference.get_potential_energy() - reference.info["dft_energy_eV"]) / len(reference)
+    out = []
+    for atoms in frames:
+        copy = atoms.copy()
+        copy.info.update({ENERGY_KEY: atoms.info["dft_energy_eV"] + offset_eV_atom * len(atoms),
+                          STRESS_KEY: np.asarray(atoms.info["dft_stress_eV_A3"]), "config_type": "dft",
+                          "dft_offset_eV_atom": offset_eV_atom})
+        copy.arrays[FORCES_KEY] = np.asarray(atoms.arrays["dft_forces_eV_A"])
+        out.append(copy)
+    return out
+
+
+def anchored(study: str, train_set: list[Atoms], teacher, settings: StudentSettings, root: Path | None = None) -> tuple:
+    """``(train_set, settings)`` for a student anchored on DFT: the teacher's frames that DFT replaces
+    (:data:`DFT_REPLACES`) left out, the DFT frames added, and their weight in the settings."""
+    dft = dft_training_frames(study, teacher, root)
+    kept = [a for a in train_set if a.info.get("config_type") not in DFT_REPLACES.get(study, ())]
+    weights = tuple(w for w in settings.config_type_weights if w[0] != "dft") + (("dft", DFT_ANCHOR_WEIGHT),)
+    return kept + dft, replace(settings, config_type_weights=weights)
+
+
 def held_out_set(study: str, teacher, seed: int = 0, store: ResultsStore | None = None,
                  scale: float = HELD_OUT_SCALE) -> list[Atoms]:
     """The held-out configurations of the distillation with ``seed``, labelled by ``teacher``: the study's
@@ -677,7 +745,7 @@ def named_teacher(teacher) -> tuple:
 
 def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings | None = None,
             out_dir: str | Path = STUDENTS_DIR, store: ResultsStore | None = None, train_scale: float = 1.0,
-            test_scale: float = HELD_OUT_SCALE, properties: bool = True) -> dict:
+            test_scale: float = HELD_OUT_SCALE, properties: bool = True, anchor: str | None = None) -> dict:
     """Make the student of ``study`` from scratch: sample, label, train, validate, write the card.
 
     ``teacher`` is a name :func:`~toolkit.potentials.load_potential` takes, or a loaded
@@ -686,6 +754,10 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     so that anyone can check the card's errors) and returns the card.
     Every teacher calculation goes through ``store``, so a rerun after an interruption
     picks up where it stopped.
+
+    ``anchor="dft"`` trains on the DFT frames of the study as well (:func:`anchored`), and the card then shows
+    the teacher, the student (and the student it replaces in ``out_dir``, if any) against DFT on the study's
+    decisive quantities (:data:`AGAINST_DFT`).
     """
     from toolkit.fidelity import compare_properties
     from toolkit.potentials import load_potential
@@ -693,6 +765,8 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
 
     if study not in SAMPLERS:
         raise ValueError(f"no student for study {study!r}; studies with students: {', '.join(SAMPLERS)}")
+    if anchor not in (None, "dft"):
+        raise ValueError(f"anchor must be 'dft' or None, not {anchor!r}")
     settings = settings or settings_for(study)
     store = store if store is not None else ResultsStore()
     started = time.time()
@@ -701,6 +775,10 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     print(f"toolkit: distilling {study} from {teacher.info.name}", flush=True)
     train_set = label(sample(study, teacher, seed, train_scale, store), teacher, store)
     test_set = held_out_set(study, teacher, seed, store, test_scale)
+    if anchor:
+        teacher_only = counts_by_kind(train_set)
+        train_set, settings = anchored(study, train_set, teacher, settings)
+        dft_frames = [a for a in train_set if a.info.get("config_type") == "dft"]
     print(f"toolkit: {len(train_set)} training and {len(test_set)} held-out configurations", flush=True)
 
     trained = train_in_store(study, train_set, settings, seed, store, teacher)
@@ -719,6 +797,7 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / f"{study}.model"
+    previous = load_potential(str(model_path), dtype="float64") if anchor and model_path.is_file() else None
     model_path.write_bytes(trained.read_bytes())
     student = load_potential(str(model_path), dtype="float64", trust=True)  # trained here
 
@@ -743,8 +822,20 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
         "training_set_errors": errors(student, train_set[::5]),
         "speed": force_call_speeds(teacher, student, probe),
         "versions": package_versions(),
-        "command": f"python -m toolkit distill {study} --teacher {teacher_name} --seed {seed}",
+        "command": f"python -m toolkit distill {study} --teacher {teacher_name} --seed {seed}"
+                   + (f" --anchor {anchor}" if anchor else ""),
     }
+    if anchor:
+        card["anchor"] = {
+            "kind": anchor, "frames": len(dft_frames), "weight": DFT_ANCHOR_WEIGHT,
+            "energy_offset_eV_atom": dft_frames[0].info["dft_offset_eV_atom"],
+            "reference_frame": DFT_REFERENCE_FRAME[study],
+            "teacher_kinds_left_out": {k: n for k, n in teacher_only.items() if k in DFT_REPLACES.get(study, ())},
+            "errors_on_dft_frames": {"teacher": errors(teacher, dft_frames), "student": errors(student, dft_frames),
+                                     **({"previous student": errors(previous, dft_frames)} if previous else {})},
+        }
+        compared = {"teacher": teacher, "student": student, **({"previous student": previous} if previous else {})}
+        card["against_dft"] = {name: AGAINST_DFT[study](potential, store) for name, potential in compared.items()}
     if properties:
         card["properties"] = compare_properties(study, teacher, student, store)
     card["wall_time_s"] = round(time.time() - started, 1)
