@@ -32,7 +32,8 @@ from md_engine import engine_seconds_per_step  # bench/ is this script's folder
 from students import bench_cell
 from toolkit.distill import (STUDY_ELEMENTS, StudentSettings, errors, seconds_per_force_call, settings_for,
                              train_in_store)
-from toolkit.potentials import STUDENTS_DIR, available_students, file_sha256, load_potential, student_path
+from toolkit.calculator import file_sha256
+from toolkit.potentials import STUDENTS_DIR, available_students, load_potential, student_path
 from toolkit.store import ResultsStore
 
 #: (num_channels, max_L, r_max_A) tried besides the shipped student's (which is left out where it is one of them)

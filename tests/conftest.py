@@ -77,6 +77,6 @@ def emt():
     """ASE's EMT wrapped as a toolkit potential: fast, for testing the machinery."""
     from ase.calculators.emt import EMT
 
-    from toolkit.potentials import from_ase_calculator
+    from toolkit.calculator import from_ase_calculator
 
     return from_ase_calculator(EMT(), "emt", elements=["Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Al", "H", "C", "N", "O"])

@@ -1,11 +1,11 @@
 """DFT through GPAW behind the potentials' interface: forces and stress against the code's own energies."""
 
-import numpy as np
 import pytest
 from ase.build import bulk
 
 from toolkit import dft
-from toolkit.potentials import PotentialUnavailableError, load_potential
+from toolkit.calculator import PotentialUnavailableError
+from toolkit.potentials import load_potential
 
 needs_gpaw = pytest.mark.skipif(not dft.gpaw_available(), reason=f"GPAW is not installed: {dft.INSTALL_HINT}")
 

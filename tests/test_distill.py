@@ -8,7 +8,8 @@ from ase.build import bulk
 from ase.io import read
 
 from toolkit import distill
-from toolkit.potentials import STUDENTS_DIR, PotentialUnavailableError, available_students, file_sha256, load_potential
+from toolkit.calculator import PotentialUnavailableError, file_sha256
+from toolkit.potentials import STUDENTS_DIR, available_students, load_potential
 
 
 def test_rattled_and_strained_copies_are_seeded_and_labelled():

@@ -6,7 +6,7 @@ from ase.geometry import find_mic
 
 from toolkit import phonons as ph
 from toolkit.perovskite import basno3
-from toolkit.potentials import from_ase_calculator
+from toolkit.calculator import from_ase_calculator
 
 
 class Springs(Calculator):

@@ -9,9 +9,10 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator
 
 from toolkit import potentials
-from toolkit.potentials import (
-    PotentialUnavailableError, UnsupportedElementsError, from_ase_calculator, load_potential,
+from toolkit.calculator import (
+    PotentialUnavailableError, UnsupportedElementsError, file_sha256, from_ase_calculator,
 )
+from toolkit.potentials import load_potential
 from toolkit.validation import NonFiniteForcesError
 
 
@@ -26,7 +27,7 @@ def test_auto_without_cache_picks_bundled_fallback_and_says_why(capsys):
     assert len(line) == 1 and "chgnet-0.3.0" in line[0] and "no MACE-MP-0 model in the cache" in line[0]
     assert calc.info.family == "chgnet"
     assert len(calc.info.sha256) == 64
-    assert calc.info.sha256 == potentials.file_sha256(calc.info.path)
+    assert calc.info.sha256 == file_sha256(calc.info.path)
 
 
 def test_auto_prefers_a_cached_mace_mp_model(tiny_mace_path, capsys):
@@ -37,7 +38,7 @@ def test_auto_prefers_a_cached_mace_mp_model(tiny_mace_path, capsys):
     assert calc.info.name == "mace-mp-0-medium"
     assert calc.info.family == "mace"
     assert "found in the MACE cache" in capsys.readouterr().out
-    assert calc.info.sha256 == potentials.file_sha256(tiny_mace_path)
+    assert calc.info.sha256 == file_sha256(tiny_mace_path)
 
 
 def test_mace_model_file_loads_through_mace_torch(tiny_mace_path):
@@ -156,9 +157,9 @@ def student_dir(tmp_path, monkeypatch, tiny_mace_path):
 
     monkeypatch.setattr(potentials, "STUDENTS_DIR", tmp_path)
     shutil.copy(tiny_mace_path, tmp_path / "toy.model")
-    card = {"study": "toy", "model_file": "toy.model", "model_sha256": potentials.file_sha256(tiny_mace_path),
+    card = {"study": "toy", "model_file": "toy.model", "model_sha256": file_sha256(tiny_mace_path),
             "teacher": {"name": potentials.FALLBACK,
-            "sha256": potentials.file_sha256(potentials.chgnet_weights_path())},
+            "sha256": file_sha256(potentials.chgnet_weights_path())},
             "held_out_errors": {"force_rmse_meV_A": 30.0},
             "properties": {"lattice_A": {"teacher": 4.1, "student": 4.11, "tolerance": 0.02, "agrees": True}}}
 
@@ -230,7 +231,8 @@ def test_model_files_are_unpickled_only_when_known_or_trusted(tiny_mace_path, tm
 
     import torch
 
-    from toolkit.potentials import UNSAFE_LOAD_ENV, UntrustedModelError, load_potential
+    from toolkit.calculator import UntrustedModelError
+    from toolkit.potentials import UNSAFE_LOAD_ENV, load_potential
 
     with pytest.raises(UntrustedModelError, match=r"runs whatever code it holds.*trust=True"):
         load_potential(str(tiny_mace_path), device="cpu")

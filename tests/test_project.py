@@ -222,7 +222,7 @@ def test_kernel_waits_look_again_each_slice(monkeypatch):
 def test_a_summary_records_each_section_that_ran_on_another_potential(tmp_path, emt):
     from ase.calculators.lj import LennardJones
 
-    from toolkit.potentials import from_ase_calculator
+    from toolkit.calculator import from_ase_calculator
     from toolkit.provenance import write_summary
 
     lj = from_ase_calculator(LennardJones(sigma=2.5), "lj")

@@ -46,7 +46,7 @@ def test_exploding_md_stops_and_names_the_fastest_atoms(emt):
 def test_md_whose_atoms_fall_together_stops_as_a_collapse_even_when_cool():
     from ase.calculators.morse import MorsePotential
 
-    from toolkit.potentials import from_ase_calculator
+    from toolkit.calculator import from_ase_calculator
 
     # a well at 1.0 Å, under the 1.32 Å that Cu–Cu overlaps at: a student's spurious short-range minimum
     well = from_ase_calculator(MorsePotential(epsilon=1.0, r0=1.0, rho0=3.0), "morse", elements=["Cu"])

@@ -1,8 +1,8 @@
 """DFT behind the same calculator interface as the potentials: GPAW, offline, for anchoring them.
 
-``load_dft("gpaw-pbe")`` returns a :class:`toolkit.potentials.Potential` wrapping a GPAW calculator, so
+``load_dft("gpaw-pbe")`` returns a :class:`toolkit.calculator.Potential` wrapping a GPAW calculator, so
 relaxations, single points and the results store work on it as on any potential. Its
-:class:`~toolkit.potentials.PotentialInfo` names the GPAW version, the PAW setups and their SHA-256, the
+:class:`~toolkit.calculator.PotentialInfo` names the GPAW version, the PAW setups and their SHA-256, the
 mode (plane waves or LCAO), the cutoff, the k-point density, the smearing and the spin, and its
 "file hash" is a hash of all of those, so the store keys DFT results by the exact settings.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ase.data import chemical_symbols
 
-from toolkit.potentials import Potential, PotentialInfo, PotentialUnavailableError, file_sha256
+from toolkit.calculator import Potential, PotentialInfo, PotentialUnavailableError, file_sha256
 
 #: Exchange-correlation functional of each DFT name :func:`load_dft` takes.
 FUNCTIONALS = {"gpaw-pbe": "PBE"}
@@ -76,7 +76,7 @@ def setup_files(xc: str) -> dict[str, Path]:
 
 
 def load_dft(name: str = "gpaw-pbe", settings: DFTSettings | None = None) -> Potential:
-    """A GPAW calculator behind the toolkit's :class:`~toolkit.potentials.Potential` interface.
+    """A GPAW calculator behind the toolkit's :class:`~toolkit.calculator.Potential` interface.
 
     ``name``: one of :data:`FUNCTIONALS`; ``settings``: :class:`DFTSettings` (default: plane waves at 500 eV,
     3 k-points per Å⁻¹, 0.05 eV Fermi–Dirac smearing, no spin). Elements without a shipped setup are

@@ -39,8 +39,11 @@ import numpy as np
 import torch
 from ase import Atoms, units
 
+from toolkit.progress import progress_bar
+from toolkit.replicas import per_replica, replay_explosion
 from toolkit.validation import (
     MDExplosionError, NonFiniteForcesError, check_md_frame, check_structure, check_temperature, overlap_radii_A,
+    temperature_limit_K,
 )
 
 THERMOSTATS = ("nve", "langevin", "csvr")
@@ -57,16 +60,6 @@ INDUCTOR_OPTIONS = {"cpp.simdlen": 1}
 #: types of the modules it ran, which a rebuilt model makes anew, so each engine compiling its own call would
 #: recompile (and after torch's recompile limit, 8, silently run eagerly)
 _COMPILED_CALLS: dict[tuple, object] = {}
-
-
-def per_replica(n: int, temperatures_K, seeds) -> tuple[np.ndarray, list[int]]:
-    """Each of ``n`` replicas' temperature (K) and seed: one temperature for all or one each, and
-    one base seed ``s`` giving ``s, s+1, ...`` or one seed each."""
-    temperatures = np.broadcast_to(np.asarray(temperatures_K, dtype=float), (n,)).copy()
-    seed_list = [int(seeds) + k for k in range(n)] if np.ndim(seeds) == 0 else [int(s) for s in seeds]
-    if len(seed_list) != n:
-        raise ValueError(f"{len(seed_list)} seeds for {n} replicas")
-    return temperatures, seed_list
 
 
 def image_reach(cell_A, cutoff_A: float) -> tuple[int, int, int]:
@@ -684,7 +677,6 @@ class MDEngine:
         ``snapshots``: every replica's :meth:`snapshot` of this step, where the caller has them already. Only the
         replicas :meth:`collapsed_replicas` flags have their frames searched for the atoms to name: ASE's
         neighbour search for each frame (10 ms for 216 atoms) would cost more than a batch's steps on a GPU."""
-        from toolkit.md import temperature_limit_K
 
         snapshots = snapshots or [self.snapshot(k) for k in range(self.n_replicas)]
         collapsed = self.collapsed_replicas()
@@ -713,9 +705,6 @@ def run_replicas(replicas: list[Atoms], potential, temperatures_K, n_steps: int,
     compiled and eager calls round differently).
     """
     from ase.io import Trajectory, read
-    from toolkit.progress import progress_bar
-
-    from toolkit.md import replay_explosion
 
     # compile_model only where set, so that the store keys of eager runs stay those they always were
     engine_args = dict(thermostat=thermostat, timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, tau_fs=tau_fs,

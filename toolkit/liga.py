@@ -14,7 +14,6 @@ lattice parameter (room temperature unless stated):
 
 from __future__ import annotations
 
-import numpy as np
 from ase import Atoms
 from ase.spacegroup import crystal
 

@@ -15,32 +15,13 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from toolkit.progress import progress_bar
+from toolkit.replicas import per_replica, replay_explosion
 from toolkit.store import ResultsStore
-from toolkit.validation import MDExplosionError, ase_names, check_md_frame, check_structure
+from toolkit.validation import MDExplosionError, ase_names, check_md_frame, check_structure, temperature_limit_K
 
 
 #: ASE's ``timestep`` (in ASE's time unit) as the toolkit's ``timestep_fs`` (fs), for :func:`~toolkit.validation.ase_names`.
 ASE_TIMESTEP = ("timestep_fs", lambda t: t / units.fs)
-
-
-def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
-    """Kinetic temperature above which a run counts as exploded: max(factor x T, T + 500 K)."""
-    return max(factor * target_K, target_K + 500.0)
-
-
-def replay_explosion(store: ResultsStore, keys: list[str]) -> None:
-    """Raise again the :class:`~toolkit.validation.MDExplosionError` a stored run stopped with, if one did.
-
-    A run that blew up is recorded as such: resumed from its last frame with fresh noise it
-    could run on past the blow-up, so that a rerun would hide it and give other frames.
-    ``keys``: the run's store keys (one per replica); the error carries their checkpointed frames.
-    """
-    for key in keys:
-        hit = store.get(key)
-        if hit is not None and "exploded" in hit[1]:
-            error = MDExplosionError(hit[1]["exploded"])
-            error.frames = [read(store.checkpoint(k), index=":") for k in keys]
-            raise error
 
 
 def uses_engine(atoms: Atoms, potential) -> bool:
@@ -59,8 +40,6 @@ def run_md_many(structures: list[Atoms], potential, temperatures_K, n_steps: int
     another with :func:`run_md`. Returns each run's frames, as :func:`run_md` does.
     ``compile_model``: as in :func:`run_md`.
     """
-    from toolkit.engine import per_replica
-
     temperatures, seed_list = per_replica(len(structures), temperatures_K, seeds)
     common = dict(timestep_fs=timestep_fs, friction_per_fs=friction_per_fs, sample_every=sample_every, store=store,
                   explode_factor=explode_factor, progress=progress, compile_model=compile_model)
@@ -87,7 +66,7 @@ def run_md(atoms: Atoms, potential, temperature_K: float, n_steps: int, timestep
     run as they would without it.
 
     Velocities start from a Maxwell–Boltzmann distribution drawn with ``seed``. Every
-    sample the temperature is checked against :func:`temperature_limit_K` and an
+    sample the temperature is checked against :func:`~toolkit.validation.temperature_limit_K` and an
     :class:`~toolkit.validation.MDExplosionError` names the fastest atoms. With a
     ``store`` the frames go to a trajectory checkpoint, and a rerun continues from the
     last frame (the thermostat noise after a resume is drawn from ``seed`` + steps done).

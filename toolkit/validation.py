@@ -163,6 +163,11 @@ def check_finite(results: dict, atoms: Atoms) -> None:
         raise NonFiniteForcesError("the potential returned NaN/inf " + "; ".join(bad))
 
 
+def temperature_limit_K(target_K: float, factor: float = 3.0) -> float:
+    """Kinetic temperature above which a run counts as exploded: max(factor x T, T + 500 K)."""
+    return max(factor * target_K, target_K + 500.0)
+
+
 def check_temperature(atoms: Atoms, target_K: float, limit_K: float) -> None:
     """Raise :class:`MDExplosionError` if the kinetic temperature exceeds ``limit_K``.
 
