@@ -121,10 +121,10 @@ def test_study_sweep_runs_headless_from_the_command_line(tmp_path):
     assert time.time() - started < 60  # read back from the store, not recomputed
 
 
-def test_volcano_from_sweep_recovers_a_known_activation_energy_and_peak():
+def test_volcano_recovers_a_known_activation_energy_and_peak():
     from ase.units import kB
 
-    from toolkit.sweeps import volcano_from_sweep
+    from toolkit.studies.oxyhalide_volcano import peak, volcano
 
     rows = []
     for x, ea in ((0.5, 0.40), (1.5, 0.25), (2.5, 0.35)):
@@ -133,12 +133,11 @@ def test_volcano_from_sweep_recovers_a_known_activation_energy_and_peak():
                  for t in (500.0, 600.0, 700.0, 800.0)}
             rows.append({"parameters": {"x": x, "seed": seed},
                          "result": {"D_Li_cm2_s": d, "n_Li": 8, "volume_A3": 900.0, "density_g_cm3": 2.9}})
-    volcano = volcano_from_sweep(rows)
-    assert [v["n_glasses"] for v in volcano.values()] == [2, 2, 2]
-    assert volcano[1.5]["fit"]["Ea_eV"][0] == pytest.approx(0.25, abs=0.01)
-    sigma = {x: v["fit"]["sigma_S_cm"][0] for x, v in volcano.items()}
-    assert max(sigma, key=sigma.get) == 1.5
-    assert all(v["fit_problem"] is None for v in volcano.values())
+    result = volcano(rows)
+    assert [v["n_glasses"] for v in result.values()] == [2, 2, 2]
+    assert result[1.5]["fit"]["Ea_eV"][0] == pytest.approx(0.25, abs=0.01)
+    assert peak(result) == 1.5
+    assert all(v["fit_problem"] is None for v in result.values())
     rows[0]["result"]["D_Li_cm2_s"]["500"][0] = -1e-9  # a glass whose Li did not move: the fit says why it is missing
-    stuck = volcano_from_sweep(rows[:1])[0.5]
+    stuck = volcano(rows[:1])[0.5]
     assert stuck["fit"] is None and "positive D" in stuck["fit_problem"]

@@ -88,15 +88,12 @@ def _proton_phonon(potential, store, out: dict, reference=None) -> None:
 
 
 def card_glass(potential, seed: int = 7, store=None):
-    """The oxyhalide card's glass: 42 atoms of x = 1.5 (4 formula units) packed at random (``seed``) at the
-    ideal-mixing density and melt-quenched by ``potential`` (0.3 ps at 1500 K, 6000 K/ps, a short
-    protocol, so that every card can afford it with any teacher)."""
-    from toolkit import amorphous as am
+    """The oxyhalide card's glass: the study's own :func:`~toolkit.studies.oxyhalide_volcano.glass` at x = 1.5 with
+    4 Ta (42 atoms) and the quick protocol (0.3 ps at 1500 K, 6000 K/ps), so that every card can afford it with
+    any teacher."""
+    from toolkit.studies import oxyhalide_volcano as ov
 
-    protocol = am.MeltQuench(melt_ps=0.3, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1,
-                             relax_fmax_eV_A=0.1)
-    return am.melt_quench(am.oxyhalide_packing(1.5, 4, seed), potential, protocol, seed=seed, store=store,
-                          progress=False)
+    return ov.glass(1.5, seed, ov.VolcanoSettings.quick(seed, n_ta=4), potential, store, progress=False)
 
 
 def glass_structure(glass, potential, store=None) -> tuple:

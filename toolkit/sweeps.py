@@ -143,34 +143,27 @@ def oxyhalide_glass(x: float, n_ta: int, seed: int, temperatures_K: list, md_ps:
                     melt_ps: float = 0.3, quench_rate_K_per_ps: float = 6000.0, quench_stages: int = 3,
                     anneal_ps: float = 0.1, timestep_fs: float = 2.0, sample_every: int = 5,
                     n_blocks: int = 3) -> dict:
-    """Study 2's sweep task: one TaCl5·xLi2O glass (packing seed ``seed``) and its Li diffusion.
+    """Study 2's sweep task: one TaCl5·xLi2O glass (seed ``seed``) and its Li diffusion, through the study's own
+    steps (:func:`toolkit.studies.oxyhalide_volcano.glass` and :func:`~toolkit.studies.oxyhalide_volcano.diffusion`)
+    with its quick settings changed by these arguments.
 
-    Packs at the ideal-mixing density, melt-quenches (1500 K to 300 K, ``MeltQuench`` with
-    these settings), then runs NVT MD of ``md_ps`` at each of ``temperatures_K`` (one batch
-    on the engine for MACE potentials). Returns
-    ``density_g_cm3``, ``volume_A3``, ``n_atoms``, ``n_Li`` and ``D_Li_cm2_s`` (T -> [D, error]).
+    Returns ``density_g_cm3``, ``volume_A3``, ``n_atoms``, ``n_Li`` and ``D_Li_cm2_s`` (T -> [D, error]).
     Every step goes through the store, so a rescheduled task resumes from its checkpoints.
     """
-    from toolkit import amorphous as am
-    from toolkit.md import run_md_many
-    from toolkit.transport import diffusion_coefficient
+    from dataclasses import replace
+
+    from toolkit.studies import oxyhalide_volcano as ov
 
     calc = worker_potential(potential)
     store = ResultsStore()
-    protocol = am.MeltQuench(melt_ps=melt_ps, quench_rate_K_per_ps=quench_rate_K_per_ps,
-                             quench_stages=quench_stages, anneal_ps=anneal_ps, timestep_fs=timestep_fs)
-    glass = am.melt_quench(am.oxyhalide_packing(x, n_ta, seed), calc, protocol, seed=seed, store=store, progress=False)
-    li = [i for i, s in enumerate(glass.get_chemical_symbols()) if s == "Li"]
-    n_steps = int(md_ps * 1000 / timestep_fs)
-    runs = run_md_many([glass] * len(temperatures_K), calc, [float(t) for t in temperatures_K], n_steps,
-                       timestep_fs=timestep_fs, seeds=[1000 * seed + k for k in range(len(temperatures_K))],
-                       sample_every=sample_every, store=store, progress=False)
-    diffusion = {f"{float(t):g}": list(diffusion_coefficient(frames[len(frames) // 5:], li, timestep_fs * sample_every,
-                                                             n_blocks))
-                 for t, frames in zip(temperatures_K, runs)}
-    return {"density_g_cm3": glass.info["melt_quench"]["density_g_cm3"], "volume_A3": float(glass.get_volume()),
-            "n_atoms": len(glass), "n_Li": len(li), "D_Li_cm2_s": diffusion, "potential": calc.info.name,
-            "potential_sha256": calc.info.sha256}
+    quick = ov.VolcanoSettings.quick(seed)
+    settings = replace(quick, x_values=(x,), n_ta=n_ta, md_temperatures_K=tuple(float(t) for t in temperatures_K),
+                       md_ps=md_ps, md_timestep_fs=timestep_fs, md_sample_every=sample_every, md_blocks=n_blocks,
+                       protocol=replace(quick.protocol, melt_ps=melt_ps, quench_rate_K_per_ps=quench_rate_K_per_ps,
+                                        quench_stages=quench_stages, anneal_ps=anneal_ps, timestep_fs=timestep_fs))
+    glass = ov.glass(x, seed, settings, calc, store, progress=False)
+    row = ov.diffusion({x: [glass]}, settings, calc, store, progress=False)[0]["result"]
+    return {**row, "n_atoms": len(glass), "potential": calc.info.name, "potential_sha256": calc.info.sha256}
 
 
 #: Sweeps shipped with the package: ``<study>.json`` written by ``python -m toolkit sweep`` from ``<study>.grid.json``.
@@ -181,38 +174,6 @@ def reference_sweep(study: str) -> dict | None:
     """The shipped sweep record of ``study`` (grid, command, provenance, rows), or None."""
     path = REFERENCE_DIR / f"{study}.json"
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def volcano_from_sweep(rows: list[dict], temperature_K: float = 300.0, haven_ratio: float = 1.0) -> dict:
-    """σ(``temperature_K``) against x from :func:`oxyhalide_glass` results (``{"parameters", "result"}`` rows).
-
-    Per x, the glasses (seeds) are combined at each temperature with
-    :func:`~toolkit.transport.combine_replicas`, then fitted and converted with
-    :func:`~toolkit.transport.conductivity_from_arrhenius` (Haven ratio ``haven_ratio``).
-    Returns ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit", "fit_problem"}}``
-    (``fit`` is None, and ``fit_problem`` says why, when a D is not positive or D does not rise with T).
-    """
-    import numpy as np
-
-    from toolkit.transport import combine_replicas, conductivity_from_arrhenius
-
-    by_x: dict[float, list[dict]] = {}
-    for row in rows:
-        by_x.setdefault(float(row["parameters"]["x"]), []).append(row["result"])
-    out = {}
-    for x, results in sorted(by_x.items()):
-        temperatures = sorted({float(t) for r in results for t in r["D_Li_cm2_s"]})
-        d = {t: list(combine_replicas([r["D_Li_cm2_s"][f"{t:g}"] for r in results if f"{t:g}" in r["D_Li_cm2_s"]]))
-             for t in temperatures}
-        fit, problem = None, None
-        try:
-            fit = conductivity_from_arrhenius(d, results[0]["n_Li"], float(np.mean([r["volume_A3"] for r in results])),
-                                              temperature_K, haven_ratio=haven_ratio)
-        except ValueError as error:
-            problem = str(error)
-        out[x] = {"D": d, "n_glasses": len(results), "fit": fit, "fit_problem": problem,
-                  "density_g_cm3": float(np.mean([r["density_g_cm3"] for r in results]))}
-    return out
 
 
 #: study name -> its sweep task (``python -m toolkit sweep <study> --grid FILE``).

@@ -1,0 +1,160 @@
+"""Study 2, the oxyhalide volcano: TaCl5·xLi2O glasses made by melt–quench, their Ta–O/Ta–Cl motifs, and Li
+conductivity against x. The steps, shared by the notebook, the Dask sweep, the student card and the tests:
+
+- :func:`glass`: one glass, packed at the ideal-mixing density (seed ``seed``) and melt-quenched;
+- :func:`structure`: cutoffs from the first minima of the partial RDFs of all glasses, then per x the
+  coordination numbers, Ta motifs, bridging O, polyhedral sharing and bond angles;
+- :func:`diffusion`: NVT MD of each glass at each temperature (one batch on the MD engine for MACE models),
+  D_Li per glass and temperature, as the rows :func:`volcano` takes;
+- :func:`volcano`: per x, the glasses combined, an Arrhenius fit and σ(300 K).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+from ase import Atoms
+
+from toolkit import amorphous as am
+from toolkit import coordination as co
+from toolkit.md import run_md_many
+from toolkit.store import ResultsStore
+from toolkit.transport import combine_replicas, conductivity_from_arrhenius, diffusion_coefficient
+
+#: The element pairs whose RDFs set the coordination cutoffs.
+PAIRS = (("Ta", "O"), ("Ta", "Cl"), ("Li", "O"), ("Li", "Cl"))
+
+
+@dataclass(frozen=True)
+class VolcanoSettings:
+    """Everything a run of study 2 depends on. ``x_values``: Li2O per TaCl5; ``n_ta``: Ta atoms per cell;
+    ``seeds``: one glass per seed and x (packing and melt–quench), whose MD at every temperature uses the same
+    seed; MD of ``md_ps`` (ps) at each of ``md_temperatures_K`` (K), sampled every ``md_sample_every`` steps,
+    the first ``md_equilibration_fraction`` dropped and D's error from ``md_blocks`` blocks."""
+
+    x_values: tuple = (0.5, 1.0, 1.5, 2.0, 2.5)
+    n_ta: int = 2
+    seeds: tuple = (0,)
+    protocol: am.MeltQuench = field(default_factory=lambda: am.MeltQuench(
+        melt_ps=0.3, quench_rate_K_per_ps=6000.0, quench_stages=3, anneal_ps=0.1, relax_fmax_eV_A=0.1))
+    md_temperatures_K: tuple = (700.0, 1000.0)
+    md_ps: float = 1.0
+    md_timestep_fs: float = 2.0
+    md_sample_every: int = 5
+    md_blocks: int = 3
+    md_equilibration_fraction: float = 0.2
+    rdf_r_max_A: float = 5.0
+    haven_ratio: float = 1.0
+
+    @classmethod
+    def quick(cls, seed: int = 0, **changes) -> "VolcanoSettings":
+        """Minutes on 2 cores: 2 Ta per cell, one glass per x, 1 ps at 700 and 1000 K."""
+        return replace(cls(seeds=(seed,)), **changes)
+
+    @classmethod
+    def full(cls, seed: int = 0, **changes) -> "VolcanoSettings":
+        """Research settings (hours): 8 Ta per cell, three glasses per x, 100 ps at four temperatures."""
+        return replace(cls(x_values=(0.5, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5), n_ta=8, seeds=(seed, seed + 1, seed + 2),
+                           protocol=am.MeltQuench(melt_ps=10.0, quench_rate_K_per_ps=100.0, quench_stages=12,
+                                                  anneal_ps=5.0, relax_fmax_eV_A=0.02),
+                           md_temperatures_K=(500.0, 600.0, 700.0, 800.0), md_ps=100.0, md_blocks=5), **changes)
+
+    @property
+    def md_steps(self) -> int:
+        return int(self.md_ps * 1000 / self.md_timestep_fs)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "md_steps": self.md_steps}
+
+
+def glass(x: float, seed: int, settings: VolcanoSettings, potential, store: ResultsStore | None = None,
+          progress: bool = True) -> Atoms:
+    """A TaCl5·xLi2O glass of ``settings.n_ta`` Ta: packed at random (``seed``) at the ideal-mixing density and
+    melt-quenched with ``settings.protocol``; ``info["melt_quench"]`` holds its density (g/cm³) and energy (eV)."""
+    return am.melt_quench(am.oxyhalide_packing(x, settings.n_ta, seed), potential, settings.protocol, seed=seed,
+                          store=store, progress=progress)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The glasses' structure: ``cutoffs_A`` (pair -> Å, the RDFs' first minima), ``rdfs`` (pair -> (r, g)) and
+    per x the coordination numbers, Ta motifs, bridging-O fraction, polyhedral sharing and bond angles (deg)."""
+
+    cutoffs_A: dict
+    rdfs: dict = field(repr=False)
+    by_x: dict
+
+    def to_dict(self) -> dict:
+        return {"cutoffs_A": {co.pair_label(a, b): r for (a, b), r in self.cutoffs_A.items()},
+                "by_x": {f"{x:g}": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                         for x, s in self.by_x.items()}}
+
+
+def structure(glasses: dict[float, list[Atoms]], r_max_A: float = 5.0) -> Structure:
+    """:class:`Structure` of ``glasses`` (x -> glasses): the cutoffs come from the RDFs of all of them at once."""
+    every = [g for group in glasses.values() for g in group]
+    rdfs = {pair: co.partial_rdf(every, *pair, r_max_A=r_max_A) for pair in PAIRS}
+    cutoffs = {pair: co.first_minimum_A(*rdf) for pair, rdf in rdfs.items()}
+    by_x = {x: {"coordination": co.coordination_numbers(g, cutoffs),
+                "motifs": co.motifs(g, cutoffs, "Ta", ("O", "Cl")),
+                "bridging_O": co.bridging_fraction(g, cutoffs, "O", "Ta") if x > 0 else 0.0,
+                "sharing": co.polyhedral_sharing(g, cutoffs, "Ta", ("O", "Cl")),
+                "anion_Ta_anion_deg": co.bond_angles(g, "Ta", ("O", "Cl"), cutoffs),
+                "Ta_O_Ta_deg": co.bond_angles(g, "O", ("Ta",), cutoffs)} for x, g in glasses.items()}
+    return Structure(cutoffs, rdfs, by_x)
+
+
+def diffusion(glasses: dict[float, list[Atoms]], settings: VolcanoSettings, potential,
+              store: ResultsStore | None = None, progress: bool = True) -> list[dict]:
+    """D_Li of every glass at every temperature of ``settings``: the k-th glass of each x runs with seed
+    ``settings.seeds[k]``. One row per glass, ``{"parameters": {"x", "seed"}, "result": {"n_Li", "volume_A3",
+    "density_g_cm3", "D_Li_cm2_s": {"T": [D, error]}}}`` (cm²/s), as :func:`volcano` takes them."""
+    runs = [(x, t, k, g) for x, group in glasses.items() for t in settings.md_temperatures_K
+            for k, g in enumerate(group)]
+    trajectories = run_md_many([g for *_, g in runs], potential, [t for _, t, _, _ in runs], settings.md_steps,
+                               timestep_fs=settings.md_timestep_fs, seeds=[settings.seeds[k] for _, _, k, _ in runs],
+                               sample_every=settings.md_sample_every, store=store, progress=progress)
+    rows: dict[tuple, dict] = {}
+    for (x, t, k, g), frames in zip(runs, trajectories):
+        li = [i for i, s in enumerate(g.get_chemical_symbols()) if s == "Li"]
+        kept = frames[int(settings.md_equilibration_fraction * len(frames)):]
+        row = rows.setdefault((x, k), {"parameters": {"x": x, "seed": settings.seeds[k]}, "result": {
+            "n_Li": len(li), "volume_A3": float(g.get_volume()),
+            "density_g_cm3": g.info["melt_quench"]["density_g_cm3"], "D_Li_cm2_s": {}}})
+        row["result"]["D_Li_cm2_s"][f"{t:g}"] = list(diffusion_coefficient(
+            kept, li, settings.md_timestep_fs * settings.md_sample_every, n_blocks=settings.md_blocks))
+    return list(rows.values())
+
+
+def volcano(rows: list[dict], temperature_K: float = 300.0, haven_ratio: float = 1.0) -> dict:
+    """σ(``temperature_K``) against x from :func:`diffusion` rows (or the sweep's, which are the same).
+
+    Per x, the glasses are combined at each temperature with :func:`~toolkit.transport.combine_replicas`, then
+    fitted and converted with :func:`~toolkit.transport.conductivity_from_arrhenius` (Haven ratio
+    ``haven_ratio``). Returns ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit", "fit_problem"}}``
+    (``fit`` is None, and ``fit_problem`` says why, when a D is not positive or D does not rise with T).
+    """
+    by_x: dict[float, list[dict]] = {}
+    for row in rows:
+        by_x.setdefault(float(row["parameters"]["x"]), []).append(row["result"])
+    out = {}
+    for x, results in sorted(by_x.items()):
+        temperatures = sorted({float(t) for r in results for t in r["D_Li_cm2_s"]})
+        d = {t: list(combine_replicas([r["D_Li_cm2_s"][f"{t:g}"] for r in results if f"{t:g}" in r["D_Li_cm2_s"]]))
+             for t in temperatures}
+        fit, problem = None, None
+        try:
+            fit = conductivity_from_arrhenius(d, results[0]["n_Li"], float(np.mean([r["volume_A3"] for r in results])),
+                                              temperature_K, haven_ratio=haven_ratio)
+        except ValueError as error:
+            problem = str(error)
+        out[x] = {"D": d, "n_glasses": len(results), "fit": fit, "fit_problem": problem,
+                  "density_g_cm3": float(np.mean([r["density_g_cm3"] for r in results]))}
+    return out
+
+
+def peak(volcano_result: dict) -> float | None:
+    """The x of the highest σ among the compositions with a fit, or None."""
+    fitted = {x: v["fit"] for x, v in volcano_result.items() if v["fit"] is not None}
+    return max(fitted, key=lambda x: fitted[x]["sigma_S_cm"][0]) if fitted else None
