@@ -21,7 +21,6 @@ Units are in the property names (Å, THz, eV, cm²/s, g/cm³).
 from __future__ import annotations
 
 import numpy as np
-from ase.build import make_supercell
 
 from toolkit.store import ResultsStore
 from toolkit.validation import MDExplosionError, NonFiniteForcesError, StructureError, check_structure
@@ -133,10 +132,9 @@ def liga_phases(potential, store: ResultsStore | None = None) -> tuple[dict, dic
     """``(phases, lattices)``: the LiGa study's phases relaxed by ``potential`` (cell included, to 0.005 eV/Å),
     and the card's lattice parameters from them (Å): ``lattice_B32_A``, ``lattice_bcc_Li_A``,
     ``lattice_alpha_Ga_a_A``."""
-    from toolkit import liga
-    from toolkit.relax import relax
+    from toolkit.studies import liga_alloy as ls
 
-    phases = {name: relax(build(), potential, fmax_eV_A=0.005, store=store) for name, build in liga.PHASES.items()}
+    phases = ls.phases(potential, 0.005, store, progress=False)
     lattices = {f"lattice_{label}_A": float(phases[name].cell.lengths()[0])
                 for label, name in (("B32", "LiGa (B32)"), ("bcc_Li", "Li (bcc)"), ("alpha_Ga_a", "Ga (alpha)"))}
     return phases, lattices
@@ -164,26 +162,19 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
 
 
 def liga_hops(potential, store: ResultsStore | None = None, phases: dict | None = None) -> list[tuple[str, dict, float]]:
-    """The notebook's transport section in its quick-mode cells: a Li vacancy hop in the B32 alloy (2 x 2 x 2
-    primitive cells) and, for contrast, in Li metal (3 x 3 x 3 bcc cells), each in ``potential``'s own relaxed
-    lattice (``phases``: :func:`liga_phases`'s first item), end states relaxed, as ``(label, band,
-    temperature_K)``: the card row's prefix, :func:`~toolkit.barriers.neb_barrier`'s band (5 images, climbing,
-    to 0.05 eV/Å; its first image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li,
+    """The notebook's transport section in its quick-mode cells: a Li vacancy hop in the B32 alloy and, for
+    contrast, in Li metal, through the study's own steps (:func:`toolkit.studies.liga_alloy.supercells` and
+    :func:`~toolkit.studies.liga_alloy.vacancy_hop`, quick settings) in ``potential``'s own relaxed lattices
+    (``phases``: :func:`liga_phases`'s first item), as ``(label, band, temperature_K)``: the card row's prefix,
+    the NEB band (its first image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li,
     which melts at 454 K)."""
-    from toolkit import defects, liga
-    from toolkit.barriers import neb_barrier
-    from toolkit.relax import relax
+    from toolkit.studies import liga_alloy as ls
 
     phases = phases if phases is not None else liga_phases(potential, store)[0]
-    primitive = liga.liga_b32(float(phases["LiGa (B32)"].cell.lengths()[0]), primitive=True)
-    hosts = (("", make_supercell(primitive, np.eye(3, dtype=int) * 2), 700.0),
-             ("bcc_Li_", make_supercell(phases["Li (bcc)"], np.eye(3, dtype=int) * 3), 400.0))
-    out = []
-    for label, host, temperature_K in hosts:
-        initial, final, _ = defects.vacancy_hop(host, host.get_chemical_symbols().index("Li"))
-        ends = [relax(s, potential, fmax_eV_A=0.02, relax_cell=False, store=store) for s in (initial, final)]
-        out.append((label, neb_barrier(*ends, potential, n_images=5, fmax_eV_A=0.05, store=store), temperature_K))
-    return out
+    settings = ls.LigaSettings.quick()
+    hosts = ls.supercells(phases, settings, potential, store)
+    return [(label, ls.vacancy_hop(hosts[name], potential, settings, store).band, temperature_K)
+            for label, name, temperature_K in (("", "LiGa (B32)", 700.0), ("bcc_Li_", "Li (bcc)", 400.0))]
 
 
 #: Structures the teacher's run hands to the student's (so both start alike); not properties.
