@@ -144,11 +144,12 @@ def _tilt(kind: str, root: Path, settings: DFTSettings = SETTINGS, amplitudes_A=
 #: The training frames of study 1 (:func:`frames`): cubic strains (fraction of a), tilt amplitudes (Å of O
 #: displacement) per tilt cell, and the rattle (Å, standard deviation) of :data:`FRAME_RATTLE_SEEDS` rattled copies
 #: of each tilt cell. The rattled cells carry the force constants at DFT level: the 20-atom R cell is commensurate
-#: with the Γ, X, M and R points of the student's 2x2x2 phonons.
+#: with the Γ, X, M and R points of the student's 2x2x2 phonons. A rattled 20-atom cell has no symmetry left and
+#: took 20 minutes on one core, hence one of them.
 FRAME_STRAINS = (-0.02, 0.0, 0.02)
 FRAME_TILTS_A = {"M": (0.05, 0.1, 0.2, 0.3), "R": (0.05, 0.1, 0.2)}
 FRAME_RATTLE_A = 0.03
-FRAME_RATTLE_SEEDS = (0, 1)
+FRAME_RATTLE_SEEDS = {"M": (0, 1), "R": (0,)}
 
 
 def _proton_frames(lattice_A: float) -> dict[str, Atoms]:
@@ -157,7 +158,7 @@ def _proton_frames(lattice_A: float) -> dict[str, Atoms]:
     for kind, amplitudes in FRAME_TILTS_A.items():
         cell, pattern = perovskite.tilt_cell(lattice_A, kind)
         frames.update({f"frame-tilt-{kind}-{q:g}": displaced(cell, pattern, q) for q in amplitudes})
-        for seed in FRAME_RATTLE_SEEDS:
+        for seed in FRAME_RATTLE_SEEDS[kind]:
             rattled = cell.copy()
             rattled.positions += np.random.default_rng(seed).normal(0.0, FRAME_RATTLE_A, rattled.positions.shape)
             frames[f"frame-rattled-{kind}-{seed}"] = rattled

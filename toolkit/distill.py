@@ -542,12 +542,13 @@ def label(configs: list[Atoms], teacher, store: ResultsStore | None = None, prog
 #:
 #: Configuration weights in one head, rather than mace-torch's multi-head fine-tuning: the student is trained from
 #: scratch on the teacher's labels, so there is no foundation model whose head to keep, and the DFT frames are few
-#: (14 for study 1) and of one composition, so one energy offset per atom (teacher minus DFT on the reference
+#: (13 for study 1) and of one composition, so one energy offset per atom (teacher minus DFT on the reference
 #: frame) is all that separates the two energy scales. The frames then teach DFT's energy *differences* (the
-#: tilt well, the E(V) curve) and DFT's forces and stress. 20 gives the 14 frames about the weight of 280 teacher
-#: labels, a third of study 1's training set. The teacher's small host displacements ("phonon") and frozen host
-#: modes ("frozen mode") are left out: those are the octahedral tilts on which the teacher contradicts DFT (a
-#: double well where DFT has none), and with both in the loss the student would fit their average.
+#: tilt well, the E(V) curve) and DFT's forces and stress. 20 gives the 13 frames about the weight of 260 teacher
+#: labels, about as much as the 207 teacher frames kept (the frames are smaller: 5-20 atoms against 40). The
+#: teacher's small host displacements ("phonon") and frozen host modes ("frozen mode") are left out: those are the
+#: octahedral tilts on which the teacher contradicts DFT (a double well where DFT has none), and with both in the
+#: loss the student would fit their average.
 DFT_ANCHOR_WEIGHT = 20.0
 DFT_REFERENCE_FRAME = {"proton-phonon": "frame-cubic-strain+0"}
 DFT_REPLACES = {"proton-phonon": ("phonon", "frozen mode")}
