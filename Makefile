@@ -57,7 +57,8 @@ work:
 	@mkdir -p work && for nb in notebooks/*.ipynb; do [ -e "work/$${nb##*/}" ] || cp "$$nb" work/; done
 	@echo "make: working copies of the notebooks are in work/ (delete one to get the current version back)"
 
-# Benchmarks print tables of ratios measured side by side in one run (docs/benchmarks.md carries the latest).
+# Benchmarks print tables of ratios measured side by side in one run; those that record them write
+# bench/results/<name>.json, and bench/record.py gathers them into bench/RESULTS.md.
 bench: setup
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) bench/md_engine.py
@@ -66,6 +67,7 @@ bench: setup
 	$(PY) bench/diffusion.py
 	$(PY) bench/chgnet_batch.py
 	$(PY) bench/notebooks.py
+	$(PY) bench/record.py
 
 info: setup
 	$(PY) -m toolkit info

@@ -5,6 +5,9 @@ Measured side by side in one run, on one model (a shipped student, float32) and 
 1. toolkit ``MDEngine`` (Langevin) versus ASE's ``Langevin`` driving mace-torch's own
    ``MACECalculator`` on the same model file, 64 and 128 atoms: time per step and the ratio;
 2. 8 replicas (``--replicas``) in one batched engine versus the same 8 run one after another;
+3. torch-sim (``torch-sim-atomistic`` 0.3, ``pip install -e '.[bench]'``), the maintained library for batched MD
+   with MLIPs: its ``nvt_langevin`` with its ``MaceModel`` on the same model file, against the engine, for one
+   64-atom cell and for the batched replicas;
 5. the fraction of an engine step spent outside the model call;
 6. the check run on each sampled frame of every replica (runaway temperature, atoms fallen together): ASE's
    neighbour search in each frame versus the engine's, which looks in its own neighbour lists on its device.
@@ -16,13 +19,14 @@ through ``torch.compile`` (``MDEngine(compile_model=True)``; the compilation, be
 counted). ``--device cuda`` runs both sides on a GPU (the table then says which card); there the engine replays
 its model call as a captured CUDA graph, and a row compares that with the eager call.
 
-Prints a Markdown table; docs/benchmarks.md carries the latest one.
+Prints a Markdown table and writes it to ``bench/results/md_engine.json`` (``python bench/record.py`` then
+regenerates ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib.util
 import time
 
 import numpy as np
@@ -31,6 +35,7 @@ from ase.build import bulk, make_supercell
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
+import record
 from toolkit.engine import MDEngine
 from toolkit.potentials import load_potential, student_path
 
@@ -60,6 +65,26 @@ def ase_seconds_per_step(model_file: str, atoms, n_steps: int, device: str = "cp
     dyn.run(5)  # warm-up
     started = time.perf_counter()
     dyn.run(n_steps)
+    return (time.perf_counter() - started) / n_steps
+
+
+def torch_sim_seconds_per_step(model_file: str, replicas, n_steps: int, device: str = "cpu") -> float:
+    """Seconds per Langevin step (2 fs, 400 K) of all ``replicas`` together with torch-sim: ``nvt_langevin`` and
+    torch-sim's ``MaceModel`` on ``model_file`` in float32, the replicas batched into one state."""
+    import torch
+    import torch_sim as ts
+    from torch_sim.models.mace import MaceModel
+
+    from toolkit.potentials import import_mace, unpickling_allowed
+
+    import_mace()
+    with unpickling_allowed(model_file):  # a shipped student's file
+        raw = torch.load(model_file, map_location=device, weights_only=False)
+    model = MaceModel(raw, device=torch.device(device), dtype=torch.float32, compute_stress=False)
+    run = dict(integrator=ts.nvt_langevin, temperature=400.0, timestep=0.002)  # ps: torch-sim's metal units
+    ts.integrate(list(replicas), model, n_steps=5, **run)  # warm-up
+    started = time.perf_counter()
+    ts.integrate(list(replicas), model, n_steps=n_steps, **run)
     return (time.perf_counter() - started) / n_steps
 
 
@@ -99,8 +124,6 @@ def check_seconds(potential, replicas, repeats: int = 20) -> tuple[float, float]
 
 
 def main() -> None:
-    import torch
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="liga-alloy", help="whose student to run (it must cover Li)")
     parser.add_argument("--steps", type=int, default=200)
@@ -108,6 +131,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="torch device of both sides (cpu, cuda)")
     args = parser.parse_args()
     model_file = str(student_path(args.study))
+    torch_sim = importlib.util.find_spec("torch_sim") is not None
+    if not torch_sim:
+        print("torch-sim is not installed (pip install -e '.[bench]'): its rows are left out")
     potential = load_potential(f"student:{args.study}", device=args.device, dtype="float32")
 
     on_gpu = args.device.startswith("cuda")
@@ -126,6 +152,11 @@ def main() -> None:
                          TARGETS["engine_vs_ase_64"] if n == 64 else None))
             rows.append((f"5. share of an engine step outside the model call{label}, {n} atoms ({neighbours})", "",
                          "", overhead, TARGETS["overhead"]))
+        if n == 64 and torch_sim:
+            t_ts = torch_sim_seconds_per_step(model_file, [atoms], args.steps, args.device)
+            for label in t_engine:
+                rows.append((f"3. MD step, {n} atoms: torch-sim nvt_langevin + its MaceModel vs toolkit engine{label}",
+                             f"{1000 * t_ts:.1f} ms", f"{1000 * t_engine[label]:.1f} ms", t_ts / t_engine[label], None))
         if on_gpu:
             t_eager = engine_seconds_per_step(potential, [atoms], args.steps, static_graph=False)[0]
             rows.append((f"1. MD step, {n} atoms: engine, eager model call vs one captured CUDA graph",
@@ -149,24 +180,29 @@ def main() -> None:
         rows.append((f"5. share of a batched step outside the model call{label}, {n_replicas} x 54 atoms "
                      f"({neighbours})", "", "", overhead, TARGETS["overhead"]))
 
+    if torch_sim:
+        t_ts = torch_sim_seconds_per_step(model_file, replicas, args.steps, args.device)
+        for label, batched in batched_s.items():
+            rows.append((f"3. {n_replicas} replicas of 54 atoms batched: torch-sim vs toolkit engine{label}",
+                         f"{1000 * t_ts:.1f} ms", f"{1000 * batched:.1f} ms", t_ts / batched, None))
+
     t_ase, t_check = check_seconds(potential, replicas)
     rows.append((f"6. MD check of a sample, {n_replicas} x 54 atoms: ASE's search in each frame vs the engine's "
                  f"lists (the faster batched run's {1000 * 10 * min(batched_s.values()):.0f} ms for 10 steps)",
                  f"{1000 * t_ase:.1f} ms", f"{1000 * t_check:.1f} ms", t_ase / t_check, None))
 
-    where = torch.cuda.get_device_name() if on_gpu else "no GPU"
-    print(f"\n{os.cpu_count()} CPUs ({where}, device {args.device}), torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads; "
-          f"model: student:{args.study} (float32); {args.steps} Langevin steps of 2 fs, bcc Li at 400 K\n")
-    print("| benchmark | baseline | toolkit | ratio | target | met |")
-    print("|---|---|---|---|---|---|")
+    table = []
     for name, base, ours, ratio, target in rows:
         if name.startswith("5."):
             met = "" if target is None else ("yes" if ratio < target else "no")
-            print(f"| {name} | | | {100 * ratio:.0f} % | < {100 * target:.0f} % | {met} |")
+            table.append([name, "", "", f"{100 * ratio:.0f} %", f"< {100 * target:.0f} %", met])
         else:
             met = "" if target is None else ("yes" if ratio >= target else "no")
-            print(f"| {name} | {base} | {ours} | {ratio:.2f}x | {'' if target is None else f'≥ {target:g}x'} | {met} |")
+            table.append([name, base, ours, f"{ratio:.2f}x", "" if target is None else f"≥ {target:g}x", met])
+    record.save("md_engine", "MD engine against ASE and torch-sim",
+                ["benchmark", "baseline", "toolkit", "ratio", "target", "met"], table,
+                notes=f"Model student:{args.study} (float32) on {args.device}; {args.steps} Langevin steps of 2 fs, "
+                      "bcc Li at 400 K. A ratio above 1 means the toolkit is faster.")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,14 @@ def test_science_modules_never_import_widgets_or_the_runner():
 def test_modules_stay_small(name):
     lines = len(_modules()[name].read_text().splitlines())
     assert lines <= LARGE.get(name, MAX_LINES), f"{name} has {lines} lines"
+
+
+def test_bench_results_md_is_generated_from_the_recorded_tables():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("record", PACKAGE.parent / "bench" / "record.py")
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
+    if not list(record.RESULTS_DIR.glob("*.json")):
+        pytest.skip("no benchmark has recorded a table yet")
+    assert record.RESULTS_MD.read_text() == record.report(), "run `python bench/record.py`"
