@@ -56,3 +56,21 @@ def test_barrier_vs_amplitude_on_a_frozen_lattice(emt, cu_vacancy_hop):
     assert rows[0]["d_OO_A"] < rows[1]["d_OO_A"] < rows[2]["d_OO_A"]
     assert rows[1]["barrier_eV"] > band["barrier_eV"] - 0.02  # a frozen lattice cannot make the hop easier
     assert rows[0]["barrier_eV"] > rows[1]["barrier_eV"] > rows[2]["barrier_eV"]  # a wider gate, a lower barrier
+
+
+@pytest.mark.parametrize("fmax", [0.05, 0.01])
+def test_a_converged_band_has_every_image_converged_the_climbing_one_included(emt, cu_vacancy_hop, fmax):
+    from ase.mep import NEB
+
+    from toolkit.barriers import band_fmax_eV_A
+
+    (initial, final), _ = cu_vacancy_hop
+    band = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=fmax)
+    images = [image.copy() for image in band["images"]]
+    for image in images:
+        image.calc = emt
+    check = NEB(images, climb=True, allow_shared_calculator=True, method="aseneb")  # the band's own forces, again
+    assert band["converged"] and band_fmax_eV_A(check) == pytest.approx(band["fmax_eV_A"], abs=1e-6)
+    assert band["fmax_eV_A"] <= fmax
+    climbing = int(np.argmax(band["energies_eV"]))
+    assert np.sqrt((emt.get_forces(images[climbing]) ** 2).sum(axis=1)).max() < 10 * fmax + 0.05  # at the saddle

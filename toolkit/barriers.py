@@ -10,6 +10,7 @@ from ase.constraints import FixAtoms
 from ase.geometry import find_mic
 from ase.mep import NEB
 from ase.mep.neb import NEBOptimizer
+from ase.optimize import FIRE
 
 from toolkit.store import ResultsStore, structure_fingerprint
 from toolkit.validation import ase_names, check_structure, report_unconverged
@@ -28,8 +29,10 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
     needed ~70 force calls where FIRE needed ~900 for the same fmax. ``moving`` restricts the atoms allowed to move (the
     rest are fixed), e.g. only the proton on a frozen lattice. Returns ``barrier_eV``
     (max E − E_initial), ``reverse_barrier_eV``, ``energies_eV`` (relative to the
-    initial state), ``path_A`` (cumulative image separation), ``images`` and ``converged``. A band that
-    hit ``max_steps`` is stored as unconverged; with ``require_converged`` it raises
+    initial state), ``path_A`` (cumulative image separation), ``images``, ``converged`` and ``fmax_eV_A``, the
+    largest force on any moving image, the climbing one included (:func:`band_fmax_eV_A`): where ASE's ODE
+    optimiser stops above ``fmax_eV_A`` on it, FIRE continues. A band still above it after ``max_steps`` is stored
+    as unconverged; with ``require_converged`` it raises
     :class:`~toolkit.validation.NotConvergedError` (from the store too).
     """
     for end in (initial, final):
@@ -55,7 +58,11 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
             image.calc = potential
         band = NEB(images, climb=climb, allow_shared_calculator=True, method="aseneb")
         band.interpolate(method="idpp", mic=True, apply_constraint=False)
-        converged = bool(NEBOptimizer(band, method="ode", logfile=None).run(fmax=fmax_eV_A, steps=max_steps))
+        NEBOptimizer(band, method="ode", logfile=None).run(fmax=fmax_eV_A, steps=max_steps)
+        if band_fmax_eV_A(band) > fmax_eV_A:  # ODE's residual leaves the climbing image out: FIRE finishes the band
+            FIRE(band, logfile=None).run(fmax=fmax_eV_A, steps=max_steps)
+        reached = band_fmax_eV_A(band)
+        converged = reached <= fmax_eV_A
         energies = np.array([image.get_potential_energy() for image in images])
         steps = [np.linalg.norm(find_mic(b.positions - a.positions, a.cell, pbc=True)[0])
                  for a, b in zip(images[:-1], images[1:])]
@@ -66,6 +73,7 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
             "path_A": np.concatenate([[0.0], np.cumsum(steps)]),
             "positions": np.array([image.positions for image in images]),
             "converged": converged,
+            "fmax_eV_A": reached,
         }
 
     if store is None:
@@ -84,4 +92,14 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
         images.append(image)
     return {"barrier_eV": float(energies.max()), "reverse_barrier_eV": float(energies.max() - energies[-1]),
             "energies_eV": energies, "path_A": np.asarray(data["path_A"]), "images": images,
-            "saddle": top, "converged": bool(data["converged"])}
+            "saddle": top, "converged": bool(data["converged"]), "fmax_eV_A": float(data["fmax_eV_A"])}
+
+
+def band_fmax_eV_A(band: NEB) -> float:
+    """The largest force (eV/Å) on any atom of any moving image of ``band``, the climbing image's included: the
+    force its optimiser must bring below fmax. ASE's ODE NEB optimiser judges convergence on a residual that
+    leaves the climbing image out (ASE 3.29), so a band it calls converged may still have a climbing image far
+    from the saddle: on a bcc-Li vacancy hop it stopped at 0.133 eV with 0.059 eV/Å on that image, against 0.099
+    eV converged to 0.005 eV/Å."""
+    forces = band.get_forces()
+    return float(np.sqrt((forces**2).sum(axis=1)).max())

@@ -944,4 +944,37 @@ def card_markdown(card: dict) -> str:
     lines += [f"\nThe student's workflow stopped: {failure}" for failure in failures]
     if "properties_recomputed" in card:
         lines.append(f"\nProperties recomputed for this same student by `{card['properties_recomputed']['command']}`.")
+    if "against_dft" in card:
+        lines += ["", anchor_markdown(card)]
+    return "\n".join(lines)
+
+
+def anchor_markdown(card: dict) -> str:
+    """The card of a student anchored on DFT (``--anchor dft``): how it was trained, its errors on the DFT frames
+    beside the teacher's, and study 1's claim decided by each potential beside DFT."""
+    anchor = card["anchor"]
+    frame_errors = anchor["errors_on_dft_frames"]
+    lines = [f"Anchored on DFT: {anchor['frames']} DFT frames weighted {anchor['weight']:g}, their energies placed on "
+             f"the teacher's scale at `{anchor['reference_frame']}`; the teacher's "
+             f"{', '.join(f'{n} {k!r}' for k, n in anchor['teacher_kinds_left_out'].items())} frames left out. "
+             "Errors against DFT on those frames: " + "; ".join(
+                 f"{name} {e['force_rmse_meV_A']:.0f} meV/Å, {e['energy_rmse_meV_atom']:.1f} meV/atom"
+                 for name, e in frame_errors.items()) + ".", ""]
+    rows = card["against_dft"]
+    dft = next(iter(rows.values()))["host_tilts"]
+
+    def well(depth):
+        return "—" if depth is None else ("none" if depth == 0 else f"{depth:.2f}")
+
+    lines += ["| | a (Å) | M-tilt well (meV/f.u.) | R-tilt well | Γ imaginary (THz): pristine / Y / Y+H | "
+              "Y-induced instability |", "|---|---|---|---|---|---|"]
+    lines.append(f"| DFT (PBE) | {dft['M']['dft_lattice_A']:.4f} | {well(dft['M']['dft_double_well_meV_fu'])} | "
+                 f"{well(dft['R']['dft_double_well_meV_fu'])} | | |")
+    for name, row in rows.items():
+        tilts, gamma = row["host_tilts"], row["gamma"]
+        imaginary = " / ".join(", ".join(f"{f:.2f}" for f in gamma["imaginary_THz"][c]) or "none"
+                               for c in ("pristine", "Y-doped", "Y-doped + H"))
+        lines.append(f"| {name} | {row['lattice_A']:.4f} | {well(tilts['M']['potential_double_well_meV_fu'])} | "
+                     f"{well(tilts['R']['potential_double_well_meV_fu'])} | {imaginary} | "
+                     f"{'yes' if gamma['y_induced_instability'] else 'no'} |")
     return "\n".join(lines)

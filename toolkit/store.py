@@ -26,7 +26,7 @@ STORE_ENV = "TOOLKIT_STORE"
 #: Schema number of each task's stored result. Bump a task's number when a change to its code changes
 #: what it computes or stores: the old rows then no longer match any key and the task runs again (they
 #: stay on disk until ``python -m toolkit store clear``). Tasks not listed have schema 1.
-TASK_SCHEMAS = {"relax": 1, "forces": 1, "md": 1, "md-engine": 1, "neb": 1, "teacher-label": 1, "sweep": 1}
+TASK_SCHEMAS = {"relax": 1, "forces": 1, "md": 1, "md-engine": 1, "neb": 2, "teacher-label": 1, "sweep": 1}
 
 
 def default_store_path() -> Path:
