@@ -138,3 +138,29 @@ def test_y_induced_instability_needs_a_mode_the_pristine_cell_lacks(einstein, pr
     assert bool(found.imaginary_THz["pristine"]) == pristine_unstable
     assert found.y_induced is not pristine_unstable
     assert found.to_dict()["y_induced_instability"] is not pristine_unstable
+
+
+def test_coupling_slope_recovers_a_linear_term_and_its_absence():
+    from toolkit.studies.proton_phonon import coupling_slope
+
+    q = np.linspace(-0.3, 0.3, 5)
+    slope, error = coupling_slope(q, 0.3 + 0.2 * q + 0.5 * q**2 + np.array([1, -1, 0, 1, -1]) * 1e-3)
+    assert slope == pytest.approx(0.2, abs=3 * error) and error < 0.01
+    flat, flat_error = coupling_slope(q, 0.08 + 0.1 * q**2)  # symmetric in Q: no first-order coupling
+    assert abs(flat) <= 1e-9 + 3 * flat_error
+    with pytest.raises(ValueError, match="at least 4"):
+        coupling_slope(q[:3], q[:3])
+
+
+def test_the_coupling_mode_is_the_one_that_stretches_donor_and_acceptor():
+    from toolkit.studies.proton_phonon import coupling_mode
+
+    atoms = Atoms("CuAgAu", positions=[(0.5, 0.5, 0.5), (2.5, 0.5, 0.5), (1.5, 2.5, 2.5)], cell=[5.0, 5.0, 5.0],
+                  pbc=True)
+    k = np.array([[3.0, 1.0, 1.5], [2.0, 2.5, 4.0], [0.5, 0.8, 0.6]])  # Cu, Ag, Au ("H") springs per axis
+    phonon = ph.compute_phonons(atoms, from_ase_calculator(Springs(atoms, k), "springs"), supercell=(1, 1, 1),
+                                symmetrize=False, progress=False)
+    found = coupling_mode(phonon, atoms, donor=0, acceptor=1, h_index=2, max_frequency_THz=100.0)
+    moving = np.argwhere(np.abs(found.displacements_A) > 0.5)
+    assert abs(found.d_OO_per_Q) == pytest.approx(1.0)  # one atom moving 1 Å along the Cu–Ag axis (x)
+    assert len(moving) == 1 and moving[0][1] == 0 and moving[0][0] in (0, 1)

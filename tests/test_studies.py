@@ -63,6 +63,12 @@ def test_proton_phonon_quick_mode(quick_runs):
     amplitudes = [a for a, _ in summary["barrier_vs_amplitude"]]
     assert len(amplitudes) >= 5 and 0.0 in amplitudes
     assert np.isfinite([b for _, b in summary["barrier_vs_amplitude"]]).all()
+    # the coupling mode was chosen because it stretches the O–O pair, and the slope has a finite error
+    assert abs(summary["coupling_mode"]["d_OO_per_Q"]) > 0.05 and summary["coupling_mode"]["frequency_THz"] <= 15
+    d_oo = [d for _, d in summary["d_OO_vs_amplitude"]]
+    assert max(d_oo) - min(d_oo) > 0.05 * (max(amplitudes) - min(amplitudes))
+    slope, error = summary["dEa_dQ_eV_per_A"]
+    assert np.isfinite(slope) and np.isfinite(error) and error >= 0
     assert summary["provenance"]["parameters"]["mode"] == "quick"
     assert summary["provenance"]["seeds"] == {"md": 0}
     for figure in ("host_phonons", "host_convergence", "gamma_spectra", "neb_profiles", "barrier_vs_amplitude"):

@@ -131,3 +131,52 @@ def instability(potential, store: ResultsStore | None = None, n_formula_units: i
     cells = doped_cells(potential, lattice, n_formula_units, fmax_eV_A, store, progress)
     return Instability(lattice, tilts, gamma_modes(cells.cells, potential, displacement_A, threshold_THz, store,
                                                    progress), cells)
+
+
+@dataclass(frozen=True)
+class CouplingMode:
+    """The lattice mode that most changes the donor–acceptor O–O distance: its Γ ``band`` and ``frequency_THz``,
+    its ``displacements_A`` (largest atomic displacement 1 Å) and ``d_OO_per_Q``, the change of the O–O distance
+    per Å of amplitude (a first-order coupling needs it to be non-zero)."""
+
+    band: int
+    frequency_THz: float
+    displacements_A: np.ndarray = field(repr=False, compare=False)
+    d_OO_per_Q: float
+
+    def to_dict(self) -> dict:
+        return {"band": self.band, "frequency_THz": self.frequency_THz, "d_OO_per_Q": self.d_OO_per_Q}
+
+
+def coupling_mode(phonon, atoms: Atoms, donor: int, acceptor: int, h_index: int,
+                  max_frequency_THz: float = 15.0) -> CouplingMode:
+    """Among the Γ modes of ``phonon`` (cell ``atoms``) up to ``max_frequency_THz`` (the lattice modes: the O–H
+    bend and stretch lie far above), acoustic modes and modes led by the proton left out, the one whose
+    displacement changes the ``donor``–``acceptor`` O–O distance most per unit amplitude."""
+    freqs = ph.frequencies_at(phonon)
+    acoustic = set(np.argsort(np.abs(freqs))[:3])
+    axis = atoms.get_distance(donor, acceptor, mic=True, vector=True)
+    axis = axis / np.linalg.norm(axis)
+    best = None
+    for band in range(len(freqs)):
+        if band in acoustic or freqs[band] > max_frequency_THz:
+            continue
+        u = ph.mode_displacements(phonon, band)
+        if np.linalg.norm(u[h_index]) > 0.999:  # the proton moves most: an O–H libration, not a lattice mode
+            continue
+        slope = float(np.dot(u[acceptor] - u[donor], axis))
+        if best is None or abs(slope) > abs(best.d_OO_per_Q):
+            best = CouplingMode(band, float(freqs[band]), u, slope)
+    if best is None:
+        raise ValueError(f"no lattice mode below {max_frequency_THz} THz to couple to")
+    return best
+
+
+def coupling_slope(amplitudes_A, barriers_eV) -> tuple[float, float]:
+    """dE_a/dQ at Q = 0 (eV/Å) and its standard error, from a quadratic fit of the barrier against the amplitude
+    (a mode that does not couple at first order gives a symmetric curve and a slope of zero within the error)."""
+    q, e = np.asarray(amplitudes_A, dtype=float), np.asarray(barriers_eV, dtype=float)
+    if len(q) < 4:
+        raise ValueError(f"a slope with an error needs at least 4 amplitudes, not {len(q)}")
+    coefficients, covariance = np.polyfit(q, e, 2, cov=True)
+    return float(coefficients[1]), float(np.sqrt(covariance[1, 1]))
