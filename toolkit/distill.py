@@ -110,7 +110,7 @@ class StudentSettings:
 #: hard rattles: on MD frames at 700 and 1000 K it went from 85 and 96 to 83 and 92 meV/Å. Trained on the
 #: shipped student's own 787 configurations, max_L 0 fits about as well as max_L 1 (held-out 123 against 122
 #: meV/Å) and steps 1.5x faster on the engine (`bench/student_widths.py --fit 32,0,5`), so the oxyhalide
-#: student is max_L 0 since 2026-11-27. Distilled anew, its held-out force RMSE is 137 meV/Å (the max_L 1
+#: student is max_L 0. Distilled anew, its held-out force RMSE is 137 meV/Å (the max_L 1
 #: student's was 125), better on glass, relaxation and MD frames and worse on compressed and hard-rattled
 #: ones; in its first round it let atoms collapse (Ta–Ta 1.63 Å, Li–Cl 1.10 Å) in two of its six
 #: melt–quenches, and after refinement in none, and its card agrees with the teacher on every property.
@@ -125,7 +125,7 @@ class StudentSettings:
 #: The held-out set's compressed and hard-rattled glasses (teacher forces 4.2-4.3 eV/Å) alone hold this
 #: student at 90 meV/Å; trained with 16 packings' MD added, every other kind came down or held, and with
 #: those two kinds weighed 5x as well the held-out error was 121 (60 epochs, no refinement; docs/benchmarks.md).
-#: The LiGa student has pair repulsion since 2026-11-28: trained also on the relaxed vacancy-hop paths
+#: The LiGa student has pair repulsion: trained also on the relaxed vacancy-hop paths
 #: (:func:`hop_path_frames`), which put its bcc Li hop at 0.117-0.129 eV where it had 0.158 (teacher 0.109),
 #: two students without it blew up in 10 ps of hot B32 MD (127 atoms, 700-800 K; Li-Li pairs at 0.8-1.1 Å) in
 #: 5 of 6 runs; with it, none of 9 did.
@@ -418,7 +418,7 @@ def hop_path_frames(potential, store, n: int, rng, kind: str, rattle_A: float = 
     vacancy hops (:func:`toolkit.fidelity.liga_hops`: the notebook's quick-mode cells, in its relaxed lattices).
 
     Interpolated images (``path_images``) are not the relaxed path: fitted to them, the first student put the
-    hop in bcc Li at 0.158 eV against its teacher's 0.109 eV (its card, until 2026-11-28), and even on the
+    hop in bcc Li at 0.158 eV against its teacher's 0.109 eV (its earlier card), and even on the
     teacher's own path it rose to 0.136 eV, from tangential forces only some 30 meV/Å off on the hopping atom.
     That barrier difference alone makes D at 400 K 2.5 times too small.
     """
@@ -867,7 +867,7 @@ def retime(study: str, teacher="auto", out_dir: str | Path = STUDENTS_DIR) -> di
     rest of its card; returns the card.
 
     For when either model's calls get faster or slower with the same weights: CHGNet's, for one, computes the
-    stress only when asked since 2026-11-27, and the cards before timed it computing the stress on every call.
+    stress only when asked, and earlier cards timed it computing the stress on every call.
     The probe is the largest of the held-out configurations that ship with the student (the card's first
     probe, the largest of all of them, does not ship). The card keeps its first timing as
     ``speed["at_distillation"]`` and records the command and versions of this one.

@@ -29,7 +29,7 @@ STUDIES = {
 }
 MODES = ("quick", "full")
 #: seconds one cell may run before the run counts as hung, by mode (None: no limit). Quick mode's longest
-#: cell took 141 s here (2 cores, empty store, 2026-11-28).
+#: cell took 141 s here (2 cores, empty store).
 CELL_TIMEOUT_S = {"quick": 1200, "full": None}
 #: seconds papermill waits on a kernel channel before it looks at the socket again (see kernel_waits_in_slices)
 POLL_SLICE_S = 1.0
