@@ -98,7 +98,7 @@ def _sweep(args) -> int:
 def _distill(args) -> int:
     from dataclasses import replace
 
-    from toolkit.distill import distill, recompare, retime, settings_for
+    from toolkit.distill import anchor_markdown, distill, recompare, retime, settings_for
 
     settings = settings_for(args.study)
     if args.epochs:
@@ -110,13 +110,16 @@ def _distill(args) -> int:
         card = retime(args.study, args.teacher, **where)
     else:
         card = distill(args.study, args.teacher, seed=args.seed or 0, settings=settings,
-                       train_scale=1.0 if args.scale is None else args.scale, anchor=args.anchor, **where)
+                       train_scale=1.0 if args.scale is None else args.scale, anchor=args.anchor,
+                       properties=not args.no_properties, **where)
     errors = card["held_out_errors"]
     print(f"toolkit: student of {card['teacher']['name']} for {args.study}: held-out force RMSE "
           f"{errors['force_rmse_meV_A']:.0f} meV/Å, energy RMSE {errors['energy_rmse_meV_atom']:.1f} meV/atom, "
           f"{card['speed']['speedup']:.1f}x faster; card {card['model_file'].replace('.model', '.json')}")
     for name, row in card.get("properties", {}).items():
         print(f"  {name:32s} teacher {row['teacher']}  student {row['student']}  {'agrees' if row['agrees'] else 'DIFFERS'}")
+    if "against_dft" in card:
+        print(anchor_markdown(card))
     return 0
 
 
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     distill.add_argument("--scale", type=float, default=None,
                          help="multiply the number of training configurations (default 1)")
     distill.add_argument("--out", default=None, help="folder for <study>.model and .json (default: the package's)")
+    distill.add_argument("--no-properties", action="store_true",
+                         help="leave the teacher/student property table off the card (--recompare adds it later)")
     distill.add_argument("--anchor", choices=["dft"], default=None,
                          help="train on the study's DFT anchor frames too (toolkit/reference_data/dft), weighted")
     kept = distill.add_mutually_exclusive_group()

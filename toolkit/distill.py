@@ -824,7 +824,7 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
         "speed": force_call_speeds(teacher, student, probe),
         "versions": package_versions(),
         "command": f"python -m toolkit distill {study} --teacher {teacher_name} --seed {seed}"
-                   + (f" --anchor {anchor}" if anchor else ""),
+                   + (f" --anchor {anchor}" if anchor else "") + ("" if properties else " --no-properties"),
     }
     if anchor:
         card["anchor"] = {
