@@ -341,3 +341,23 @@ def test_dft_anchoring_refuses_what_it_cannot_use(emt, tmp_path, monkeypatch):
                                             "frame-alloy": bulk("CuAu", "rocksalt", a=5.0)}, 0.0)
     with pytest.raises(ValueError, match="several compositions"):
         distill.dft_training_frames("toy", emt, tmp_path)
+
+
+def test_an_anchored_card_shows_each_potential_against_dft():
+    def decided(lattice, m_well, imaginary):
+        return {"lattice_A": lattice,
+                "host_tilts": {k: {"potential_double_well_meV_fu": m_well if k == "M" else 0.0,
+                                   "dft_double_well_meV_fu": 0.0, "dft_lattice_A": 4.1745} for k in ("M", "R")},
+                "gamma": {"imaginary_THz": {"pristine": imaginary[0], "Y-doped": imaginary[1], "Y-doped + H": []},
+                          "y_induced_instability": not imaginary[0] and bool(imaginary[1])}}
+
+    errors = {"force_rmse_meV_A": 40.0, "energy_rmse_meV_atom": 3.0}
+    card = {"study": "proton-phonon", "anchor": {
+        "frames": 13, "weight": 20.0, "reference_frame": "frame-cubic-strain+0",
+        "teacher_kinds_left_out": {"phonon": 3}, "errors_on_dft_frames": {"teacher": errors, "student": errors}},
+        "against_dft": {"teacher": decided(4.1875, 1.2, ([-1.6], [-1.8])), "student": decided(4.176, 0.0, ([], [-0.9]))}}
+    text = distill.anchor_markdown(card)
+    assert "| DFT (PBE) | 4.1745 | none | none | | |" in text
+    assert "| teacher | 4.1875 | 1.20 | none | -1.60 / -1.80 / none | no |" in text
+    assert "| student | 4.1760 | none | none | none / -0.90 / none | yes |" in text
+    assert "13 DFT frames weighted 20" in text and "3 'phonon'" in text

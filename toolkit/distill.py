@@ -927,11 +927,12 @@ def card_markdown(card: dict) -> str:
         lines[0] += (f" Refined in {len(rounds)} round(s) with {sum(r['configurations'] for r in rounds)} teacher "
                      f"labels of the student's own runs (held-out force RMSE {before} → "
                      f"{errors['force_rmse_meV_A']:.0f} meV/Å).")
-    lines += [
-        "",
-        "| property | teacher | student | tolerance | agrees | in this notebook |",
-        "|---|---|---|---|---|---|",
-    ]
+    if card.get("properties"):
+        lines += ["", "| property | teacher | student | tolerance | agrees | in this notebook |",
+                  "|---|---|---|---|---|---|"]
+    else:
+        lines += ["", "This card compares no properties with the teacher yet (`python -m toolkit distill "
+                      f"{card['study']} --recompare` computes them), so quick mode does not use the student."]
     def show(value):
         if value is None:
             return "failed"
