@@ -680,12 +680,14 @@ def train_in_store(study: str, train_set: list[Atoms], settings: StudentSettings
 
 def errors(potential, labelled: list[Atoms]) -> dict:
     """Student-versus-teacher errors on labelled configurations: energy RMSE (meV/atom), force
-    RMSE and MAE (meV/Å, per component), and the force RMSE by configuration kind."""
-    d_energy, d_forces, by_kind = [], [], {}
+    RMSE and MAE (meV/Å, per component), stress RMSE (meV/Å³, per Voigt component), and the force RMSE by
+    configuration kind."""
+    d_energy, d_forces, d_stress, by_kind = [], [], [], {}
     for atoms in labelled:
         work = atoms.copy()
         work.calc = potential
         d_energy.append((work.get_potential_energy() - atoms.info[ENERGY_KEY]) / len(atoms))
+        d_stress.append(work.get_stress(voigt=True) - np.asarray(atoms.info[STRESS_KEY]))
         diff = work.get_forces() - atoms.arrays[FORCES_KEY]
         d_forces.append(diff.ravel())
         by_kind.setdefault(atoms.info.get("config_type", "?"), []).append(diff.ravel())
@@ -695,6 +697,7 @@ def errors(potential, labelled: list[Atoms]) -> dict:
         "energy_rmse_meV_atom": float(1000 * np.sqrt(np.mean(np.square(d_energy)))),
         "force_rmse_meV_A": float(1000 * np.sqrt(np.mean(forces**2))),
         "force_mae_meV_A": float(1000 * np.mean(np.abs(forces))),
+        "stress_rmse_meV_A3": float(1000 * np.sqrt(np.mean(np.square(d_stress)))),
         "force_rmse_by_kind_meV_A": {k: float(1000 * np.sqrt(np.mean(np.concatenate(v) ** 2)))
                                      for k, v in sorted(by_kind.items())},
     }
