@@ -7,7 +7,7 @@ import pytest
 from ase.build import bulk
 from ase.io import read
 
-from toolkit import distill
+from toolkit import cards, distill
 from toolkit.calculator import PotentialUnavailableError, file_sha256
 from toolkit.potentials import STUDENTS_DIR, available_students, load_potential
 
@@ -146,7 +146,7 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     assert "student's own" in card["refinement"]["how"]
     assert card["refinement"]["rounds"][0]["held_out_errors_before"]["n_configurations"] == 6
     assert card["refinement"]["rounds"][0]["by_kind"] == {"student relax": 3}
-    assert "Refined in 1 round(s) with 3 teacher labels" in distill.card_markdown(card)
+    assert "Refined in 1 round(s) with 3 teacher labels" in cards.card_markdown(card)
     assert card["configurations"]["held_out_test"] == {"strained": 6}
     errors = card["held_out_errors"]
     assert errors["n_configurations"] == 6 and np.isfinite(errors["force_rmse_meV_A"])
@@ -172,7 +172,7 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     assert row["teacher"] == pytest.approx(3.59, abs=0.02) and row["agrees"] == (abs(row["student"] - row["teacher"]) <= 0.02)
     assert recompared["properties_recomputed"]["command"] == "python -m toolkit distill toy --teacher emt --recompare"
     assert file_sha256(model) == card["model_sha256"]  # the same student
-    assert "recomputed for this same student by `python -m toolkit distill toy" in distill.card_markdown(recompared)
+    assert "recomputed for this same student by `python -m toolkit distill toy" in cards.card_markdown(recompared)
     assert json.loads((tmp_path / "toy.json").read_text()) == recompared
     assert {k: v for k, v in recompared.items() if not k.startswith("properties")} == before
 
@@ -208,7 +208,7 @@ def test_retime_times_the_same_student_again_and_keeps_its_first_timing(tmp_path
     assert speed["speedup"] == pytest.approx(speed["teacher_s_per_call"] / speed["student_s_per_call"])
     assert speed["retimed"]["command"] == "python -m toolkit distill liga-alloy --teacher chgnet --retime"
     assert (f"{first['speedup']:.1f}× when distilled, re-timed by `python -m toolkit distill liga-alloy"
-            in distill.card_markdown(again))
+            in cards.card_markdown(again))
 
 
 @pytest.mark.parametrize("flag", ["--recompare", "--retime"])
@@ -362,7 +362,7 @@ def test_an_anchored_card_shows_each_potential_against_dft():
         "frames": 13, "weight": 20.0, "reference_frame": "frame-cubic-strain+0",
         "teacher_kinds_left_out": {"phonon": 3}, "errors_on_dft_frames": {"teacher": errors, "student": errors}},
         "against_dft": {"teacher": decided(4.1875, 1.2, ([-1.6], [-1.8])), "student": decided(4.176, 0.0, ([], [-0.9]))}}
-    text = distill.anchor_markdown(card)
+    text = cards.anchor_markdown(card)
     assert "| DFT (PBE) | 4.1745 | none | none | | |" in text
     assert "| teacher | 4.1875 | 1.20 | none | -1.60 / -1.80 / none | no |" in text
     assert "| student | 4.1760 | none | none | none / -0.90 / none | yes |" in text

@@ -98,7 +98,8 @@ def _sweep(args) -> int:
 def _distill(args) -> int:
     from dataclasses import replace
 
-    from toolkit.distill import anchor_markdown, distill, recompare, retime, settings_for
+    from toolkit.cards import anchor_markdown
+    from toolkit.distill import distill, recompare, retime, settings_for
 
     settings = settings_for(args.study)
     if args.epochs:
