@@ -97,8 +97,7 @@ class WholeBandOptimizer(NEBOptimizer):
     below fmax (:func:`band_fmax_eV_A`). ASE's own residual leaves the climbing image out (ASE 3.29)."""
 
     def get_residual(self, F=None, X=None):
-        forces = self.neb.get_forces() if F is None else F
-        return float(np.sqrt((np.reshape(forces, (-1, 3)) ** 2).sum(axis=1)).max())
+        return _largest_force(self.neb.get_forces() if F is None else F)
 
 
 def band_fmax_eV_A(band: NEB) -> float:
@@ -107,5 +106,9 @@ def band_fmax_eV_A(band: NEB) -> float:
     leaves the climbing image out (ASE 3.29), so a band it calls converged may still have a climbing image far
     from the saddle: on a bcc-Li vacancy hop it stopped at 0.133 eV with 0.059 eV/Å on that image, against 0.099
     eV converged to 0.005 eV/Å."""
-    forces = band.get_forces()
-    return float(np.sqrt((forces**2).sum(axis=1)).max())
+    return _largest_force(band.get_forces())
+
+
+def _largest_force(forces) -> float:
+    """The largest per-atom force norm (eV/Å) of forces given as N x 3 or flattened."""
+    return float(np.sqrt((np.reshape(forces, (-1, 3)) ** 2).sum(axis=1)).max())

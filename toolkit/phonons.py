@@ -132,6 +132,12 @@ def acoustic_noise_THz(phonon: Phonopy) -> float:
     return float(np.sort(np.abs(freqs))[:3].max())
 
 
+def acoustic_bands(freqs, q=(0, 0, 0)) -> set[int]:
+    """The band indices taken as acoustic at ``q``: at Γ the three of smallest |ω| (zero by translation symmetry,
+    whatever finite displacements give them), elsewhere none."""
+    return set(int(i) for i in np.argsort(np.abs(freqs))[:3]) if np.allclose(q, 0) else set()
+
+
 def imaginary_modes(phonon: Phonopy, q=(0, 0, 0), threshold_THz: float = 0.3) -> list[tuple[int, float]]:
     """``(band_index, frequency_THz)`` of modes at ``q`` with frequency below ``-threshold_THz``.
 
@@ -139,14 +145,14 @@ def imaginary_modes(phonon: Phonopy, q=(0, 0, 0), threshold_THz: float = 0.3) ->
     translation symmetry, and any small imaginary value there is numerical noise.
     """
     freqs = frequencies_at(phonon, q)
-    skip = set(np.argsort(np.abs(freqs))[:3]) if np.allclose(q, 0) else set()
+    skip = acoustic_bands(freqs, q)
     return [(int(i), float(f)) for i, f in enumerate(freqs) if f < -threshold_THz and i not in skip]
 
 
 def softest_optical_mode(phonon: Phonopy, q=(0, 0, 0)) -> tuple[int, float]:
     """``(band_index, frequency_THz)`` of the lowest non-acoustic mode at ``q``."""
     freqs = frequencies_at(phonon, q)
-    skip = set(np.argsort(np.abs(freqs))[:3]) if np.allclose(q, 0) else set()
+    skip = acoustic_bands(freqs, q)
     index = min((i for i in range(len(freqs)) if i not in skip), key=lambda i: freqs[i])
     return int(index), float(freqs[index])
 

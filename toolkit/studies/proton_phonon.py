@@ -154,7 +154,7 @@ def coupling_mode(phonon, atoms: Atoms, donor: int, acceptor: int, h_index: int,
     bend and stretch lie far above), acoustic modes and modes led by the proton left out, the one whose
     displacement changes the ``donor``–``acceptor`` O–O distance most per unit amplitude."""
     freqs = ph.frequencies_at(phonon)
-    acoustic = set(np.argsort(np.abs(freqs))[:3])
+    acoustic = ph.acoustic_bands(freqs)
     axis = atoms.get_distance(donor, acceptor, mic=True, vector=True)
     axis = axis / np.linalg.norm(axis)
     best = None
