@@ -1,4 +1,4 @@
-"""Command line: ``python -m toolkit run|sweep|distill|anchors|info|store|fetch``."""
+"""Command line: ``python -m toolkit run|reproduce|sweep|distill|anchors|info|store|fetch``."""
 
 from __future__ import annotations
 
@@ -58,6 +58,60 @@ def _anchors(args) -> int:
 
     written = run_campaign(args.study, Path(args.out) if args.out else ANCHOR_DIR, only=args.only)
     print(f"toolkit: {len(written)} new anchor point(s) for {args.study}; nothing left to compute")
+    return 0
+
+
+#: study -> the module whose ``campaign()`` lists its research points (``python -m toolkit reproduce <study>``).
+CAMPAIGNS = {"liga-alloy": "toolkit.studies.liga_alloy"}
+
+
+def _commit(path) -> None:
+    """Commit one finished point file to git, alone (other staged changes stay staged)."""
+    import subprocess
+    import time
+
+    for attempt in range(3):  # another git command may hold the index lock for a moment
+        added = subprocess.run(["git", "add", str(path)], capture_output=True, text=True)
+        done = added.returncode == 0 and subprocess.run(
+            ["git", "commit", "-q", "-m", f"reproduce: research point {path.stem}", "--", str(path)],
+            capture_output=True, text=True).returncode == 0
+        if done:
+            return
+        time.sleep(2 * (attempt + 1))
+    print(f"toolkit: could not commit {path} (commit it by hand)", file=sys.stderr)
+
+
+def _reproduce(args) -> int:
+    import importlib
+
+    from toolkit.campaign import campaign_dir, missing, run_campaign
+
+    if args.study not in CAMPAIGNS:
+        print(f"no research campaign for {args.study!r} yet; studies with one: {', '.join(CAMPAIGNS)}", file=sys.stderr)
+        return 2
+    points = importlib.import_module(CAMPAIGNS[args.study]).campaign()
+    if args.only:
+        points = [p for p in points if any(p.name.startswith(prefix) for prefix in args.only)]
+    todo = missing(args.study, points)
+    print(f"toolkit: {args.study}: {len(points) - len(todo)} of {len(points)} research point(s) committed in "
+          f"{campaign_dir(args.study)}; {len(todo)} left", flush=True)
+    for point in todo if args.status else []:
+        print(f"  to compute: {point.name} ({point.potential})")
+    if args.status or not todo:
+        return 0
+    client = None
+    if args.workers > 1:
+        from toolkit.sweeps import connect
+
+        client = connect(args.scheduler, n_workers=args.workers)
+        print(f"toolkit: {args.workers} workers on {args.scheduler}; dashboard {client.dashboard_link}", flush=True)
+    try:
+        run_campaign(args.study, points, client, torch_threads=args.threads,
+                     on_point=_commit if args.commit else None)
+    finally:
+        if client is not None:
+            client.close()
+    print(f"toolkit: {args.study}: nothing left to compute")
     return 0
 
 
@@ -137,6 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--jobs", type=int, default=1,
                      help="for 'all': studies run at once, each on one torch thread (memory: ~1.6 GB each)")
+    reproduce = sub.add_parser("reproduce", help="compute a study's research points (resumes from the committed files)")
+    reproduce.add_argument("study", help="a study with a research campaign (liga-alloy)")
+    reproduce.add_argument("--resume", action="store_true",
+                           help="continue from the committed points (always the case: a finished point is never redone)")
+    reproduce.add_argument("--status", action="store_true", help="list what is left and compute nothing")
+    reproduce.add_argument("--only", nargs="*", default=None, help="only the points whose names start so")
+    reproduce.add_argument("--workers", type=int, default=1, help="Dask workers (1: run here, one point at a time)")
+    reproduce.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: torch's)")
+    reproduce.add_argument("--scheduler", default="local", help="local, slurm, pbs, gateway, or tcp://host:port")
+    reproduce.add_argument("--commit", action="store_true", help="git-commit each point's file as it is written")
     sweep = sub.add_parser("sweep", help="run a study's parameter sweep on Dask (resumable)")
     sweep.add_argument("study", help="a study with a sweep task (see toolkit.sweeps.STUDY_TASKS)")
     sweep.add_argument("--grid", required=True, help="JSON file: a list of parameter sets, or a dict of lists")
@@ -192,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "reproduce":
+        return _reproduce(args)
     if args.command == "store":
         return _store(args)
     if args.command == "anchors":

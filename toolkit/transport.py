@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import tidynamics
 from ase import Atoms
-from ase.geometry import find_mic
+from ase.geometry import find_mic, get_distances
 from ase.units import kB
 
 A2_PER_FS_TO_CM2_PER_S = 0.1  # 1 Å²/fs = 1e-16 cm² / 1e-15 s
@@ -121,6 +121,35 @@ def diffusion_coefficient(frames: list[Atoms], indices, dt_fs: float, n_blocks: 
     """``(D, error)`` in cm²/s for atoms ``indices`` of ``frames`` (``dt_fs`` apart), by
     :func:`block_diffusion` of their unwrapped positions (which explains the arguments)."""
     return _block_diffusion(unwrapped_positions(frames, indices), dt_fs, n_blocks, start_fs)
+
+
+def site_hops(positions_A: np.ndarray, sites_A: np.ndarray, cell, capture_A: float = 1.0) -> int:
+    """Hops between lattice sites in a trajectory: how many times an atom arrives at a site other than its last.
+
+    ``positions_A``: frames x atoms x 3 (Å, wrapped or not); ``sites_A``: the lattice sites (Å) the atoms hop
+    between, vacant ones included (the perfect lattice: relaxed positions next to a vacancy are off it); ``cell``:
+    the periodic cell. An atom is on a site only within ``capture_A`` (Å, less than half the shortest site
+    distance) of it, so an atom that rattles at the saddle point and falls back counts nothing, and a hop counts
+    once however many frames it takes. Counting hops says whether a D from MD rests on enough events
+    (its counting noise is √N).
+    """
+    positions = np.asarray(positions_A, dtype=float)
+    sites = np.asarray(sites_A, dtype=float)
+    spacing = get_distances(sites, cell=cell, pbc=True)[1][np.triu_indices(len(sites), 1)].min()
+    if capture_A >= spacing / 2:
+        raise ValueError(f"capture_A = {capture_A} Å is not below half the shortest distance between sites "
+                         f"({spacing:.2f} Å): an atom would be on two sites at once")
+    last = np.full(positions.shape[1], -1)
+    hops = 0
+    for frame in positions:
+        vectors = (frame[:, None, :] - sites[None, :, :]).reshape(-1, 3)
+        distances = find_mic(vectors, cell, pbc=True)[1].reshape(len(frame), len(sites))
+        nearest = distances.argmin(axis=1)
+        captured = distances[np.arange(len(frame)), nearest] < capture_A
+        moved = captured & (last >= 0) & (nearest != last)
+        hops += int(moved.sum())
+        last = np.where(captured, nearest, last)
+    return hops
 
 
 def combine_replicas(values) -> tuple[float, float]:

@@ -3,7 +3,14 @@
 - :func:`phases`: bcc Li, α-Ga and the Li–Ga compounds of :data:`toolkit.liga.PHASES`, relaxed with their cells;
 - :func:`supercells`: perfect B32 LiGa and bcc Li supercells in the potential's own lattices, where the defects
   are made and the Li vacancy hops;
-- :func:`vacancy_hop`: a Li vacancy's nearest-neighbour hop in a host, end states relaxed, and its NEB.
+- :func:`solid_solution`: B32 supercells with 1 … n Li/Ga vacancies and antisites, Ga in bcc Li and a vacancy in
+  bcc Li, relaxed; defect formation energies, the single-phase range on the hull and the voltage curve;
+- :func:`vacancy_cell` and :func:`vacancy_hop`: a Li vacancy's nearest-neighbour hop in a host, end states
+  relaxed, and its NEB;
+- :func:`li_diffusion`: Langevin MD of vacancy cells, D of Li with its error and the hops it rests on.
+
+:func:`campaign` lists the research points of ``python -m toolkit reproduce liga-alloy`` (each one of these steps at
+research settings) and :func:`research_result` assembles the committed points into the study's claims.
 """
 
 from __future__ import annotations
@@ -16,18 +23,21 @@ from ase.build import make_supercell
 from ase.units import kB
 
 from toolkit import defects, liga
+from toolkit import thermodynamics as td
 from toolkit.barriers import neb_barrier
+from toolkit.md import run_md_many
 from toolkit.progress import progress_bar
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
+from toolkit.transport import block_diffusion, msd, site_hops, unwrapped_positions
 
 
 @dataclass(frozen=True)
 class LigaSettings:
     """Everything a run of study 3 depends on: supercells (n x n x n of the 4-atom primitive B32 cell and of the
     2-atom bcc Li cell), defects per configuration (1 to ``max_defects``), force criteria (eV/Å), NEB images, MD
-    temperatures (K) per host, steps, timestep (fs), sampling and blocks, the hull tolerance (eV/atom) and the
-    layer thickness (µm) of the diffusion-limited current."""
+    temperatures (K) per host, independent replicas per temperature, steps, timestep (fs), sampling and blocks,
+    the hull tolerance (eV/atom) and the layer thickness (µm) of the diffusion-limited current."""
 
     alloy_supercell: int = 2
     li_supercell: int = 3
@@ -36,6 +46,7 @@ class LigaSettings:
     neb_images: int = 5
     neb_fmax_eV_A: float = 0.05
     md_temperatures_K: dict = field(default_factory=lambda: {"LiGa (B32)": [500, 700], "Li (bcc)": [300, 400]})
+    md_replicas: int = 1
     md_steps: int = 600
     md_timestep_fs: float = 2.0
     md_sample_every: int = 10
@@ -50,11 +61,13 @@ class LigaSettings:
 
     @classmethod
     def full(cls, **changes) -> "LigaSettings":
-        """Research settings (hours): 108-atom alloy cell, 100 ps at four or five temperatures per host."""
+        """Research settings (hours): 108-atom alloy and 128-atom Li cells, NEB to 0.01 eV/Å, three independent
+        20 ps replicas at four temperatures per host, 300 K included so that room temperature is measured rather
+        than extrapolated (bcc Li melts at 454 K, so its highest is 440 K)."""
         return replace(cls(alloy_supercell=3, li_supercell=4, max_defects=4, relax_fmax_eV_A=0.005, neb_images=9,
-                           neb_fmax_eV_A=0.02, md_steps=50000, md_blocks=5,
-                           md_temperatures_K={"LiGa (B32)": [400, 500, 600, 700, 800],
-                                              "Li (bcc)": [250, 300, 350, 400]}), **changes)
+                           neb_fmax_eV_A=0.01, md_replicas=3, md_steps=10000, md_blocks=5,
+                           md_temperatures_K={"LiGa (B32)": [300, 400, 500, 600],
+                                              "Li (bcc)": [300, 350, 400, 440]}), **changes)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +91,82 @@ def supercells(relaxed: dict[str, Atoms], settings: LigaSettings, potential,
             for name, cell in cells.items()}
 
 
+#: The B32 defects of :func:`solid_solution`: name -> builder of a supercell with ``k`` of them.
+B32_DEFECTS = {
+    "V_Li": lambda perfect, k: defects.vacancies(perfect, "Li", k)[0],
+    "V_Ga": lambda perfect, k: defects.vacancies(perfect, "Ga", k)[0],
+    "Li_Ga": lambda perfect, k: defects.substitutions(perfect, "Ga", "Li", k)[0],
+    "Ga_Li": lambda perfect, k: defects.substitutions(perfect, "Li", "Ga", k)[0],
+}
+
+
+@dataclass(frozen=True)
+class SolidSolution:
+    """What the B32 framework does off stoichiometry (:func:`solid_solution`).
+
+    ``configurations``: relaxed cells by name (``"B32 k V_Li"`` …, ``"bcc Li + Ga_Li"``, ``"bcc Li + V_Li"``) with
+    their energies (eV) in ``energies_eV``; ``formation_eV``: each B32 defect's formation energy (eV) at the Li-rich and
+    Ga-rich ends; ``ga_in_li_eV``: Ga dissolved in bcc Li (with LiGa and Li); ``li_vacancy_in_li_eV``: a vacancy in bcc
+    Li; ``table``: :func:`~toolkit.thermodynamics.hull_table` of phases and configurations; ``family``: the B32
+    configurations; ``x_range``: the Li fractions they span within the hull tolerance; ``voltage``: (x, V) points."""
+
+    configurations: dict = field(repr=False)
+    energies_eV: dict
+    formation_eV: dict
+    ga_in_li_eV: float
+    li_vacancy_in_li_eV: float
+    table: dict = field(repr=False)
+    family: list
+    x_range: tuple
+    voltage: list
+
+    @property
+    def voltage_in_range_V(self) -> tuple[float, float]:
+        """The lowest and highest voltage (V vs Li/Li+) across the single-phase range."""
+        inside = [v for x, v in self.voltage if self.x_range[0] <= x <= self.x_range[1]]
+        return min(inside), max(inside)
+
+
+def solid_solution(relaxed: dict[str, Atoms], settings: LigaSettings, potential, store: ResultsStore | None = None,
+                   progress: bool = True) -> SolidSolution:
+    """Relax (cell included) B32 supercells with 1 … ``settings.max_defects`` of each of :data:`B32_DEFECTS`, Ga on a
+    Li site and a vacancy in bcc Li; place them on the hull of ``relaxed`` (:func:`phases`) and return the
+    :class:`SolidSolution`.
+
+    Formation energies: the Li-rich end is LiGa with Li metal (μ_Li = E(Li)), the Ga-rich end LiGa with α-Ga. The
+    vacancy in bcc Li: E(N−1) − (N−1) E(Li), which sets the equilibrium vacancy fraction of Li metal.
+    """
+    cells = supercells(relaxed, settings, potential, store)
+    perfect, li_bulk = cells["LiGa (B32)"], cells["Li (bcc)"]
+    configs = {"LiGa (B32)": perfect}
+    for kind, build in B32_DEFECTS.items():
+        for k in range(1, settings.max_defects + 1):
+            configs[f"B32 {k} {kind}"] = build(perfect, k)
+    configs["bcc Li + Ga_Li"] = defects.substitutions(li_bulk, "Li", "Ga", 1)[0]
+    configs["bcc Li + V_Li"] = defects.vacancies(li_bulk, "Li", 1)[0]
+    relaxed_configs = {name: relax(atoms, potential, fmax_eV_A=settings.relax_fmax_eV_A, relax_cell=True, store=store)
+                       for name, atoms in progress_bar(configs.items(), desc="defect configurations",
+                                                       disable=not progress)}
+    energies = {name: atoms.info["relax"]["energy_eV"] for name, atoms in relaxed_configs.items()}
+    energy = {name: atoms.info["relax"]["energy_eV"] for name, atoms in relaxed.items()}
+    e_li = energy["Li (bcc)"] / len(relaxed["Li (bcc)"])
+    e_ga = energy["Ga (alpha)"] / len(relaxed["Ga (alpha)"])
+    e_fu = energy["LiGa (B32)"] / (len(relaxed["LiGa (B32)"]) / 2)
+    single = {kind: energies[f"B32 1 {kind}"] for kind in B32_DEFECTS}
+    limits = {"Li-rich": (e_li, e_fu - e_li), "Ga-rich": (e_fu - e_ga, e_ga)}
+    formation = {where: td.defect_formation_energies(energies["LiGa (B32)"], single, mu_li, mu_ga)
+                 for where, (mu_li, mu_ga) in limits.items()}
+    ga_in_li = energies["bcc Li + Ga_Li"] - len(li_bulk) * e_li + e_li - (e_fu - e_li)  # μ_Ga from LiGa + Li
+    li_vacancy = energies["bcc Li + V_Li"] - (len(li_bulk) - 1) * e_li
+    hull = td.phase_diagram({**{n: (a, energy[n]) for n, a in relaxed.items()},
+                             **{n: (relaxed_configs[n], energies[n]) for n in configs if n != "bcc Li + V_Li"}})
+    family = [n for n in configs if n.startswith("B32") or n == "LiGa (B32)"]
+    return SolidSolution(relaxed_configs, energies, formation, float(ga_in_li), float(li_vacancy),
+                         td.hull_table(hull), family,
+                         tuple(td.single_phase_range(hull, family, settings.hull_tolerance_eV_atom)),
+                         [tuple(p) for p in td.voltage_curve(hull)])
+
+
 @dataclass(frozen=True)
 class VacancyHop:
     """A Li vacancy hop: relaxed ``start`` and ``end`` (the vacancy on either site), the moving atom's index in
@@ -93,13 +182,149 @@ class VacancyHop:
         return self.band["barrier_eV"]
 
 
-def vacancy_hop(host: Atoms, potential, settings: LigaSettings, store: ResultsStore | None = None) -> VacancyHop:
-    """The hop of a Li next to a vacancy made at the first Li of ``host``, its end states relaxed to
-    ``settings.relax_fmax_eV_A`` in the fixed cell and its NEB (``settings.neb_images`` images, climbing, to
-    ``settings.neb_fmax_eV_A``)."""
+@dataclass(frozen=True)
+class VacancyCell:
+    """A host with one Li vacancy: ``start`` (the vacancy), ``end`` (its nearest Li neighbour moved into it), both
+    relaxed in the fixed cell, ``mover`` the hopping atom's index in both, and ``li_sites_A`` the perfect host's Li
+    sites (Å), the vacant one included: the lattice the Li hop on."""
+
+    start: Atoms
+    end: Atoms
+    mover: int
+    li_sites_A: np.ndarray = field(repr=False)
+
+
+def vacancy_cell(host: Atoms, potential, settings: LigaSettings, store: ResultsStore | None = None) -> VacancyCell:
+    """The :class:`VacancyCell` of a vacancy at the first Li of ``host``, relaxed to ``settings.relax_fmax_eV_A``."""
     start, end, mover = defects.vacancy_hop(host, host.get_chemical_symbols().index("Li"))
     start, end = (relax(s, potential, fmax_eV_A=settings.relax_fmax_eV_A, relax_cell=False, store=store)
                   for s in (start, end))
+    li = [i for i, symbol in enumerate(host.get_chemical_symbols()) if symbol == "Li"]
+    return VacancyCell(start, end, mover, host.positions[li].copy())
+
+
+def vacancy_hop(host: Atoms, potential, settings: LigaSettings, store: ResultsStore | None = None) -> VacancyHop:
+    """The hop of :func:`vacancy_cell` and its NEB (``settings.neb_images`` images, climbing, to
+    ``settings.neb_fmax_eV_A``)."""
+    cell = vacancy_cell(host, potential, settings, store)
+    start, end, mover = cell.start, cell.end, cell.mover
     band = neb_barrier(start, end, potential, n_images=settings.neb_images, fmax_eV_A=settings.neb_fmax_eV_A,
                        store=store)
     return VacancyHop(start, end, mover, band)
+
+
+@dataclass(frozen=True)
+class LiDiffusion:
+    """One MD run of a vacancy cell (:func:`li_diffusion`): D of Li (cm²/s) with its block error, the site-to-site
+    hops it rests on, the run's length after equilibration (ps), the unwrapped Li positions (Å, frames x Li x 3)
+    ``dt_fs`` apart, and the MSD (Å²) at logarithmically spaced lags (ps)."""
+
+    temperature_K: float
+    seed: int
+    D_cm2_s: float
+    D_err_cm2_s: float
+    hops: int
+    duration_ps: float
+    dt_fs: float
+    positions_A: np.ndarray = field(repr=False)
+    msd_lag_ps: list = field(repr=False)
+    msd_A2: list = field(repr=False)
+
+    def to_dict(self) -> dict:
+        """The run's numbers, without its positions (JSON-ready)."""
+        return {k: v for k, v in asdict(self).items() if k != "positions_A"}
+
+
+def li_diffusion(runs: list[tuple[VacancyCell, float, int]], potential, settings: LigaSettings,
+                 store: ResultsStore | None = None, progress: bool = True) -> list[LiDiffusion]:
+    """Langevin MD of vacancy cells: ``runs`` holds ``(cell, temperature_K, seed)`` with ``cell`` a
+    :class:`VacancyCell`. All runs go through the model together (one batch on the MD engine for MACE
+    potentials). The first 10 % of each run is dropped as equilibration; D comes from ``settings.md_blocks`` blocks
+    (:func:`~toolkit.transport.block_diffusion`) and the hops are counted between the cell's Li sites
+    (:func:`~toolkit.transport.site_hops`)."""
+    dt_fs = settings.md_timestep_fs * settings.md_sample_every
+    trajectories = run_md_many([cell.start for cell, _, _ in runs], potential, [t for _, t, _ in runs], settings.md_steps,
+                               timestep_fs=settings.md_timestep_fs, seeds=[s for _, _, s in runs],
+                               sample_every=settings.md_sample_every, store=store, progress=progress)
+    results = []
+    for (cell, temperature, seed), frames in zip(runs, trajectories):
+        li = [i for i, symbol in enumerate(frames[0].get_chemical_symbols()) if symbol == "Li"]
+        equilibrated = frames[len(frames) // 10:]
+        paths = unwrapped_positions(equilibrated, li)
+        d, d_err = block_diffusion(paths, dt_fs, n_blocks=settings.md_blocks)
+        hops = site_hops(np.array([f.positions[li] for f in equilibrated]), cell.li_sites_A, cell.start.cell)
+        curve = msd(paths, max_lag=len(paths) // settings.md_blocks)
+        lags = np.unique(np.geomspace(1, len(curve) - 1, 40).astype(int))
+        results.append(LiDiffusion(float(temperature), int(seed), d, d_err, hops, (len(paths) - 1) * dt_fs / 1000,
+                                   dt_fs, paths, (lags * dt_fs / 1000).tolist(), curve[lags].tolist()))
+    return results
+
+
+# --- research campaign (python -m toolkit reproduce liga-alloy) ---------------------------------------------------
+
+#: The teacher (phases, defects, spot checks) and the student (transport, where its card agrees) of the campaign.
+TEACHER, STUDENT = "chgnet", "student:liga-alloy"
+
+
+def _own_cells(potential, settings: LigaSettings, store: ResultsStore | None) -> dict[str, Atoms]:
+    """The perfect supercells of ``settings`` in ``potential``'s own relaxed lattices."""
+    return supercells(phases(potential, settings.relax_fmax_eV_A / 2, store, progress=False), settings, potential, store)
+
+
+def research_solid_solution(potential, settings: dict) -> dict:
+    """Campaign point: the phases, the hull and :func:`solid_solution` at ``settings`` (a :class:`LigaSettings` dict)."""
+    s, store = LigaSettings(**settings), ResultsStore()
+    relaxed = phases(potential, s.relax_fmax_eV_A / 2, store, progress=False)
+    solution = solid_solution(relaxed, s, potential, store, progress=False)
+    return {"lattice_A": {n: float(a.cell.lengths()[0]) for n, a in relaxed.items()},
+            "energies_eV": solution.energies_eV | {n: a.info["relax"]["energy_eV"] for n, a in relaxed.items()},
+            "formation_eV": solution.formation_eV, "ga_in_li_eV": solution.ga_in_li_eV,
+            "li_vacancy_in_li_eV": solution.li_vacancy_in_li_eV,
+            "table": solution.table, "family": solution.family, "x_range": list(solution.x_range),
+            "voltage_V": [list(p) for p in solution.voltage], "voltage_in_range_V": list(solution.voltage_in_range_V)}
+
+
+def research_hop(potential, settings: dict, system: str) -> dict:
+    """Campaign point: the Li vacancy hop in ``system`` ("LiGa (B32)" or "Li (bcc)") in ``potential``'s own lattice."""
+    s, store = LigaSettings(**settings), ResultsStore()
+    hop = vacancy_hop(_own_cells(potential, s, store)[system], potential, s, store)
+    band = hop.band
+    return {"system": system, "n_atoms": len(hop.start), "barrier_eV": band["barrier_eV"],
+            "fmax_eV_A": band["fmax_eV_A"], "converged": band["converged"], "path_A": band["path_A"],
+            "energies_eV": band["energies_eV"]}
+
+
+def research_md(potential, settings: dict, system: str, temperature_K: float, seed: int) -> dict:
+    """Campaign point: one MD replica of the vacancy cell of ``system`` at ``temperature_K`` (K) with ``seed``."""
+    s, store = LigaSettings(**settings), ResultsStore()
+    cell = vacancy_cell(_own_cells(potential, s, store)[system], potential, s, store)
+    run = li_diffusion([(cell, temperature_K, seed)], potential, s, store, progress=False)[0]
+    n_sites = len(cell.li_sites_A)
+    return {"system": system, "n_atoms": len(cell.start), "li_sites": n_sites, "vacancy_fraction": 1 / n_sites,
+            "volume_A3": float(cell.start.get_volume()), **run.to_dict()}
+
+
+def campaign(settings: LigaSettings | None = None) -> list:
+    """The research points of study 3 at ``settings`` (default :meth:`LigaSettings.full`), in the order they run:
+    the solid solution on the teacher; both hops on the student and, as spot checks, on the teacher; the MD replicas
+    on the student, replica by replica so that every temperature has one before any has three; two teacher MD
+    spot checks last."""
+    from toolkit.campaign import Point, slug
+
+    s = settings or LigaSettings.full()
+    config = s.to_dict()
+    hosts = list(s.md_temperatures_K)
+    points = [Point("solid-solution-" + slug(TEACHER), research_solid_solution, TEACHER, {"settings": config})]
+    points += [Point(f"hop-{slug(system)}-{slug(p)}", research_hop, p, {"settings": config, "system": system})
+               for p in (STUDENT, TEACHER) for system in hosts]
+
+    def md(system, temperature, replica, potential):
+        return Point(f"md-{slug(system)}-{temperature:g}K-seed{replica}-{slug(potential)}", research_md, potential,
+                     {"settings": config, "system": system, "temperature_K": temperature, "seed": replica},
+                     {"md": replica})
+
+    points += [md(system, t, r, STUDENT) for r in range(s.md_replicas) for system in hosts
+               for t in s.md_temperatures_K[system]]
+    points += [md(hosts[0], s.md_temperatures_K[hosts[0]][0], 0, TEACHER),
+               md(hosts[1], s.md_temperatures_K[hosts[1]][-1], 0, TEACHER)]
+    return points
