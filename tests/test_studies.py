@@ -89,8 +89,15 @@ def test_liga_alloy_quick_mode(quick_runs):
     for system, by_temperature in summary["D_Li_cm2_s"].items():
         assert len(by_temperature) >= 2, system
         assert all(err > 0 for _, err in by_temperature.values())
-    for figure in ("hull", "solid_solution", "vacancy_hops", "arrhenius"):
+    for figure in ("hull", "solid_solution", "vacancy_hops", "arrhenius", "research_diffusion"):
         assert (out / f"{figure}.png").is_file(), figure
+    # one row per claim, each with a verdict that accounts for its error, from the shipped research result
+    from toolkit.claims import FAILS, HOLDS, UNDECIDED
+
+    assert len(summary["claims"]) >= 4
+    for claim in summary["claims"][:4]:
+        assert claim["verdict"] in (HOLDS, FAILS) or claim["verdict"].startswith("undecided"), claim
+    assert summary["li_vacancy_in_li_eV"] > 0
     # the transport section runs on the student exactly when the card agrees on the rows it names
     from toolkit.potentials import available_students, student_agrees
 

@@ -118,3 +118,16 @@ def test_a_D_that_falls_with_temperature_is_not_extrapolated_to_a_conductivity()
     assert rising["Ea_eV"][0] > 0 and rising["sigma_S_cm"][0] > 0
     with pytest.raises(ValueError, match=r"does not rise with temperature \(Ea = -0\.0\d\d"):
         conductivity_from_arrhenius({700.0: (2.1e-4, 0.9e-4), 1000.0: (1.4e-4, 0.1e-4)}, **args)
+
+
+def test_site_hops_counts_arrivals_at_a_new_site_not_rattling_at_the_saddle():
+    from toolkit.transport import site_hops
+
+    cell = np.diag([12.0, 10.0, 10.0])
+    sites = np.array([[0.0, 0, 0], [3.0, 0, 0], [6.0, 0, 0], [9.0, 0, 0]])
+    # one atom: on site 0, to the saddle and back, then to site 1, site 2, and across the boundary to site 3 and 0
+    x = [0.1, 1.5, 1.4, 0.2, 1.6, 2.9, 3.1, 4.4, 5.8, 9.1, 11.8]
+    positions = np.array([[[xi, 0.0, 0.0]] for xi in x])
+    assert site_hops(positions, sites, cell, capture_A=1.0) == 4
+    with pytest.raises(ValueError, match="half the shortest distance between sites"):
+        site_hops(positions, sites, cell, capture_A=1.6)

@@ -17,6 +17,10 @@ from __future__ import annotations
 from ase import Atoms
 from ase.spacegroup import crystal
 
+#: Self-diffusion of Li in Li metal near 300 K (cm²/s), the range of tracer and NMR measurements (activation energy
+#: about 0.55 eV): Lodding, Mundy & Ott, phys. stat. sol. 38, 559 (1970); Messer & Noack, Appl. Phys. 6, 79 (1975).
+LI_METAL_SELF_DIFFUSION_300K_CM2_S = (1e-11, 1e-10)
+
 #: Experimental lattice parameters (Å) of the phases above; None where there is none.
 EXPERIMENTAL_LATTICE_A = {"Li (bcc)": 3.51, "Ga (alpha)": 4.520, "LiGa (B32)": 6.207, "LiGa (B2)": None}
 

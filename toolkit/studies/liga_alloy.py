@@ -328,3 +328,61 @@ def campaign(settings: LigaSettings | None = None) -> list:
     points += [md(hosts[0], s.md_temperatures_K[hosts[0]][0], 0, TEACHER),
                md(hosts[1], s.md_temperatures_K[hosts[1]][-1], 0, TEACHER)]
     return points
+
+
+def research_result(records: dict[str, dict]) -> dict:
+    """Study 3's claims from committed campaign points (:func:`toolkit.campaign.finished`): whatever of them the
+    points so far allow, with the points each rests on.
+
+    - ``solid_solution``: the teacher's single-phase range, voltage across it and the vacancy in bcc Li;
+    - ``barrier_eV``: potential -> system -> the hop's NEB barrier (eV) and its largest force (eV/Å);
+    - ``D_Li``: system -> temperature (K) -> D (cm²/s) and error over the student's replicas
+      (:func:`~toolkit.transport.combine_replicas`), their hops and count, at the cells' vacancy fraction;
+    - ``arrhenius``: system -> ``Ea_eV`` and error and ``D_300K_cm2_s`` (where two or more temperatures are done);
+    - ``D_Li_metal_equilibrium_cm2_s``: Li metal's self-diffusion at 300 K with its equilibrium vacancy fraction
+      exp(−E_v / k_B T) instead of the cell's (E_v from the teacher, formation entropy left out);
+    - ``spot_checks``: the teacher's D beside the student's on the same cell, temperature and seed.
+    """
+    from toolkit.transport import arrhenius_fit, combine_replicas
+
+    out: dict = {"points": sorted(records)}
+    by_kind = {kind: {n: r for n, r in records.items() if n.startswith(kind)} for kind in ("solid-solution", "hop", "md")}
+    for record in by_kind["solid-solution"].values():
+        r = record["result"]
+        out["solid_solution"] = {"potential": record["provenance"]["potential"]["name"], "x_range": r["x_range"],
+                                 "voltage_in_range_V": r["voltage_in_range_V"], "voltage_V": r["voltage_V"],
+                                 "li_vacancy_in_li_eV": r["li_vacancy_in_li_eV"], "formation_eV": r["formation_eV"],
+                                 "lattice_A": r["lattice_A"], "table": r["table"], "family": r["family"]}
+    out["barrier_eV"] = {}
+    for record in by_kind["hop"].values():
+        r, name = record["result"], record["provenance"]["potential"]["name"]
+        out["barrier_eV"].setdefault(name, {})[r["system"]] = {"barrier_eV": r["barrier_eV"], "fmax_eV_A": r["fmax_eV_A"],
+                                                               "n_atoms": r["n_atoms"]}
+    runs: dict = {}  # "student" or "teacher" -> system -> temperature -> replicas
+    for record in by_kind["md"].values():
+        r, name = record["result"], record["provenance"]["potential"]["name"]
+        runs.setdefault("student" if name.startswith("student:") else "teacher", {}).setdefault(r["system"], {}).setdefault(r["temperature_K"], []).append(r)
+    student = runs.get("student", {})
+    out["D_Li"], out["arrhenius"] = {}, {}
+    for system, by_t in student.items():
+        table = {}
+        for t, replicas in sorted(by_t.items()):
+            d, err = combine_replicas([(x["D_cm2_s"], x["D_err_cm2_s"]) for x in replicas])
+            table[t] = {"D_cm2_s": d, "D_err_cm2_s": err, "replicas": len(replicas),
+                        "hops": sum(x["hops"] for x in replicas), "vacancy_fraction": replicas[0]["vacancy_fraction"],
+                        "ps": sum(x["duration_ps"] for x in replicas)}
+        out["D_Li"][system] = table
+        if len(table) >= 2:
+            fit = arrhenius_fit(list(table), [v["D_cm2_s"] for v in table.values()], [v["D_err_cm2_s"] for v in table.values()])
+            out["arrhenius"][system] = {"Ea_eV": fit["Ea_eV"], "Ea_err_eV": fit["Ea_err_eV"],
+                                        "D_300K_cm2_s": [float(fit["predict"](300.0)), float(fit["predict_err"](300.0))]}
+    metal = out["D_Li"].get("Li (bcc)", {}).get(300.0)
+    if metal and "solid_solution" in out:
+        scale = np.exp(-out["solid_solution"]["li_vacancy_in_li_eV"] / (kB * 300.0)) / metal["vacancy_fraction"]
+        out["D_Li_metal_equilibrium_cm2_s"] = [metal["D_cm2_s"] * scale, metal["D_err_cm2_s"] * scale]
+    out["spot_checks"] = [
+        {"system": system, "temperature_K": t, "teacher": [x["D_cm2_s"], x["D_err_cm2_s"]],
+         "student": next(([y["D_cm2_s"], y["D_err_cm2_s"]] for y in student.get(system, {}).get(t, [])
+                          if y["seed"] == x["seed"]), None)}
+        for system, by_t in runs.get("teacher", {}).items() for t, xs in by_t.items() for x in xs]
+    return out

@@ -1,0 +1,85 @@
+"""Research campaigns: one file per finished point, with provenance; a rerun computes nothing; failures are named."""
+
+import json
+
+import numpy as np
+import pytest
+
+from toolkit import campaign
+from toolkit.__main__ import main
+from toolkit.campaign import Point, run_campaign
+from toolkit.claims import FAILS, HOLDS, UNDECIDED, verdict
+from toolkit.studies import liga_alloy as ls
+
+
+@pytest.fixture
+def folder(monkeypatch, tmp_path):
+    """Points go to a temporary reference-data folder, not the package's."""
+    monkeypatch.setattr(campaign, "REFERENCE_DIR", tmp_path)
+    return tmp_path
+
+
+def li_energy(potential, a_A: float) -> dict:
+    """A toy research point: the energy (eV/atom) of bcc Li at lattice parameter ``a_A``."""
+    from toolkit.liga import bcc_li
+
+    atoms = bcc_li(a_A)
+    atoms.calc = potential
+    if a_A < 2:
+        raise ValueError(f"a = {a_A} Å puts the atoms on top of each other")
+    return {"energy_eV_atom": atoms.get_potential_energy() / len(atoms)}
+
+
+def test_points_are_files_with_provenance_and_a_failure_is_named(folder):
+    points = [Point(f"li-{a}", li_energy, ls.STUDENT, {"a_A": a}) for a in (3.3, 1.0, 3.5)]
+    with pytest.raises(RuntimeError, match=r"1 of 3 points of toy failed: li-1.0: ValueError: a = 1.0 Å"):
+        run_campaign("toy", points)
+    written = sorted(p.name for p in (folder / "toy").iterdir())
+    assert written == ["li-3.3.json", "li-3.5.json"]  # the failure cost the other points nothing
+    record = json.loads((folder / "toy" / "li-3.5.json").read_text())
+    assert record["point"] == "li-3.5" and np.isfinite(record["result"]["energy_eV_atom"])
+    prov = record["provenance"]
+    assert prov["potential"]["name"] == "student:liga-alloy" and len(prov["potential"]["sha256"]) == 64
+    assert prov["parameters"] == {"task": "test_campaign.li_energy", "a_A": 3.5}
+    assert prov["versions"]["torch"] and prov["wall_time_s"] >= 0
+    assert [p.name for p in campaign.missing("toy", points)] == ["li-1.0"]
+    with pytest.raises(ValueError, match="names a file"):
+        Point("../escape", li_energy, ls.STUDENT)
+
+
+def test_study_three_points_resume_and_assemble_into_its_claims(folder, capsys):
+    """Two of study 3's own research points at small settings: a hop and an MD replica, then the claims they allow."""
+    small = ls.LigaSettings.quick(li_supercell=2, md_steps=400, md_blocks=2, md_replicas=1,
+                                  md_temperatures_K={"LiGa (B32)": [600], "Li (bcc)": [400]})
+    points = [p for p in ls.campaign(small) if p.name in ("hop-Li-bcc-student-liga-alloy",
+                                                           "md-LiGa-B32-600K-seed0-student-liga-alloy")]
+    assert len(points) == 2
+    with pytest.warns(UserWarning):  # 0.7 ps blocks are too short to be diffusive, and the step says so
+        assert len(run_campaign("liga-alloy", points, progress=False)) == 2
+    assert run_campaign("liga-alloy", points, progress=False) == []  # resumed: nothing left
+    research = ls.research_result(campaign.finished("liga-alloy"))
+    assert set(research["barrier_eV"]["student:liga-alloy"]) == {"Li (bcc)"}
+    row = research["D_Li"]["LiGa (B32)"][600.0]
+    assert row["replicas"] == 1 and row["D_cm2_s"] > 0 and row["D_err_cm2_s"] > 0 and row["hops"] >= 0
+    assert row["vacancy_fraction"] == pytest.approx(1 / 16)
+    assert "arrhenius" in research and not research["arrhenius"]  # one temperature: no fit yet
+    record = json.loads((folder / "liga-alloy" / "md-LiGa-B32-600K-seed0-student-liga-alloy.json").read_text())
+    assert record["provenance"]["seeds"] == {"md": 0}
+    assert record["provenance"]["parameters"]["settings"]["md_steps"] == 400
+    assert len(record["result"]["msd_A2"]) == len(record["result"]["msd_lag_ps"]) > 5
+
+
+def test_reproduce_status_lists_what_is_left(folder, capsys):
+    assert main(["reproduce", "liga-alloy", "--status", "--only", "hop-"]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 4 research point(s) committed" in out and "to compute: hop-LiGa-B32-chgnet (chgnet)" in out
+    assert main(["reproduce", "no-such-study"]) == 2
+
+
+def test_verdicts_account_for_the_error():
+    assert verdict(0.3, 0.1, 0.0) == HOLDS
+    assert verdict(0.1, 0.1, 0.0) == UNDECIDED
+    assert verdict(-0.3, 0.1, 0.0) == FAILS
+    assert verdict(-0.3, 0.1, 0.0, above=False) == HOLDS
+    with pytest.raises(ValueError, match="non-negative"):
+        verdict(1.0, float("nan"), 0.0)
