@@ -10,6 +10,7 @@ from toolkit.__main__ import main
 from toolkit.campaign import Point, run_campaign
 from toolkit.claims import FAILS, HOLDS, UNDECIDED, verdict
 from toolkit.studies import liga_alloy as ls
+from toolkit.studies import liga_alloy_research as lr
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def li_energy(potential, a_A: float) -> dict:
 
 
 def test_points_are_files_with_provenance_and_a_failure_is_named(folder):
-    points = [Point(f"li-{a}", li_energy, ls.STUDENT, {"a_A": a}) for a in (3.3, 1.0, 3.5)]
+    points = [Point(f"li-{a}", li_energy, lr.STUDENT, {"a_A": a}) for a in (3.3, 1.0, 3.5)]
     with pytest.raises(RuntimeError, match=r"1 of 3 points of toy failed: li-1.0: ValueError: a = 1.0 Å"):
         run_campaign("toy", points)
     written = sorted(p.name for p in (folder / "toy").iterdir())
@@ -44,20 +45,20 @@ def test_points_are_files_with_provenance_and_a_failure_is_named(folder):
     assert prov["versions"]["torch"] and prov["wall_time_s"] >= 0
     assert [p.name for p in campaign.missing("toy", points)] == ["li-1.0"]
     with pytest.raises(ValueError, match="names a file"):
-        Point("../escape", li_energy, ls.STUDENT)
+        Point("../escape", li_energy, lr.STUDENT)
 
 
 def test_study_three_points_resume_and_assemble_into_its_claims(folder, capsys):
     """Two of study 3's own research points at small settings: a hop and an MD replica, then the claims they allow."""
     small = ls.LigaSettings.quick(li_supercell=2, md_steps=400, md_blocks=2, md_replicas=1,
                                   md_temperatures_K={"LiGa (B32)": [600], "Li (bcc)": [400]})
-    points = [p for p in ls.campaign(small) if p.name in ("hop-Li-bcc-student-liga-alloy",
+    points = [p for p in lr.campaign(small) if p.name in ("hop-Li-bcc-student-liga-alloy",
                                                            "md-LiGa-B32-600K-seed0-student-liga-alloy")]
     assert len(points) == 2
     with pytest.warns(UserWarning):  # 0.7 ps blocks are too short to be diffusive, and the step says so
         assert len(run_campaign("liga-alloy", points, progress=False)) == 2
     assert run_campaign("liga-alloy", points, progress=False) == []  # resumed: nothing left
-    research = ls.research_result(campaign.finished("liga-alloy"))
+    research = lr.research_result(campaign.finished("liga-alloy"))
     assert set(research["barrier_eV"]["student:liga-alloy"]) == {"Li (bcc)"}
     row = research["D_Li"]["LiGa (B32)"][600.0]
     assert row["replicas"] == 1 and row["D_cm2_s"] > 0 and row["D_err_cm2_s"] > 0 and row["hops"] >= 0

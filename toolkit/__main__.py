@@ -62,7 +62,7 @@ def _anchors(args) -> int:
 
 
 #: study -> the module whose ``campaign()`` lists its research points (``python -m toolkit reproduce <study>``).
-CAMPAIGNS = {"liga-alloy": "toolkit.studies.liga_alloy"}
+CAMPAIGNS = {"liga-alloy": "toolkit.studies.liga_alloy_research"}
 
 
 def _commit(path) -> None:

@@ -1,0 +1,137 @@
+"""Study 3's research campaign (``python -m toolkit reproduce liga-alloy``): the study's own steps
+(:mod:`toolkit.studies.liga_alloy`) at :meth:`~toolkit.studies.liga_alloy.LigaSettings.full` settings, one
+:class:`~toolkit.campaign.Point` per relaxation series, NEB and MD replica, and :func:`research_result`, which
+assembles the committed points into the study's claims."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.units import kB
+
+from toolkit.campaign import Point, slug
+from toolkit.store import ResultsStore
+from toolkit.studies.liga_alloy import (LigaSettings, li_diffusion, phases, solid_solution, supercells, vacancy_cell,
+                                        vacancy_hop)
+from toolkit.transport import arrhenius_fit, combine_replicas
+
+#: The teacher (phases, defects, spot checks) and the student (transport, where its card agrees) of the campaign.
+TEACHER, STUDENT = "chgnet", "student:liga-alloy"
+
+
+def _own_cells(potential, settings: LigaSettings, store: ResultsStore | None) -> dict[str, Atoms]:
+    """The perfect supercells of ``settings`` in ``potential``'s own relaxed lattices."""
+    return supercells(phases(potential, settings.relax_fmax_eV_A / 2, store, progress=False), settings, potential, store)
+
+
+def research_solid_solution(potential, settings: dict) -> dict:
+    """Campaign point: the phases, the hull and :func:`solid_solution` at ``settings`` (a :class:`LigaSettings` dict)."""
+    s, store = LigaSettings(**settings), ResultsStore()
+    relaxed = phases(potential, s.relax_fmax_eV_A / 2, store, progress=False)
+    solution = solid_solution(relaxed, s, potential, store, progress=False)
+    return {"lattice_A": {n: float(a.cell.lengths()[0]) for n, a in relaxed.items()},
+            "energies_eV": solution.energies_eV | {n: a.info["relax"]["energy_eV"] for n, a in relaxed.items()},
+            "formation_eV": solution.formation_eV, "ga_in_li_eV": solution.ga_in_li_eV,
+            "li_vacancy_in_li_eV": solution.li_vacancy_in_li_eV,
+            "table": solution.table, "family": solution.family, "x_range": list(solution.x_range),
+            "voltage_V": [list(p) for p in solution.voltage], "voltage_in_range_V": list(solution.voltage_in_range_V)}
+
+
+def research_hop(potential, settings: dict, system: str) -> dict:
+    """Campaign point: the Li vacancy hop in ``system`` ("LiGa (B32)" or "Li (bcc)") in ``potential``'s own lattice."""
+    s, store = LigaSettings(**settings), ResultsStore()
+    hop = vacancy_hop(_own_cells(potential, s, store)[system], potential, s, store)
+    band = hop.band
+    return {"system": system, "n_atoms": len(hop.start), "barrier_eV": band["barrier_eV"],
+            "fmax_eV_A": band["fmax_eV_A"], "converged": band["converged"], "path_A": band["path_A"],
+            "energies_eV": band["energies_eV"]}
+
+
+def research_md(potential, settings: dict, system: str, temperature_K: float, seed: int) -> dict:
+    """Campaign point: one MD replica of the vacancy cell of ``system`` at ``temperature_K`` (K) with ``seed``."""
+    s, store = LigaSettings(**settings), ResultsStore()
+    cell = vacancy_cell(_own_cells(potential, s, store)[system], potential, s, store)
+    run = li_diffusion([(cell, temperature_K, seed)], potential, s, store, progress=False)[0]
+    n_sites = len(cell.li_sites_A)
+    return {"system": system, "n_atoms": len(cell.start), "li_sites": n_sites, "vacancy_fraction": 1 / n_sites,
+            "volume_A3": float(cell.start.get_volume()), **run.to_dict()}
+
+
+def campaign(settings: LigaSettings | None = None) -> list:
+    """The research points of study 3 at ``settings`` (default :meth:`LigaSettings.full`), in the order they run:
+    the solid solution on the teacher; both hops on the student and, as spot checks, on the teacher; the MD replicas
+    on the student, replica by replica so that every temperature has one before any has three; two teacher MD
+    spot checks last."""
+    s = settings or LigaSettings.full()
+    config = s.to_dict()
+    hosts = list(s.md_temperatures_K)
+    points = [Point("solid-solution-" + slug(TEACHER), research_solid_solution, TEACHER, {"settings": config})]
+    points += [Point(f"hop-{slug(system)}-{slug(p)}", research_hop, p, {"settings": config, "system": system})
+               for p in (STUDENT, TEACHER) for system in hosts]
+
+    def md(system, temperature, replica, potential):
+        return Point(f"md-{slug(system)}-{temperature:g}K-seed{replica}-{slug(potential)}", research_md, potential,
+                     {"settings": config, "system": system, "temperature_K": temperature, "seed": replica},
+                     {"md": replica})
+
+    points += [md(system, t, r, STUDENT) for r in range(s.md_replicas) for system in hosts
+               for t in s.md_temperatures_K[system]]
+    points += [md(hosts[0], s.md_temperatures_K[hosts[0]][0], 0, TEACHER),
+               md(hosts[1], s.md_temperatures_K[hosts[1]][-1], 0, TEACHER)]
+    return points
+
+
+def research_result(records: dict[str, dict]) -> dict:
+    """Study 3's claims from committed campaign points (:func:`toolkit.campaign.finished`): whatever of them the
+    points so far allow, with the points each rests on.
+
+    - ``solid_solution``: the teacher's single-phase range, voltage across it and the vacancy in bcc Li;
+    - ``barrier_eV``: potential -> system -> the hop's NEB barrier (eV) and its largest force (eV/Å);
+    - ``D_Li``: system -> temperature (K) -> D (cm²/s) and error over the student's replicas
+      (:func:`~toolkit.transport.combine_replicas`), their hops and count, at the cells' vacancy fraction;
+    - ``arrhenius``: system -> ``Ea_eV`` and error and ``D_300K_cm2_s`` (where two or more temperatures are done);
+    - ``D_Li_metal_equilibrium_cm2_s``: Li metal's self-diffusion at 300 K with its equilibrium vacancy fraction
+      exp(−E_v / k_B T) instead of the cell's (E_v from the teacher, formation entropy left out);
+    - ``spot_checks``: the teacher's D beside the student's on the same cell, temperature and seed.
+    """
+    out: dict = {"points": sorted(records)}
+    by_kind = {kind: {n: r for n, r in records.items() if n.startswith(kind)} for kind in ("solid-solution", "hop", "md")}
+    for record in by_kind["solid-solution"].values():
+        r = record["result"]
+        out["solid_solution"] = {"potential": record["provenance"]["potential"]["name"], "x_range": r["x_range"],
+                                 "voltage_in_range_V": r["voltage_in_range_V"], "voltage_V": r["voltage_V"],
+                                 "li_vacancy_in_li_eV": r["li_vacancy_in_li_eV"], "formation_eV": r["formation_eV"],
+                                 "lattice_A": r["lattice_A"], "table": r["table"], "family": r["family"]}
+    out["barrier_eV"] = {}
+    for record in by_kind["hop"].values():
+        r, name = record["result"], record["provenance"]["potential"]["name"]
+        out["barrier_eV"].setdefault(name, {})[r["system"]] = {"barrier_eV": r["barrier_eV"], "fmax_eV_A": r["fmax_eV_A"],
+                                                               "n_atoms": r["n_atoms"]}
+    runs: dict = {}  # "student" or "teacher" -> system -> temperature -> replicas
+    for record in by_kind["md"].values():
+        r, name = record["result"], record["provenance"]["potential"]["name"]
+        runs.setdefault("student" if name.startswith("student:") else "teacher", {}).setdefault(r["system"], {}).setdefault(r["temperature_K"], []).append(r)
+    student = runs.get("student", {})
+    out["D_Li"], out["arrhenius"] = {}, {}
+    for system, by_t in student.items():
+        table = {}
+        for t, replicas in sorted(by_t.items()):
+            d, err = combine_replicas([(x["D_cm2_s"], x["D_err_cm2_s"]) for x in replicas])
+            table[t] = {"D_cm2_s": d, "D_err_cm2_s": err, "replicas": len(replicas),
+                        "hops": sum(x["hops"] for x in replicas), "vacancy_fraction": replicas[0]["vacancy_fraction"],
+                        "ps": sum(x["duration_ps"] for x in replicas)}
+        out["D_Li"][system] = table
+        if len(table) >= 2:
+            fit = arrhenius_fit(list(table), [v["D_cm2_s"] for v in table.values()], [v["D_err_cm2_s"] for v in table.values()])
+            out["arrhenius"][system] = {"Ea_eV": fit["Ea_eV"], "Ea_err_eV": fit["Ea_err_eV"],
+                                        "D_300K_cm2_s": [float(fit["predict"](300.0)), float(fit["predict_err"](300.0))]}
+    metal = out["D_Li"].get("Li (bcc)", {}).get(300.0)
+    if metal and "solid_solution" in out:
+        scale = np.exp(-out["solid_solution"]["li_vacancy_in_li_eV"] / (kB * 300.0)) / metal["vacancy_fraction"]
+        out["D_Li_metal_equilibrium_cm2_s"] = [metal["D_cm2_s"] * scale, metal["D_err_cm2_s"] * scale]
+    out["spot_checks"] = [
+        {"system": system, "temperature_K": t, "teacher": [x["D_cm2_s"], x["D_err_cm2_s"]],
+         "student": next(([y["D_cm2_s"], y["D_err_cm2_s"]] for y in student.get(system, {}).get(t, [])
+                          if y["seed"] == x["seed"]), None)}
+        for system, by_t in runs.get("teacher", {}).items() for t, xs in by_t.items() for x in xs]
+    return out
