@@ -84,3 +84,36 @@ def test_verdicts_account_for_the_error():
     assert verdict(-0.3, 0.1, 0.0, above=False) == HOLDS
     with pytest.raises(ValueError, match="non-negative"):
         verdict(1.0, float("nan"), 0.0)
+
+
+def test_study_schemas_are_valid_and_name_what_a_summary_lacks():
+    import jsonschema
+
+    from toolkit.studies import SCHEMA_DIR
+
+    for path in SCHEMA_DIR.glob("*.json"):
+        jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text()))
+    schema = json.loads((SCHEMA_DIR / "liga-alloy.json").read_text())
+    with pytest.raises(jsonschema.ValidationError, match="'claims' is a required property"):
+        jsonschema.validate({k: None for k in schema["required"] if k != "claims"}, schema)
+
+
+def test_run_composes_study_three_and_its_summary_fits_the_schema():
+    """``run`` on tiny settings: every step once, and ``to_summary`` with the claim table is what the schema says."""
+    import jsonschema
+
+    from toolkit.potentials import load_potential
+    from toolkit.studies import SCHEMA_DIR
+
+    student = load_potential(lr.STUDENT, device="cpu")
+    tiny = ls.LigaSettings.quick(alloy_supercell=1, li_supercell=2, max_defects=1, neb_images=3, md_steps=240,
+                                 md_blocks=2, md_temperatures_K={"LiGa (B32)": [500, 700], "Li (bcc)": [300, 400]})
+    with pytest.warns(UserWarning):  # picosecond blocks: the step says D is not yet diffusive
+        result = ls.run(tiny, student, progress=False)
+    assert set(result.diffusion) == {"LiGa (B32)", "Li (bcc)"}
+    assert [r.seed for r in result.diffusion["Li (bcc)"]] == [0, 1]
+    summary = result.to_summary(lr.claim_rows(result, {}))
+    assert [c["verdict"].endswith("(quick run only)") for c in summary["claims"]][3:] == [True, True]
+    summary |= {"potential": student.info.name,
+                "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
+    jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "liga-alloy.json").read_text()))

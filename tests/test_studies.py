@@ -30,6 +30,15 @@ def quick_runs(request, study_store, tmp_path_factory):
     return out
 
 
+def validate_summary(study: str, summary: dict) -> None:
+    """``summary`` against the study's JSON Schema (``toolkit/studies/schemas/<study>.json``)."""
+    import jsonschema
+
+    from toolkit.studies import SCHEMA_DIR
+
+    jsonschema.validate(summary, json.loads((SCHEMA_DIR / f"{study}.json").read_text()))
+
+
 def quick_run(runs, study):
     """(summary, output folder) of ``study``'s quick run."""
     folder = runs / study
@@ -77,6 +86,7 @@ def test_proton_phonon_quick_mode(quick_runs):
 
 def test_liga_alloy_quick_mode(quick_runs):
     summary, out = quick_run(quick_runs, "liga-alloy")
+    validate_summary("liga-alloy", summary)
     for key in ("lattice_A", "formation_energy_eV_atom", "hull_phases", "defect_formation_eV", "single_phase_range_xLi",
                 "voltage_V", "barrier_eV", "D_Li_cm2_s", "potential", "provenance"):
         assert key in summary, key
@@ -92,7 +102,7 @@ def test_liga_alloy_quick_mode(quick_runs):
     for figure in ("hull", "solid_solution", "vacancy_hops", "arrhenius", "research_diffusion"):
         assert (out / f"{figure}.png").is_file(), figure
     # one row per claim, each with a verdict that accounts for its error, from the shipped research result
-    from toolkit.claims import FAILS, HOLDS, UNDECIDED
+    from toolkit.claims import FAILS, HOLDS
 
     assert len(summary["claims"]) >= 4
     for claim in summary["claims"][:4]:

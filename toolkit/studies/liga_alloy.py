@@ -7,7 +7,9 @@
   bcc Li, relaxed; defect formation energies, the single-phase range on the hull and the voltage curve;
 - :func:`vacancy_cell` and :func:`vacancy_hop`: a Li vacancy's nearest-neighbour hop in a host, end states
   relaxed, and its NEB;
-- :func:`li_diffusion`: Langevin MD of vacancy cells, D of Li with its error and the hops it rests on.
+- :func:`li_diffusion`: Langevin MD of vacancy cells, D of Li with its error and the hops it rests on;
+- :func:`run` composes them into a :class:`LigaResult`, whose :meth:`~LigaResult.to_summary` is the one place the
+  study's ``summary.json`` schema lives (checked against ``schemas/liga-alloy.json``).
 
 :mod:`toolkit.studies.liga_alloy_research` runs these steps at research settings (``python -m toolkit reproduce
 liga-alloy``).
@@ -29,7 +31,8 @@ from toolkit.md import run_md_many
 from toolkit.progress import progress_bar
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
-from toolkit.transport import block_diffusion, msd, site_hops, unwrapped_positions
+from toolkit.transport import (arrhenius_fit, block_diffusion, combine_replicas, diffusion_limited_current_mA_cm2, msd,
+                               site_hops, unwrapped_positions)
 
 
 @dataclass(frozen=True)
@@ -258,3 +261,113 @@ def li_diffusion(runs: list[tuple[VacancyCell, float, int]], potential, settings
         results.append(LiDiffusion(float(temperature), int(seed), d, d_err, hops, (len(paths) - 1) * dt_fs / 1000,
                                    dt_fs, paths, (lags * dt_fs / 1000).tolist(), curve[lags].tolist()))
     return results
+
+
+def diffusion_table(runs: list[LiDiffusion]) -> dict[float, tuple[float, float]]:
+    """Temperature (K) -> D and its error (cm²/s) over the runs at that temperature
+    (:func:`~toolkit.transport.combine_replicas`)."""
+    temperatures = sorted({r.temperature_K for r in runs})
+    return {t: combine_replicas([(r.D_cm2_s, r.D_err_cm2_s) for r in runs if r.temperature_K == t])
+            for t in temperatures}
+
+
+def arrhenius(runs: list[LiDiffusion]) -> dict:
+    """:func:`~toolkit.transport.arrhenius_fit` of :func:`diffusion_table` (needs two temperatures or more)."""
+    table = diffusion_table(runs)
+    return arrhenius_fit(list(table), [d for d, _ in table.values()], [e for _, e in table.values()])
+
+
+def diffusion_limited_current(b32: Atoms, x_range, d_300_cm2_s: float, thickness_um: float) -> dict:
+    """The Li current density that diffusion through a LiGa layer can carry (model in
+    :func:`~toolkit.transport.diffusion_limited_current_mA_cm2`): Δc (mol/cm³) is the Li content between the ends of
+    the single-phase range ``x_range`` (Li fractions) in B32 cell ``b32``'s volume per Ga."""
+    volume_per_ga_cm3 = b32.get_volume() / (len(b32) / 2) * 1e-24
+    li_per_ga = [x / (1 - x) for x in x_range]
+    delta_c = (li_per_ga[1] - li_per_ga[0]) / volume_per_ga_cm3 / 6.02214076e23
+    return {"delta_c_mol_cm3": delta_c, "D_300K_cm2_s": d_300_cm2_s, "thickness_um": thickness_um,
+            "current_mA_cm2": diffusion_limited_current_mA_cm2(d_300_cm2_s, delta_c, thickness_um)}
+
+
+@dataclass(frozen=True)
+class LigaResult:
+    """A run of study 3, from its steps: the relaxed ``phases``, the :class:`SolidSolution`, each host's
+    :class:`VacancyHop` and :class:`LiDiffusion` runs (by system), and the potential against the DFT anchors
+    (:func:`toolkit.anchors.liga_dft_rows`)."""
+
+    settings: LigaSettings
+    phases: dict = field(repr=False)
+    solution: SolidSolution = field(repr=False)
+    hops: dict = field(repr=False)
+    diffusion: dict = field(repr=False)
+    dft_rows: list = field(default_factory=list)
+
+    @property
+    def hull(self) -> dict:
+        """:func:`~toolkit.thermodynamics.hull_table` of the phases alone."""
+        return td.hull_table(td.phase_diagram({n: (a, a.info["relax"]["energy_eV"]) for n, a in self.phases.items()}))
+
+    @property
+    def current(self) -> dict:
+        """:func:`diffusion_limited_current` with the alloy's D at 300 K from its Arrhenius fit."""
+        d_300 = float(arrhenius(self.diffusion["LiGa (B32)"])["predict"](300.0))
+        return diffusion_limited_current(self.phases["LiGa (B32)"], self.solution.x_range, d_300,
+                                         self.settings.layer_thickness_um)
+
+    def to_summary(self, claims: list[dict] = ()) -> dict:
+        """The study's ``summary.json`` keys (units in their names); ``claims``: the claim table's rows."""
+        hull, solution = self.hull, self.solution
+        fits = {system: arrhenius(runs) for system, runs in self.diffusion.items()}
+        current = self.current
+        return {
+            "lattice_A": {n: float(a.cell.lengths()[0]) for n, a in self.phases.items()},
+            "lattice_exp_A": liga.EXPERIMENTAL_LATTICE_A,
+            "formation_energy_eV_atom": {n: r["formation_eV_atom"] for n, r in hull.items()},
+            "dft_comparison": list(self.dft_rows),
+            "hull_phases": [n for n, r in hull.items() if r["stable"]],
+            "defect_formation_eV": {d: {w: solution.formation_eV[w][d] for w in solution.formation_eV}
+                                    for d in B32_DEFECTS} | {"Ga_in_bcc_Li": solution.ga_in_li_eV},
+            "li_vacancy_in_li_eV": solution.li_vacancy_in_li_eV,
+            "single_phase_range_xLi": list(solution.x_range),
+            "voltage_V": [list(p) for p in solution.voltage],
+            "configurations": {n: {"x": r["x"], "e_above_hull_eV_atom": r["e_above_hull_eV_atom"]}
+                               for n, r in solution.table.items()},
+            "barrier_eV": {system: hop.barrier_eV for system, hop in self.hops.items()},
+            "D_Li_cm2_s": {system: {f"{t:g}": list(v) for t, v in diffusion_table(runs).items()}
+                           for system, runs in self.diffusion.items()},
+            "Li_hops": {system: {f"{r.temperature_K:g}": r.hops for r in runs} for system, runs in self.diffusion.items()},
+            "Ea_eV": {system: [fit["Ea_eV"], fit["Ea_err_eV"]] for system, fit in fits.items()},
+            "D_300K_alloy_cm2_s": current["D_300K_cm2_s"],
+            "diffusion_limited_current_mA_cm2": current["current_mA_cm2"],
+            "current_model": f"j = F D(300 K) dc / L, L = {current['thickness_um']} um, dc from the single-phase range",
+            "claims": list(claims),
+        }
+
+
+def md_seed(seed: int, k: int, replica: int, n_temperatures: int) -> int:
+    """The MD seed of the ``k``-th temperature's ``replica``-th run of a host: ``seed + k`` for the first replica,
+    and on past every temperature's for the next, so that no two runs of a host share one."""
+    return seed + k + replica * n_temperatures
+
+
+def run(settings: LigaSettings, potential, store: ResultsStore | None = None, transport_potential=None,
+        seed: int = 0, dft_points: dict | None = None, progress: bool = True) -> LigaResult:
+    """Study 3 from its steps: phases, solid solution and hull on ``potential``; hops and MD (``settings.md_replicas``
+    per temperature, seeds from ``seed`` by :func:`md_seed`) on ``transport_potential`` (default ``potential``), in
+    ``potential``'s lattices; the potential against ``dft_points`` (default: the shipped anchors)."""
+    from toolkit import anchors
+
+    transport = transport_potential or potential
+    relaxed = phases(potential, settings.relax_fmax_eV_A / 2, store, progress)
+    solution = solid_solution(relaxed, settings, potential, store, progress)
+    hosts = supercells(relaxed, settings, transport, store)
+    hops = {system: vacancy_hop(host, transport, settings, store) for system, host in hosts.items()}
+    cells = {system: vacancy_cell(host, transport, settings, store) for system, host in hosts.items()}
+    plan = [(system, t, md_seed(seed, k, r, len(temps))) for system, temps in settings.md_temperatures_K.items()
+            for r in range(settings.md_replicas) for k, t in enumerate(temps)]
+    runs = li_diffusion([(cells[system], t, s) for system, t, s in plan], transport, settings, store, progress)
+    diffusion = {system: [r for (s, _, _), r in zip(plan, runs) if s == system] for system in hosts}
+    lattice = {n: float(a.cell.lengths()[0]) for n, a in relaxed.items()}
+    formation = td.hull_table(td.phase_diagram({n: (a, a.info["relax"]["energy_eV"]) for n, a in relaxed.items()}))
+    rows = anchors.liga_dft_rows(lattice, formation["LiGa (B32)"]["formation_eV_atom"],
+                                 anchors.load_points("liga-alloy") if dft_points is None else dft_points)
+    return LigaResult(settings, relaxed, solution, hops, diffusion, rows)

@@ -1,7 +1,7 @@
 """Study 3's research campaign (``python -m toolkit reproduce liga-alloy``): the study's own steps
 (:mod:`toolkit.studies.liga_alloy`) at :meth:`~toolkit.studies.liga_alloy.LigaSettings.full` settings, one
 :class:`~toolkit.campaign.Point` per relaxation series, NEB and MD replica, and :func:`research_result`, which
-assembles the committed points into the study's claims."""
+assembles the committed points into the study's claims, and :func:`claim_rows`, the claim table beside a live run."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import numpy as np
 from ase import Atoms
 from ase.units import kB
 
+from toolkit import liga
 from toolkit.campaign import Point, slug
+from toolkit.claims import verdict
 from toolkit.store import ResultsStore
-from toolkit.studies.liga_alloy import (LigaSettings, li_diffusion, phases, solid_solution, supercells, vacancy_cell,
-                                        vacancy_hop)
+from toolkit.studies.liga_alloy import (LigaResult, LigaSettings, arrhenius, diffusion_table, li_diffusion, phases,
+                                        solid_solution, supercells, vacancy_cell, vacancy_hop)
 from toolkit.transport import arrhenius_fit, combine_replicas
 
 #: The teacher (phases, defects, spot checks) and the student (transport, where its card agrees) of the campaign.
@@ -135,3 +137,70 @@ def research_result(records: dict[str, dict]) -> dict:
                           if y["seed"] == x["seed"]), None)}
         for system, by_t in runs.get("teacher", {}).items() for t, xs in by_t.items() for x in xs]
     return out
+
+
+def _log_ratio(a, b) -> tuple[float, float]:
+    """log10(a/b) and its 1σ error from two (value, error) pairs."""
+    return float(np.log10(a[0] / b[0])), float(np.hypot(a[1] / a[0], b[1] / b[0]) / np.log(10))
+
+
+def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
+    """The claim table of study 3: for each claim of the paper, the quantity that decides it, ``quick``'s value
+    (a :class:`~toolkit.studies.liga_alloy.LigaResult`, the live run), the research value (:func:`research_result`),
+    the potential against DFT where an anchor bears on it, the paper's or literature's value, and a
+    :func:`~toolkit.claims.verdict` on the research value (the quick one where no research point is committed yet).
+
+    LiGa's formation energy against DFT is the error on the hull and, through μ_Li, on the voltage (V ≈ −2 ΔE_f at
+    x = 0.5 for a uniform shift of the alloy's energy)."""
+    dft_formation = next((abs(r["difference"]) for r in quick.dft_rows if r["quantity"].startswith("formation")), None)
+    dft_note = f"ΔE_f = {dft_formation * 1000:.0f} meV/atom" if dft_formation is not None else "no anchor"
+    ss, not_yet = research.get("solid_solution"), "not computed yet"
+    rows = []
+
+    def row(claim, decided_by, quick_text, research_text, against_dft, literature, decided):
+        rows.append({"claim": claim, "decided_by": decided_by, "quick": quick_text, "research": research_text,
+                     "against_dft": against_dft, "literature": literature, "verdict": decided})
+
+    b2 = quick.hull["LiGa (B2)"]["e_above_hull_eV_atom"]
+    b2_research = ss["table"]["LiGa (B2)"]["e_above_hull_eV_atom"] if ss else None
+    row("B32 is LiGa's stable structure (B2 above the hull)", "E above hull of B2 (meV/atom)", f"{1000 * b2:.0f}",
+        f"{1000 * b2_research:.0f}" if ss else not_yet, dft_note, "B32 observed (Zintl & Brauer 1933)",
+        verdict(b2_research if ss else b2, dft_formation or 0.0, 0.0))
+    x_range = quick.solution.x_range
+    resolution = 1 / (8 * LigaSettings.full().alloy_supercell ** 3)  # one defect in the research cell, in x
+    row("LiGa is one phase over a Li range", "width of x within k_B T of the hull", f"{x_range[0]:.3f}–{x_range[1]:.3f}",
+        f"{ss['x_range'][0]:.3f}–{ss['x_range'][1]:.3f}" if ss else not_yet, "no defect anchor",
+        "a solid solution around x = 0.5 (paper)",
+        verdict((ss["x_range"][1] - ss["x_range"][0]) if ss else (x_range[1] - x_range[0]), resolution, 0.0))
+    v_err = 2 * dft_formation if dft_formation is not None else 0.0
+    v_low = quick.solution.voltage_in_range_V[0]
+    row("No Li plating: V > 0 across the single phase", "lowest V in the range (V vs Li/Li+)", f"{v_low:.2f}",
+        f"{ss['voltage_in_range_V'][0]:.2f}" if ss else not_yet, f"± {v_err:.2f} V from {dft_note}", "> 0 V (paper)",
+        verdict(ss["voltage_in_range_V"][0] if ss else v_low, v_err, 0.0))
+    # Li metal at equilibrium: the cell's D scaled from its vacancy fraction to exp(−E_v / k_B T)
+    metal_runs = [r for r in quick.diffusion["Li (bcc)"] if r.temperature_K == 300.0]
+    quick_ratio = quick_metal = None
+    if metal_runs:
+        d, err = diffusion_table(metal_runs)[300.0]
+        sites = quick.hops["Li (bcc)"].start.get_chemical_symbols().count("Li") + 1
+        scale = sites * np.exp(-quick.solution.li_vacancy_in_li_eV / (kB * 300.0))
+        quick_metal = (d * scale, err * scale)
+        fit = arrhenius(quick.diffusion["LiGa (B32)"])
+        quick_ratio = _log_ratio((float(fit["predict"](300.0)), float(fit["predict_err"](300.0))), quick_metal)
+    alloy = research.get("D_Li", {}).get("LiGa (B32)", {}).get(300.0)
+    metal = research.get("D_Li_metal_equilibrium_cm2_s")
+    ratio = _log_ratio((alloy["D_cm2_s"], alloy["D_err_cm2_s"]), metal) if alloy and metal else None
+    row("Li moves faster through the alloy than through Li metal (300 K)",
+        "log10 D(LiGa, constitutional vacancies) / D(Li metal, equilibrium vacancies)",
+        f"{quick_ratio[0]:.1f} ± {quick_ratio[1]:.1f}" if quick_ratio else "—",
+        f"{ratio[0]:.1f} ± {ratio[1]:.1f}" if ratio else not_yet, "no hop anchor",
+        "the alloy supplies Li without plating (paper)",
+        verdict(*ratio, 0.0) if ratio else verdict(*quick_ratio, 0.0) + " (quick run only)" if quick_ratio else not_yet)
+    low, high = liga.LI_METAL_SELF_DIFFUSION_300K_CM2_S
+    check = metal or quick_metal
+    row("(check) Li metal's self-diffusion against experiment", "D(Li metal, 300 K) (cm²/s)",
+        f"{quick_metal[0]:.1e}" if quick_metal else "—", f"{metal[0]:.1e} ± {metal[1]:.0e}" if metal else not_yet,
+        "no vacancy anchor", f"{low:.0e}–{high:.0e} (tracer, NMR)",
+        ("within 10x of the measured range" if low / 10 < check[0] < high * 10 else "more than 10x off the measured range")
+        + ("" if metal else " (quick run only)") if check else not_yet)
+    return rows
