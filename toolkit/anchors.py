@@ -12,7 +12,12 @@ The campaign for study 3 (LiGa) has:
   with :func:`toolkit.relax.relax`, the step the notebook runs with a potential;
 - ``convergence-<setting>-<value>``: the LiGa formation energy (eV/atom) at the experimental geometries
   for each plane-wave cutoff and k-point density of :data:`CONVERGENCE`, the other setting at its default;
-- the formation energy of relaxed LiGa comes from the ``relaxed-*`` points (:func:`liga_formation_energy`).
+- the formation energy of relaxed LiGa comes from the ``relaxed-*`` points (:func:`liga_formation_energy`);
+- ``vacancy-bcc-Li``: the vacancy formation energy (eV) of bcc Li in a 16-site cell at the DFT lattice, positions
+  relaxed: it sets Li metal's equilibrium vacancy fraction, and so its self-diffusion, exponentially;
+- ``hop-LiGa-images``: single points on images of the student's Li-vacancy hop in the 32-atom B32 cell (the
+  quick-mode path of :func:`toolkit.studies.liga_alloy.vacancy_hop`): does DFT, too, put the Li halfway between two
+  sites (a split vacancy) at or below the on-site vacancy? :func:`liga_transport_rows` sets any potential beside both.
 
 The campaign for study 1 (proton-phonon) asks whether cubic BaSnO3 is stable against octahedral tilts:
 
@@ -38,7 +43,7 @@ from typing import Callable
 import numpy as np
 from ase import Atoms
 
-from toolkit import liga, perovskite
+from toolkit import defects, liga, perovskite
 from toolkit.dft import DFTSettings, load_dft, setup_hashes
 from toolkit.phonons import displaced, mode_energy_profile
 from toolkit.provenance import package_versions, write_json_atomic
@@ -191,12 +196,90 @@ def frames(study: str, root: Path = ANCHOR_DIR) -> list[Atoms]:
     return [frame_atoms(point, name) for name, point in load_points(study, root).items() if name.startswith("frame-")]
 
 
+#: The bcc Li cell of the vacancy anchor: n x n x n conventional cells.
+LI_VACANCY_CELL = 2
+#: The images of the student's 7-image quick-mode hop (ends included) that get DFT single points: the start, a
+#: quarter and the middle (the path is symmetric about it).
+HOP_IMAGES = (0, 2, 3)
+
+
+def li_vacancy_cells(lattice_A: float) -> tuple[Atoms, Atoms]:
+    """Perfect bcc Li (:data:`LI_VACANCY_CELL` cubed conventional cells) at ``lattice_A`` (Å) and the same with its
+    first atom removed: the cells of ``vacancy-bcc-Li``, for DFT and for any potential alike."""
+    perfect = liga.bcc_li(lattice_A).repeat(LI_VACANCY_CELL)
+    return perfect, defects.vacancies(perfect, "Li", 1)[0]
+
+
+def li_vacancy_formation_eV(potential, lattice_A: float, store: ResultsStore | None = None) -> dict:
+    """The vacancy formation energy (eV) of bcc Li at ``lattice_A`` with ``potential``: E(N−1, positions relaxed)
+    − (N−1)/N E(N) in the cells of :func:`li_vacancy_cells`."""
+    perfect, vacancy = li_vacancy_cells(lattice_A)
+    relaxed = relax(vacancy, potential, fmax_eV_A=0.02, max_steps=40, relax_cell=False, store=store)
+    perfect.calc = potential
+    e_perfect = float(perfect.get_potential_energy())
+    e_vacancy = relaxed.info["relax"]["energy_eV"]
+    return {"vacancy_formation_eV": e_vacancy - (len(perfect) - 1) / len(perfect) * e_perfect,
+            "energy_perfect_eV": e_perfect, "energy_vacancy_eV": e_vacancy, "n_sites": len(perfect),
+            "converged": relaxed.info["relax"]["converged"], "relaxed": relaxed}
+
+
+def _vacancy_bcc_li(store: ResultsStore, root: Path) -> dict:
+    lattice = liga_lattice_A(json.loads(point_path("liga-alloy", "relaxed-bcc-Li", root).read_text()))
+    dft = load_dft(METHOD, SETTINGS)
+    result = li_vacancy_formation_eV(dft, lattice, store)
+    relaxed = result.pop("relaxed")
+    return {"lattice_A": lattice, **result, "positions_A": relaxed.positions.tolist(),
+            "cell_A": relaxed.cell.array.tolist(), **_described(dft, relaxed)}
+
+
+def _hop_images(store: ResultsStore) -> dict:
+    from toolkit.potentials import load_potential
+    from toolkit.studies import liga_alloy as ls
+
+    student = load_potential("student:liga-alloy")
+    settings = ls.LigaSettings.quick()
+    relaxed = ls.phases(student, settings.relax_fmax_eV_A / 2, store, progress=False)
+    hop = ls.vacancy_hop(ls.supercells(relaxed, settings, student, store)["LiGa (B32)"], student, settings, store)
+    dft = load_dft(METHOD, SETTINGS)
+    frames = [hop.band["images"][i].copy() for i in HOP_IMAGES]
+    energies = [float(dft.get_potential_energy(frame)) for frame in frames]
+    return {"images": list(HOP_IMAGES), "path_A": [float(hop.band["path_A"][i]) for i in HOP_IMAGES],
+            "path_potential": student.info.as_dict(), "path_settings": settings.to_dict(),
+            "path_energies_eV": [float(hop.band["energies_eV"][i]) for i in HOP_IMAGES],
+            "dft_energies_eV": [e - energies[0] for e in energies], "symbols": frames[0].get_chemical_symbols(),
+            "cell_A": frames[0].cell.array.tolist(), "positions_A": [f.positions.tolist() for f in frames],
+            **_described(dft, frames[0])}
+
+
 def _liga_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:
     points = {f"relaxed-{phase}": (lambda phase=phase: _relaxed(phase, store)) for phase in LIGA_PHASES}
     for setting, values in CONVERGENCE.items():
         points.update({f"convergence-{setting}-{value:g}": (lambda s=setting, v=value: _convergence(s, v))
                        for value in values})
+    points["vacancy-bcc-Li"] = lambda: _vacancy_bcc_li(store, root)
+    points["hop-LiGa-images"] = lambda: _hop_images(store)
     return points
+
+
+def liga_transport_rows(potential, points: dict[str, dict], store: ResultsStore | None = None) -> list[dict]:
+    """``potential`` against the transport anchors (rows: quantity, potential, dft, difference): the vacancy
+    formation energy of bcc Li (eV) in the anchor's cell and lattice, and the energy (eV) of each image of the
+    hop path after the first, on the anchor's frames. Rows whose anchor is not computed yet are left out."""
+    rows = []
+    if "vacancy-bcc-Li" in points:
+        point = points["vacancy-bcc-Li"]
+        mine = li_vacancy_formation_eV(potential, point["lattice_A"], store)["vacancy_formation_eV"]
+        rows.append({"quantity": "vacancy formation energy in bcc Li (eV)", "potential": mine,
+                     "dft": point["vacancy_formation_eV"], "difference": mine - point["vacancy_formation_eV"]})
+    if "hop-LiGa-images" in points:
+        point = points["hop-LiGa-images"]
+        energies = [float(potential.get_potential_energy(Atoms(point["symbols"], positions=positions,
+                                                               cell=point["cell_A"], pbc=True)))
+                    for positions in point["positions_A"]]
+        for image, e, dft in list(zip(point["images"], energies, point["dft_energies_eV"]))[1:]:
+            rows.append({"quantity": f"LiGa vacancy hop, image {image} − start (eV)", "potential": e - energies[0],
+                         "dft": dft, "difference": e - energies[0] - dft})
+    return rows
 
 
 def _proton_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:

@@ -350,12 +350,11 @@ def md_seed(seed: int, k: int, replica: int, n_temperatures: int) -> int:
 
 
 def run(settings: LigaSettings, potential, store: ResultsStore | None = None, transport_potential=None,
-        seed: int = 0, dft_points: dict | None = None, progress: bool = True) -> LigaResult:
+        seed: int = 0, progress: bool = True) -> LigaResult:
     """Study 3 from its steps: phases, solid solution and hull on ``potential``; hops and MD (``settings.md_replicas``
     per temperature, seeds from ``seed`` by :func:`md_seed`) on ``transport_potential`` (default ``potential``), in
-    ``potential``'s lattices; the potential against ``dft_points`` (default: the shipped anchors)."""
-    from toolkit import anchors
-
+    ``potential``'s lattices. The result's ``dft_rows`` are left empty: :mod:`toolkit.anchors` sets a potential
+    beside DFT (``liga_dft_rows``, ``liga_transport_rows``), and the caller adds them."""
     transport = transport_potential or potential
     relaxed = phases(potential, settings.relax_fmax_eV_A / 2, store, progress)
     solution = solid_solution(relaxed, settings, potential, store, progress)
@@ -366,8 +365,4 @@ def run(settings: LigaSettings, potential, store: ResultsStore | None = None, tr
             for r in range(settings.md_replicas) for k, t in enumerate(temps)]
     runs = li_diffusion([(cells[system], t, s) for system, t, s in plan], transport, settings, store, progress)
     diffusion = {system: [r for (s, _, _), r in zip(plan, runs) if s == system] for system in hosts}
-    lattice = {n: float(a.cell.lengths()[0]) for n, a in relaxed.items()}
-    formation = td.hull_table(td.phase_diagram({n: (a, a.info["relax"]["energy_eV"]) for n, a in relaxed.items()}))
-    rows = anchors.liga_dft_rows(lattice, formation["LiGa (B32)"]["formation_eV_atom"],
-                                 anchors.load_points("liga-alloy") if dft_points is None else dft_points)
-    return LigaResult(settings, relaxed, solution, hops, diffusion, rows)
+    return LigaResult(settings, relaxed, solution, hops, diffusion)
