@@ -126,3 +126,27 @@ def test_the_potential_against_the_anchors_reads_b32_as_its_conventional_cell():
     formation = anchors.liga_dft_rows({}, -0.30, points)
     assert formation == [{"quantity": "formation energy of LiGa (eV/atom)", "potential": -0.30,
                           "dft": pytest.approx(-2.72 + (1.89 + 2.90) / 2), "difference": pytest.approx(-0.30 + 0.325)}]
+
+
+def test_transport_anchors_set_a_potential_beside_dft_on_the_anchors_own_cells():
+    """The rows need no DFT to read: the potential is evaluated on the anchor's cells, whatever DFT gave."""
+    from ase import Atoms
+
+    from toolkit import anchors, liga
+
+    student = load_potential("student:liga-alloy", device="cpu", dtype="float64")
+    assert anchors.li_vacancy_rows(student, {}) == [] and anchors.hop_image_rows(student, {}) == []
+    (row,) = anchors.li_vacancy_rows(student, {"vacancy-bcc-Li": {"lattice_A": 3.44, "vacancy_formation_eV": 0.5}})
+    perfect, vacancy = anchors.li_vacancy_cells(3.44)
+    assert len(perfect) == 16 and len(vacancy) == 15
+    assert 0.0 < row["potential"] < 1.5 and row["difference"] == pytest.approx(row["potential"] - 0.5)
+    cell = liga.bcc_li(3.44).repeat(2)
+    moved = cell.positions.copy()
+    moved[0] += [0.3, 0.0, 0.0]
+    point = {"images": [0, 2], "symbols": cell.get_chemical_symbols(), "cell_A": cell.cell.array.tolist(),
+             "positions_A": [cell.positions.tolist(), moved.tolist()], "dft_energies_eV": [0.0, 0.1]}
+    (hop,) = anchors.hop_image_rows(student, {"hop-LiGa-images": point})
+    energies = [student.get_potential_energy(Atoms(cell.symbols, positions=p, cell=cell.cell, pbc=True))
+                for p in (cell.positions, moved)]
+    assert hop["quantity"] == "LiGa vacancy hop, image 2 − start (eV)"
+    assert hop["potential"] == pytest.approx(energies[1] - energies[0]) and hop["dft"] == 0.1

@@ -17,7 +17,8 @@ The campaign for study 3 (LiGa) has:
   relaxed: it sets Li metal's equilibrium vacancy fraction, and so its self-diffusion, exponentially;
 - ``hop-LiGa-images``: single points on images of the student's Li-vacancy hop in the 32-atom B32 cell (the
   quick-mode path of :func:`toolkit.studies.liga_alloy.vacancy_hop`): does DFT, too, put the Li halfway between two
-  sites (a split vacancy) at or below the on-site vacancy? :func:`liga_transport_rows` sets any potential beside both.
+  sites (a split vacancy) at or below the on-site vacancy? :func:`li_vacancy_rows` and :func:`hop_image_rows` set
+  any potential beside them.
 
 The campaign for study 1 (proton-phonon) asks whether cubic BaSnO3 is stable against octahedral tilts:
 
@@ -196,8 +197,7 @@ def frames(study: str, root: Path = ANCHOR_DIR) -> list[Atoms]:
     return [frame_atoms(point, name) for name, point in load_points(study, root).items() if name.startswith("frame-")]
 
 
-#: The bcc Li cell of the vacancy anchor: n x n x n conventional cells.
-LI_VACANCY_CELL = 2
+LI_VACANCY_CELL = 2  # n x n x n conventional cells: the bcc Li cell of the vacancy anchor
 #: The images of the student's 7-image quick-mode hop (ends included) that get DFT single points: the start, a
 #: quarter and the middle (the path is symmetric about it).
 HOP_IMAGES = (0, 2, 3)
@@ -228,8 +228,7 @@ def _vacancy_bcc_li(store: ResultsStore, root: Path) -> dict:
     dft = load_dft(METHOD, SETTINGS)
     result = li_vacancy_formation_eV(dft, lattice, store)
     relaxed = result.pop("relaxed")
-    return {"lattice_A": lattice, **result, "positions_A": relaxed.positions.tolist(),
-            "cell_A": relaxed.cell.array.tolist(), **_described(dft, relaxed)}
+    return {"lattice_A": lattice, **result, "positions_A": relaxed.positions.tolist(), **_described(dft, relaxed)}
 
 
 def _hop_images(store: ResultsStore) -> dict:
@@ -261,25 +260,29 @@ def _liga_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], di
     return points
 
 
-def liga_transport_rows(potential, points: dict[str, dict], store: ResultsStore | None = None) -> list[dict]:
-    """``potential`` against the transport anchors (rows: quantity, potential, dft, difference): the vacancy
-    formation energy of bcc Li (eV) in the anchor's cell and lattice, and the energy (eV) of each image of the
-    hop path after the first, on the anchor's frames. Rows whose anchor is not computed yet are left out."""
-    rows = []
-    if "vacancy-bcc-Li" in points:
-        point = points["vacancy-bcc-Li"]
-        mine = li_vacancy_formation_eV(potential, point["lattice_A"], store)["vacancy_formation_eV"]
-        rows.append({"quantity": "vacancy formation energy in bcc Li (eV)", "potential": mine,
-                     "dft": point["vacancy_formation_eV"], "difference": mine - point["vacancy_formation_eV"]})
-    if "hop-LiGa-images" in points:
-        point = points["hop-LiGa-images"]
-        energies = [float(potential.get_potential_energy(Atoms(point["symbols"], positions=positions,
-                                                               cell=point["cell_A"], pbc=True)))
-                    for positions in point["positions_A"]]
-        for image, e, dft in list(zip(point["images"], energies, point["dft_energies_eV"]))[1:]:
-            rows.append({"quantity": f"LiGa vacancy hop, image {image} − start (eV)", "potential": e - energies[0],
-                         "dft": dft, "difference": e - energies[0] - dft})
-    return rows
+def li_vacancy_rows(potential, points: dict[str, dict], store: ResultsStore | None = None) -> list[dict]:
+    """``potential`` against ``vacancy-bcc-Li`` (rows: quantity, potential, dft, difference): the vacancy formation
+    energy of bcc Li (eV) in the anchor's cell and lattice; no row while the anchor is not computed."""
+    point = points.get("vacancy-bcc-Li")
+    if point is None:
+        return []
+    mine = li_vacancy_formation_eV(potential, point["lattice_A"], store)["vacancy_formation_eV"]
+    return [{"quantity": "vacancy formation energy in bcc Li (eV)", "potential": mine,
+             "dft": point["vacancy_formation_eV"], "difference": mine - point["vacancy_formation_eV"]}]
+
+
+def hop_image_rows(potential, points: dict[str, dict]) -> list[dict]:
+    """``potential`` against ``hop-LiGa-images``: the energy (eV) of each image of the LiGa vacancy hop after the
+    first, relative to the first, on the anchor's frames; no rows while the anchor is not computed."""
+    point = points.get("hop-LiGa-images")
+    if point is None:
+        return []
+    energies = [float(potential.get_potential_energy(Atoms(point["symbols"], positions=positions,
+                                                           cell=point["cell_A"], pbc=True)))
+                for positions in point["positions_A"]]
+    return [{"quantity": f"LiGa vacancy hop, image {image} − start (eV)", "potential": e - energies[0], "dft": dft,
+             "difference": e - energies[0] - dft}
+            for image, e, dft in list(zip(point["images"], energies, point["dft_energies_eV"]))[1:]]
 
 
 def _proton_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:

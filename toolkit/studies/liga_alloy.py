@@ -354,7 +354,7 @@ def run(settings: LigaSettings, potential, store: ResultsStore | None = None, tr
     """Study 3 from its steps: phases, solid solution and hull on ``potential``; hops and MD (``settings.md_replicas``
     per temperature, seeds from ``seed`` by :func:`md_seed`) on ``transport_potential`` (default ``potential``), in
     ``potential``'s lattices. The result's ``dft_rows`` are left empty: :mod:`toolkit.anchors` sets a potential
-    beside DFT (``liga_dft_rows``, ``liga_transport_rows``), and the caller adds them."""
+    beside DFT (``liga_dft_rows``, ``li_vacancy_rows``, ``hop_image_rows``), and the caller adds them."""
     transport = transport_potential or potential
     relaxed = phases(potential, settings.relax_fmax_eV_A / 2, store, progress)
     solution = solid_solution(relaxed, settings, potential, store, progress)
