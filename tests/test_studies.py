@@ -119,6 +119,7 @@ def test_liga_alloy_quick_mode(quick_runs):
 
 def test_oxyhalide_volcano_quick_mode(quick_runs):
     summary, out = quick_run(quick_runs, "oxyhalide-volcano")
+    validate_summary("oxyhalide-volcano", summary)
     for key in ("compositions", "peak_x", "potential", "provenance"):
         assert key in summary, key
     rows = summary["compositions"]

@@ -6,7 +6,10 @@ conductivity against x. The steps, shared by the notebook, the Dask sweep, the s
   coordination numbers, Ta motifs, bridging O, polyhedral sharing and bond angles;
 - :func:`diffusion`: NVT MD of each glass at each temperature (one batch on the MD engine for MACE models),
   D_Li per glass and temperature, as the rows :func:`volcano` takes;
-- :func:`volcano`: per x, the glasses combined, an Arrhenius fit and σ(300 K).
+- :func:`volcano`: per x, the glasses combined, an Arrhenius fit and σ(300 K);
+- :func:`descriptors` and :func:`correlations`: structural descriptors per x and their correlation with log σ;
+- :func:`run` composes them into a :class:`VolcanoResult`, whose :meth:`~VolcanoResult.to_summary` is the one place
+  the study's ``summary.json`` schema lives (checked against ``schemas/oxyhalide-volcano.json``).
 """
 
 from __future__ import annotations
@@ -158,3 +161,84 @@ def peak(volcano_result: dict) -> float | None:
     """The x of the highest σ among the compositions with a fit, or None."""
     fitted = {x: v["fit"] for x, v in volcano_result.items() if v["fit"] is not None}
     return max(fitted, key=lambda x: fitted[x]["sigma_S_cm"][0]) if fitted else None
+
+
+def _cl_rich(motif_fractions: dict) -> float:
+    """The fraction of Ta in motifs with at most one O (TaO0Clb, TaO1Clb)."""
+    return sum(f for name, f in motif_fractions.items() if int(name.split("O")[1].split("Cl")[0]) <= 1)
+
+
+def descriptors(by_x: dict) -> dict[str, dict[float, float]]:
+    """Structural descriptors per x from :attr:`Structure.by_x`: the Cl-rich Ta motifs, the bridging-O fraction and
+    the Li–Cl coordination number, each x -> value."""
+    return {"Cl-rich Ta motifs (≤ 1 O)": {x: _cl_rich(s["motifs"]) for x, s in by_x.items()},
+            "bridging O fraction": {x: s["bridging_O"] for x, s in by_x.items()},
+            "CN Li–Cl": {x: s["coordination"]["Li-Cl"] for x, s in by_x.items()}}
+
+
+def correlations(descriptor_values: dict, volcano_result: dict) -> dict[str, float | None]:
+    """Pearson's r between each descriptor and log10 σ(300 K) over the compositions with a fit (None with fewer than
+    three, or where the descriptor does not vary)."""
+    fitted = {x: v["fit"] for x, v in volcano_result.items() if v["fit"] is not None}
+    out = {}
+    for name, values in descriptor_values.items():
+        d = np.array([values[x] for x in fitted])
+        log_sigma = np.log10([fitted[x]["sigma_S_cm"][0] for x in fitted])
+        r = float(np.corrcoef(d, log_sigma)[0, 1]) if len(fitted) > 2 and d.std() > 0 else float("nan")
+        out[name] = None if np.isnan(r) else r
+    return out
+
+
+@dataclass(frozen=True)
+class VolcanoResult:
+    """A run of study 2, from its steps: the ``glasses`` (x -> list), their :class:`Structure`, the :func:`diffusion`
+    rows, and the shipped ``reference`` sweep (:func:`toolkit.sweeps.reference_sweep`) or None."""
+
+    settings: VolcanoSettings
+    glasses: dict = field(repr=False)
+    structure: Structure = field(repr=False)
+    rows: list = field(repr=False)
+    reference: dict | None = field(default=None, repr=False)
+
+    @property
+    def transport(self) -> dict:
+        return volcano(self.rows, haven_ratio=self.settings.haven_ratio)
+
+    @property
+    def reference_volcano(self) -> dict:
+        """:func:`volcano` of the shipped sweep's rows ({} without one)."""
+        return {} if self.reference is None else volcano(self.reference["rows"], haven_ratio=self.settings.haven_ratio)
+
+    def to_summary(self) -> dict:
+        """The study's ``summary.json`` keys (units in their names)."""
+        transport, by_x, reference = self.transport, self.structure.by_x, self.reference_volcano
+        return {
+            "compositions": [{
+                "x": x,
+                "n_atoms": len(glasses[0]),
+                "density_g_cm3": float(np.mean([g.info["melt_quench"]["density_g_cm3"] for g in glasses])),
+                "coordination": by_x[x]["coordination"],
+                "motifs": by_x[x]["motifs"],
+                "bridging_O_fraction": by_x[x]["bridging_O"],
+                "polyhedral_sharing_per_Ta": by_x[x]["sharing"],
+                "D_Li_cm2_s": {f"{t:g}": v for t, v in transport[x]["D"].items()},
+                "Ea_eV": transport[x]["fit"]["Ea_eV"] if transport[x]["fit"] else None,
+                "sigma_300K_S_cm": transport[x]["fit"]["sigma_S_cm"] if transport[x]["fit"] else None,
+            } for x, glasses in self.glasses.items()],
+            "peak_x": peak(transport),
+            "reference_sweep": None if self.reference is None else {
+                "command": self.reference["command"], "grid": self.reference["grid"], "peak_x": peak(reference),
+                "sigma_300K_S_cm": {f"{x:g}": v["fit"]["sigma_S_cm"] if v["fit"] else None for x, v in reference.items()}},
+            "cutoffs_A": {co.pair_label(a, b): rc for (a, b), rc in self.structure.cutoffs_A.items()},
+            "descriptor_correlation_with_log_sigma": correlations(descriptors(by_x), transport),
+            "haven_ratio": self.settings.haven_ratio,
+        }
+
+
+def run(settings: VolcanoSettings, potential, store: ResultsStore | None = None, reference: dict | None = None,
+        progress: bool = True) -> VolcanoResult:
+    """Study 2 from its steps: a glass per x and seed, their structure, and their Li diffusion; ``reference``: the
+    shipped sweep to carry beside it (:func:`toolkit.sweeps.reference_sweep`)."""
+    glasses = {x: [glass(x, s, settings, potential, store, progress) for s in settings.seeds] for x in settings.x_values}
+    found = structure(glasses, settings.rdf_r_max_A)
+    return VolcanoResult(settings, glasses, found, diffusion(glasses, settings, potential, store, progress), reference)
