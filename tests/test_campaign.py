@@ -1,6 +1,7 @@
 """Research campaigns: one file per finished point, with provenance; a rerun computes nothing; failures are named."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -117,3 +118,26 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
     summary |= {"potential": student.info.name,
                 "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
     jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "liga-alloy.json").read_text()))
+
+
+def test_run_composes_study_two_and_its_summary_fits_the_schema():
+    import jsonschema
+
+    from toolkit.potentials import load_potential
+    from toolkit.studies import SCHEMA_DIR
+    from toolkit.studies import oxyhalide_volcano as ov
+
+    student = load_potential("student:oxyhalide-volcano", device="cpu")
+    quick = ov.VolcanoSettings.quick()
+    tiny = ov.VolcanoSettings.quick(x_values=(1.0,), md_ps=0.2, md_temperatures_K=(1000.0,), md_blocks=2,
+                                    protocol=replace(quick.protocol, melt_ps=0.05, anneal_ps=0.02, quench_stages=1,
+                                                     relax_fmax_eV_A=0.3))
+    with pytest.warns(UserWarning):  # sub-picosecond blocks: the step says D is not yet diffusive
+        result = ov.run(tiny, student, progress=False)
+    summary = result.to_summary()
+    assert [c["x"] for c in summary["compositions"]] == [1.0] and summary["reference_sweep"] is None
+    assert summary["compositions"][0]["sigma_300K_S_cm"] is None  # one temperature: no Arrhenius fit
+    assert set(summary["descriptor_correlation_with_log_sigma"]) == set(ov.descriptors(result.structure.by_x))
+    summary |= {"potential": student.info.name,
+                "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
+    jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "oxyhalide-volcano.json").read_text()))
