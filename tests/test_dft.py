@@ -140,6 +140,7 @@ def test_transport_anchors_set_a_potential_beside_dft_on_the_anchors_own_cells()
     perfect, vacancy = anchors.li_vacancy_cells(3.44)
     assert len(perfect) == 16 and len(vacancy) == 15
     assert 0.0 < row["potential"] < 1.5 and row["difference"] == pytest.approx(row["potential"] - 0.5)
+    assert row["potential_name"] == "student:liga-alloy"
     cell = liga.bcc_li(3.44).repeat(2)
     moved = cell.positions.copy()
     moved[0] += [0.3, 0.0, 0.0]

@@ -267,8 +267,8 @@ def li_vacancy_rows(potential, points: dict[str, dict], store: ResultsStore | No
     if point is None:
         return []
     mine = li_vacancy_formation_eV(potential, point["lattice_A"], store)["vacancy_formation_eV"]
-    return [{"quantity": "vacancy formation energy in bcc Li (eV)", "potential": mine,
-             "dft": point["vacancy_formation_eV"], "difference": mine - point["vacancy_formation_eV"]}]
+    return [{"quantity": "vacancy formation energy in bcc Li (eV)", "potential": mine, "dft": point["vacancy_formation_eV"],
+             "difference": mine - point["vacancy_formation_eV"], "potential_name": potential.info.name}]
 
 
 def hop_image_rows(potential, points: dict[str, dict]) -> list[dict]:
