@@ -62,7 +62,8 @@ def _anchors(args) -> int:
 
 
 #: study -> the module whose ``campaign()`` lists its research points (``python -m toolkit reproduce <study>``).
-CAMPAIGNS = {"liga-alloy": "toolkit.studies.liga_alloy_research"}
+CAMPAIGNS = {"liga-alloy": "toolkit.studies.liga_alloy_research",
+             "proton-phonon": "toolkit.studies.proton_phonon_research"}
 
 
 def _commit(path) -> None:

@@ -1,0 +1,84 @@
+"""Study 1's research campaign (``python -m toolkit reproduce proton-phonon``): does Y create an instability the
+host lacks? :func:`~toolkit.studies.proton_phonon.instability` at research settings, in the 12.5 % cell
+(8 formula units, one Y) and the exact 10 % cell (10 formula units), on the student fine-tuned on DFT and, as spot
+checks, on its teacher, with the frozen-mode energy profile of each cell's softest Γ mode beside the harmonic
+frequencies: a double well (an energy below the undistorted cell's) is an instability the harmonic sign only hints
+at, and its depth against k_B T says whether it matters at room temperature.
+"""
+
+from __future__ import annotations
+
+from ase.units import kB
+
+from toolkit import phonons as ph
+from toolkit.campaign import Point, slug
+from toolkit.store import ResultsStore
+from toolkit.studies.proton_phonon import instability
+
+#: The student fine-tuned on DFT frames (its card: ``anchor``) and its teacher.
+STUDENT, TEACHER = "student:proton-phonon", "chgnet"
+#: Cells: formula units of BaSnO3 per cell (one Y on Sn): 12.5 % and exactly 10 % Y.
+CELL_SIZES = (8, 10)
+#: Finite displacements (Å) of the phonons: the harmonic verdict is checked at two.
+DISPLACEMENTS_A = (0.03, 0.01)
+#: Amplitudes (Å, the largest atomic displacement) of the frozen-mode profiles, both signs.
+AMPLITUDES_A = (-0.3, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.3)
+#: Research settings: forces (eV/Å) of the relaxed cells.
+FMAX_EV_A = 0.005
+#: A well shallower than this (meV per cell) is not counted: the energy noise of a float32 potential on a 50-atom
+#: cell is a few tenths of a meV.
+WELL_TOLERANCE_MEV = 0.5
+
+
+def softest_mode_profiles(gamma, cells: dict, potential, amplitudes_A=AMPLITUDES_A) -> dict:
+    """For each cell, its softest Γ optical mode (band, THz) and the energy (meV per cell, from the undistorted cell)
+    along it at ``amplitudes_A``; ``double_well_meV`` is the depth below zero (0 for a single well)."""
+    out = {}
+    for name, phonon in gamma.phonons.items():
+        band, frequency = ph.softest_optical_mode(phonon)
+        energies = 1000 * ph.mode_energy_profile(cells[name], ph.mode_displacements(phonon, band), amplitudes_A,
+                                                 potential)
+        out[name] = {"band": band, "frequency_THz": frequency, "amplitudes_A": list(amplitudes_A),
+                     "energy_meV": energies.tolist(), "double_well_meV": float(max(0.0, -energies.min()))}  # 0: a single well
+    return out
+
+
+def research_instability(potential, n_formula_units: int, displacement_A: float) -> dict:
+    """Campaign point: :func:`~toolkit.studies.proton_phonon.instability` of cells of ``n_formula_units`` at
+    ``displacement_A`` (Å) and :func:`softest_mode_profiles`."""
+    store = ResultsStore()
+    found = instability(potential, store, n_formula_units, FMAX_EV_A, displacement_A, progress=False)
+    return {**found.to_dict(), "n_atoms": {n: len(a) for n, a in found.cells.cells.items()},
+            "displacement_A": displacement_A,
+            "profiles": softest_mode_profiles(found.gamma, found.cells.cells, potential)}
+
+
+def campaign() -> list[Point]:
+    """The research points: every cell size and displacement on the student, then the teacher at 0.03 Å."""
+    points = [Point(f"instability-{n}fu-{d:g}A-{slug(STUDENT)}", research_instability, STUDENT,
+                    {"n_formula_units": n, "displacement_A": d}) for d in DISPLACEMENTS_A for n in CELL_SIZES]
+    points += [Point(f"instability-{n}fu-{DISPLACEMENTS_A[0]:g}A-{slug(TEACHER)}", research_instability, TEACHER,
+                     {"n_formula_units": n, "displacement_A": DISPLACEMENTS_A[0]}) for n in CELL_SIZES]
+    return points
+
+
+def research_result(records: dict[str, dict], temperature_K: float = 300.0) -> list[dict]:
+    """One row per committed point: the potential, cell, displacement, the imaginary Γ modes (THz) and softest-mode
+    double wells (meV per cell) of the pristine, Y-doped and Y-doped + H cells, and the verdicts: ``y_induced``
+    (harmonic: an imaginary mode in a doped cell where the pristine cell has none) and ``y_induced_well`` (a double
+    well deeper than :data:`WELL_TOLERANCE_MEV` in a doped cell where the pristine cell has none), and the deepest
+    well in units of k_B T at ``temperature_K``."""
+    rows = []
+    for name, record in sorted(records.items()):
+        r = record["result"]
+        wells = {cell: p["double_well_meV"] for cell, p in r["profiles"].items()}
+        doped_well = max(wells["Y-doped"], wells["Y-doped + H"])
+        rows.append({"point": name, "potential": record["provenance"]["potential"]["name"],
+                     "n_formula_units": r["n_atoms"]["pristine"] // 5, "y_fraction": r["cells"]["y_fraction"],
+                     "displacement_A": r["displacement_A"], "imaginary_THz": r["gamma"]["imaginary_THz"],
+                     "threshold_THz": r["gamma"]["threshold_THz"],
+                     "softest_THz": {cell: p["frequency_THz"] for cell, p in r["profiles"].items()},
+                     "double_well_meV": wells, "y_induced": r["gamma"]["y_induced_instability"],
+                     "y_induced_well": doped_well > WELL_TOLERANCE_MEV >= wells["pristine"],
+                     "deepest_well_over_kT": float(max(wells.values()) / (1000 * kB * temperature_K))})
+    return rows
