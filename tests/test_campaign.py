@@ -141,3 +141,21 @@ def test_run_composes_study_two_and_its_summary_fits_the_schema():
     summary |= {"potential": student.info.name,
                 "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
     jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "oxyhalide-volcano.json").read_text()))
+
+
+def test_shipped_research_points_carry_provenance_and_were_made_by_the_potentials_that_ship():
+    """A research point made by a potential file that no longer ships is stale: its hash says so."""
+    from toolkit.__main__ import CAMPAIGNS
+    from toolkit.calculator import file_sha256
+    from toolkit.potentials import FALLBACK, STUDENT_PREFIX, chgnet_weights_path, student_path
+
+    shipped = {FALLBACK: file_sha256(chgnet_weights_path())}
+    for study in CAMPAIGNS:
+        shipped[STUDENT_PREFIX + study] = file_sha256(student_path(study))
+    for study in CAMPAIGNS:
+        for name, record in campaign.finished(study).items():
+            prov = record["provenance"]
+            assert record["point"] == name and record["result"], name
+            assert prov["potential"]["sha256"] == shipped[prov["potential"]["name"]], f"{name} is stale"
+            assert prov["parameters"]["task"].startswith("toolkit.studies.") and prov["wall_time_s"] > 0, name
+            assert prov["versions"]["toolkit"] and prov["command"] == "python -m toolkit reproduce", name
