@@ -115,6 +115,24 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
     assert [r.seed for r in result.diffusion["Li (bcc)"]] == [0, 1]
     summary = result.to_summary(lr.claim_rows(result, {}))
     assert [c["verdict"].endswith("(quick run only)") for c in summary["claims"]][3:] == [True, True]
+    # with research points the verdicts are the research result's, the DFT correction of E_v applied to them
+    research = {"solid_solution": {"potential": student.info.name, "x_range": [0.45, 0.55], "voltage_in_range_V": [0.2, 0.6],
+                                   "table": result.solution.table},
+                "D_Li": {"LiGa (B32)": {300.0: {"D_cm2_s": 1e-6, "D_err_cm2_s": 1e-7}}},
+                "D_Li_metal_equilibrium_cm2_s": [1e-9, 1e-10]}
+    shifted = ls.LigaResult(tiny, result.phases, result.solution, result.hops, result.diffusion,
+                            [{"quantity": "vacancy formation energy in bcc Li (eV)", "potential": 0.40, "dft": 0.52,
+                              "difference": -0.12, "potential_name": student.info.name}])
+    claims = lr.claim_rows(shifted, research)
+
+    def claim(start):
+        return next(row for row in claims if row["claim"].startswith(start))
+
+    faster = claim("Li moves faster")
+    decades = 0.12 / (8.617333e-5 * 300 * np.log(10))  # D(Li metal) is lowered by the DFT correction
+    assert float(faster["research"].split(" ± ")[0]) == pytest.approx(3 + decades, abs=0.05)
+    assert faster["verdict"] == HOLDS and "10^-2.0" in faster["against_dft"]
+    assert claim("LiGa is one phase")["research"] == "0.450–0.550" and claim("No Li plating")["verdict"] == HOLDS
     summary |= {"potential": student.info.name,
                 "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
     jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "liga-alloy.json").read_text()))
