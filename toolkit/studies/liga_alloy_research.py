@@ -83,6 +83,14 @@ def campaign(settings: LigaSettings | None = None) -> list:
     return points
 
 
+def at_equilibrium(d_cm2_s, d_err_cm2_s, vacancy_fraction: float, vacancy_energy_eV: float,
+                   temperature_K: float = 300.0) -> list[float]:
+    """D and its error (cm²/s) of a vacancy cell scaled from the cell's ``vacancy_fraction`` to the equilibrium one,
+    exp(−E_v / k_B T) (dilute vacancies, formation entropy left out)."""
+    scale = np.exp(-vacancy_energy_eV / (kB * temperature_K)) / vacancy_fraction
+    return [d_cm2_s * scale, d_err_cm2_s * scale]
+
+
 def research_result(records: dict[str, dict]) -> dict:
     """Study 3's claims from committed campaign points (:func:`toolkit.campaign.finished`): whatever of them the
     points so far allow, with the points each rests on.
@@ -129,8 +137,9 @@ def research_result(records: dict[str, dict]) -> dict:
                                         "D_300K_cm2_s": [float(fit["predict"](300.0)), float(fit["predict_err"](300.0))]}
     metal = out["D_Li"].get("Li (bcc)", {}).get(300.0)
     if metal and "solid_solution" in out:
-        scale = np.exp(-out["solid_solution"]["li_vacancy_in_li_eV"] / (kB * 300.0)) / metal["vacancy_fraction"]
-        out["D_Li_metal_equilibrium_cm2_s"] = [metal["D_cm2_s"] * scale, metal["D_err_cm2_s"] * scale]
+        out["D_Li_metal_equilibrium_cm2_s"] = at_equilibrium(metal["D_cm2_s"], metal["D_err_cm2_s"],
+                                                             metal["vacancy_fraction"],
+                                                             out["solid_solution"]["li_vacancy_in_li_eV"])
     out["spot_checks"] = [
         {"system": system, "temperature_K": t, "teacher": [x["D_cm2_s"], x["D_err_cm2_s"]],
          "student": next(([y["D_cm2_s"], y["D_err_cm2_s"]] for y in student.get(system, {}).get(t, [])
@@ -194,8 +203,7 @@ def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
     if metal_runs:
         d, err = diffusion_table(metal_runs)[300.0]
         sites = quick.hops["Li (bcc)"].start.get_chemical_symbols().count("Li") + 1
-        scale = sites * np.exp(-quick.solution.li_vacancy_in_li_eV / (kB * 300.0)) * 10 ** ev_shift
-        quick_metal = (d * scale, err * scale)
+        quick_metal = [v * 10 ** ev_shift for v in at_equilibrium(d, err, 1 / sites, quick.solution.li_vacancy_in_li_eV)]
         fit = arrhenius(quick.diffusion["LiGa (B32)"])
         quick_ratio = _log_ratio((float(fit["predict"](300.0)), float(fit["predict_err"](300.0))), quick_metal)
     alloy = research.get("D_Li", {}).get("LiGa (B32)", {}).get(300.0)
