@@ -132,7 +132,7 @@ def alloy_trajectory(ps: float, temperature_K: float = 500.0, dt_fs: float = 2.0
     """Li hopping through B32 LiGa (127 atoms, one Li vacancy) on the LiGa student: a real MD
     trajectory with a Ga framework, which DiffusionAnalyzer needs."""
     from toolkit import defects, liga
-    from toolkit.engine import run_replicas
+    from toolkit.md import run_replicas
     from toolkit.potentials import load_potential
 
     from toolkit.relax import relax

@@ -34,8 +34,9 @@ from ase.io import read
 
 from student_reach import thermal_amplitude_A  # bench/ is this script's folder
 from students import STUDY_TIMESTEP_FS, bench_cell
-from toolkit.distill import FORCES_KEY, md_frames
-from toolkit.engine import image_reach
+from toolkit.students.sampling import md_frames
+from toolkit.students.training import FORCES_KEY
+from toolkit.md.neighbours import image_reach
 from toolkit.potentials import STUDENTS_DIR, available_students, load_potential
 from toolkit.store import ResultsStore
 

@@ -2,8 +2,8 @@
 
 The oxyhalide model card (``toolkit/students/oxyhalide-volcano.json``) compares teacher and student on the mean
 density and coordination numbers of 42-atom glasses that the teacher melt-quenches from random packings
-(:data:`toolkit.fidelity.GLASS_SEEDS`, :func:`toolkit.fidelity.card_glass`), which both potentials then relax
-with their cells (:func:`toolkit.fidelity.glass_structure`). One small, fast-quenched glass is one sample: this
+(:data:`toolkit.students.fidelity.GLASS_SEEDS`, :func:`toolkit.students.fidelity.card_glass`), which both potentials then relax
+with their cells (:func:`toolkit.students.fidelity.glass_structure`). One small, fast-quenched glass is one sample: this
 script reports each glass on its own, the teacher's density and coordination numbers and the student's
 relaxation of the same glass beside them, so that the card's means can be read against the spread between
 glasses.
@@ -23,7 +23,7 @@ import tempfile
 import numpy as np
 from tqdm.auto import tqdm
 
-from toolkit.fidelity import GLASS_SEEDS, card_glass, glass_structure
+from toolkit.students.fidelity import GLASS_SEEDS, card_glass, glass_structure
 from toolkit.potentials import available_students, load_potential
 from toolkit.store import ResultsStore
 

@@ -36,7 +36,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 import record
-from toolkit.engine import MDEngine
+from toolkit.md import MDEngine
 from toolkit.potentials import load_potential, student_path
 
 TARGETS = {"engine_vs_ase_64": 2.0, "batched_vs_serial": 3.0, "overhead": 0.15}
@@ -106,7 +106,7 @@ def engine_seconds_per_step(potential, replicas, n_steps: int, temperature_K: fl
 
 def check_seconds(potential, replicas, repeats: int = 20) -> tuple[float, float]:
     """Seconds for one sample's MD check of all ``replicas``: :func:`~toolkit.validation.check_md_frame` on
-    each frame (ASE's neighbour search), and the engine's :meth:`~toolkit.engine.MDEngine.check_replicas`."""
+    each frame (ASE's neighbour search), and the engine's :meth:`~toolkit.md.engine.MDEngine.check_replicas`."""
     from toolkit.validation import check_md_frame
 
     engine = MDEngine(potential, replicas, 400.0, timestep_fs=2.0)

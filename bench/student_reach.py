@@ -43,8 +43,11 @@ import numpy as np
 import torch
 
 from toolkit import amorphous as am
-from toolkit.distill import (FORCES_KEY, errors, held_out_set, label, md_frames, sample, seconds_per_force_call,
-                             settings_for, train_in_store)
+from toolkit.students.distill import seconds_per_force_call
+from toolkit.students.labels import errors, held_out_set, label
+from toolkit.students.samplers import sample
+from toolkit.students.sampling import md_frames
+from toolkit.students.training import FORCES_KEY, settings_for, train_in_store
 from toolkit.potentials import available_students, load_potential
 from toolkit.store import ResultsStore
 from toolkit.transport import unwrapped_positions

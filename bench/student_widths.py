@@ -30,8 +30,10 @@ import torch
 
 from md_engine import engine_seconds_per_step  # bench/ is this script's folder
 from students import bench_cell
-from toolkit.distill import (STUDY_ELEMENTS, StudentSettings, errors, seconds_per_force_call, settings_for,
-                             train_in_store)
+from toolkit.students.distill import seconds_per_force_call
+from toolkit.students.labels import errors
+from toolkit.students.samplers import STUDY_ELEMENTS
+from toolkit.students.training import StudentSettings, settings_for, train_in_store
 from toolkit.calculator import file_sha256
 from toolkit.potentials import STUDENTS_DIR, available_students, load_potential, student_path
 from toolkit.store import ResultsStore

@@ -35,7 +35,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 from md_engine import engine_seconds_per_step  # bench/ is this script's folder
-from toolkit.engine import run_replicas
+from toolkit.md import run_replicas
 from toolkit.potentials import available_students, load_potential
 from toolkit.store import ResultsStore
 from toolkit.validation import MDExplosionError, NonFiniteForcesError

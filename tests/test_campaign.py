@@ -138,6 +138,52 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
     jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "liga-alloy.json").read_text()))
 
 
+def test_run_composes_study_one_and_its_summary_fits_the_schema():
+    """Study 1's ``run`` on a tiny cell (2 formula units, one Y): every step once; its summary is what the schema
+    says, with the research rows and their verdict, and the claim is decided on numbers that are there."""
+    import jsonschema
+
+    from toolkit.potentials import load_potential
+    from toolkit.studies import SCHEMA_DIR
+    from toolkit.studies import proton_phonon as pp
+    from toolkit.studies import proton_phonon_research as pr
+
+    student = load_potential(pr.STUDENT, device="cpu")
+    tiny = replace(pp.ProtonSettings.quick(doped_cells=2), host_supercell=1, relax_fmax_eV_A=0.1, neb_images=3,
+                   neb_fmax_eV_A=0.2, neb_max_steps=30, amplitudes_A=(-0.1, -0.05, 0.0, 0.05, 0.1), md_steps=20)
+    result = pp.run(tiny, student, progress=False)
+    research = pr.research_result(campaign.finished("proton-phonon"))
+    summary = result.to_summary(research, pr.research_verdict(research))
+    assert summary["y_fraction"] == pytest.approx(0.5)
+    assert set(summary["barriers_eV"]) == {"transfer near Y", "rotation near Y", "transfer far from Y",
+                                           "rotation far from Y"}
+    assert summary["y_induced_instability"] == (bool(summary["doped_imaginary_freqs_THz"]
+                                                     or summary["y_doped_no_H_imaginary_freqs_THz"])
+                                                and not summary["pristine_supercell_imaginary_freqs_THz"])
+    assert summary["softest_mode_freq_THz"] == pytest.approx(result.soft.frequency_THz)
+    assert summary["research_instability_verdict"] in (HOLDS, FAILS) or summary["research_instability_verdict"].startswith("undecided")
+    summary |= {"potential": student.info.name,
+                "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
+    schema = json.loads((SCHEMA_DIR / "proton-phonon.json").read_text())
+    jsonschema.validate(json.loads(json.dumps(summary)), schema)
+    with pytest.raises(jsonschema.ValidationError, match="'dEa_dQ_eV_per_A' is a required property"):
+        jsonschema.validate({k: v for k, v in json.loads(json.dumps(summary)).items() if k != "dEa_dQ_eV_per_A"},
+                            schema)
+
+
+def test_research_verdict_of_study_one_needs_the_ten_percent_cell_and_agreeing_displacements():
+    from toolkit.studies import proton_phonon_research as pr
+
+    def row(n, y, well, potential=pr.STUDENT):
+        return {"potential": potential, "n_formula_units": n, "y_induced": y, "y_induced_well": well}
+
+    assert pr.research_verdict([row(8, True, True)]).startswith("undecided")
+    assert pr.research_verdict([row(8, True, True), row(10, False, False), row(10, False, True)]) == FAILS
+    assert pr.research_verdict([row(10, True, True), row(10, True, True)]) == HOLDS
+    assert pr.research_verdict([row(10, True, True), row(10, False, False)]) == "undecided: the displacements disagree"
+    assert pr.research_verdict([row(10, True, True, potential="chgnet")]).startswith("undecided")
+
+
 def test_run_composes_study_two_and_its_summary_fits_the_schema():
     import jsonschema
 

@@ -9,7 +9,9 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet
 
-from toolkit.engine import MDEngine, StaticModelCall, image_reach, periodic_pairs, run_replicas
+from toolkit.md import MDEngine, run_replicas
+from toolkit.md.model_call import StaticModelCall
+from toolkit.md.neighbours import image_reach, periodic_pairs
 from toolkit.perovskite import basno3
 from toolkit.potentials import load_potential
 from toolkit.store import ResultsStore
@@ -76,9 +78,9 @@ def test_one_pass_over_all_pairs_finds_the_pairs_vesin_finds():
 
 def test_replicas_searched_together_keep_the_same_lists(tiny, monkeypatch):
     """The grouped search a GPU uses, run on the CPU, gives each replica of a batch its own list again."""
-    import toolkit.engine
+    import toolkit.md.neighbours
 
-    monkeypatch.setattr(toolkit.engine, "BRUTE_FORCE_PASS", 100_000)  # several passes for the three cells
+    monkeypatch.setattr(toolkit.md.neighbours, "BRUTE_FORCE_PASS", 100_000)  # several passes for the three cells
     engine = MDEngine(tiny, [cell(0), cell(1), cell(2)], 300.0, skin_A=0.7)
     before = [tuple(map(tuple, edges.T.tolist())) for edges, _, _ in engine.replica_edges]
     shifts = [s.tolist() for _, s, _ in engine.replica_edges]
@@ -211,7 +213,7 @@ def test_a_model_call_that_fails_to_compile_runs_eagerly_with_a_warning(tiny, mo
             raise RuntimeError("no C++ compiler")
         return call
 
-    monkeypatch.setattr("toolkit.engine.compiled_energy", no_compiler)
+    monkeypatch.setattr("toolkit.md.engine.compiled_energy", no_compiler)
     eager = MDEngine(tiny, [cell(2)], 300.0, thermostat="nve", dtype="float64")
     with pytest.warns(UserWarning, match="compiled model call failed.*no C\\+\\+ compiler"):
         fallen_back = MDEngine(tiny, [cell(2)], 300.0, thermostat="nve", dtype="float64", compile_model=True)
@@ -387,7 +389,7 @@ def test_run_md_puts_mace_models_on_the_engine_and_batches_many_runs(tiny, emt, 
         asked.append(key)
         return lambda inputs: model(inputs, training=False, compute_force=False, compute_stress=False)["energy"]
 
-    monkeypatch.setattr("toolkit.engine.compiled_energy", uncompiled)
+    monkeypatch.setattr("toolkit.md.engine.compiled_energy", uncompiled)
     compiled = [run_md(atoms, tiny, 300.0, 20, sample_every=10, seed=5, progress=False, compile_model=True),
                 run_md_many([atoms], tiny, 300.0, 20, sample_every=10, seeds=5, progress=False, compile_model=True)[0]]
     assert len(asked) == 2

@@ -7,7 +7,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "toolkit"
 #: Modules allowed past the size limit for now, with their line counts: they only may shrink.
-LARGE = {"toolkit.distill": 920, "toolkit.engine": 770, "toolkit.potentials": 450}
+LARGE = {"toolkit.potentials": 450}
 MAX_LINES = 400
 
 

@@ -141,7 +141,7 @@ def test_y_induced_instability_needs_a_mode_the_pristine_cell_lacks(einstein, pr
 
 
 def test_coupling_slope_recovers_a_linear_term_and_its_absence():
-    from toolkit.studies.proton_phonon import coupling_slope
+    from toolkit.studies.proton_phonon_hops import coupling_slope
 
     q = np.linspace(-0.3, 0.3, 5)
     slope, error = coupling_slope(q, 0.3 + 0.2 * q + 0.5 * q**2 + np.array([1, -1, 0, 1, -1]) * 1e-3)
@@ -153,7 +153,7 @@ def test_coupling_slope_recovers_a_linear_term_and_its_absence():
 
 
 def test_the_coupling_mode_is_the_one_that_stretches_donor_and_acceptor():
-    from toolkit.studies.proton_phonon import coupling_mode
+    from toolkit.studies.proton_phonon_hops import coupling_mode
 
     atoms = Atoms("CuAgAu", positions=[(0.5, 0.5, 0.5), (2.5, 0.5, 0.5), (1.5, 2.5, 2.5)], cell=[5.0, 5.0, 5.0],
                   pbc=True)

@@ -51,6 +51,7 @@ def quick_run(runs, study):
 
 def test_proton_phonon_quick_mode(quick_runs):
     summary, out = quick_run(quick_runs, "proton-phonon")
+    validate_summary("proton-phonon", summary)
     for key in ("lattice_A", "pristine_lowest_freq_THz", "doped_imaginary_freqs_THz", "softest_mode_participation",
                 "transfer_barrier_eV", "rotation_barrier_eV", "barrier_vs_amplitude", "potential", "provenance"):
         assert key in summary, key

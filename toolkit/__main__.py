@@ -153,8 +153,9 @@ def _sweep(args) -> int:
 def _distill(args) -> int:
     from dataclasses import replace
 
-    from toolkit.cards import anchor_markdown
-    from toolkit.distill import distill, recompare, retime, settings_for
+    from toolkit.students.cards import anchor_markdown
+    from toolkit.students.distill import distill, recompare, retime
+    from toolkit.students.training import settings_for
 
     settings = settings_for(args.study)
     if args.epochs:

@@ -16,7 +16,7 @@ Names
     The offline fallback: CHGNet 0.3.0, whose weights ship inside the ``chgnet`` wheel.
 ``"student:<study>"``
     A small MACE model distilled from a teacher on one study's configurations
-    (:mod:`toolkit.distill`); it ships inside the package with its model card, which
+    (:mod:`toolkit.students`); it ships inside the package with its model card, which
     records the teacher, the data and how well the student agrees with it.
 a path to a ``.model`` file
     Any MACE model saved with ``torch.save``. Such a file is a pickle, and loading it runs whatever

@@ -77,13 +77,13 @@ class NonFiniteForcesError(FloatingPointError):
 class MDExplosionError(RuntimeError):
     """The MD temperature ran away from the thermostat target, or atoms fell onto each other.
 
-    Raised by :func:`toolkit.md.run_md` and :func:`toolkit.engine.run_replicas`, it carries the
+    Raised by :func:`toolkit.md.run_md` and :func:`toolkit.md.run_replicas`, it carries the
     frames sampled before (``frames``: one list per replica, the last before the blow-up), so
     that the way a potential went wrong can be looked at, or labelled by a better one.
     """
 
     frames: list | tuple = ()
-    #: the replica that blew up, where the run had several (:func:`toolkit.engine.run_replicas`)
+    #: the replica that blew up, where the run had several (:func:`toolkit.md.run_replicas`)
     replica: int = 0
 
 

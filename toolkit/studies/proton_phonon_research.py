@@ -12,6 +12,7 @@ from ase.units import kB
 
 from toolkit import phonons as ph
 from toolkit.campaign import Point, slug
+from toolkit.claims import FAILS, HOLDS
 from toolkit.store import ResultsStore
 from toolkit.studies.proton_phonon import instability
 
@@ -82,3 +83,15 @@ def research_result(records: dict[str, dict], temperature_K: float = 300.0) -> l
                      "y_induced_well": doped_well > WELL_TOLERANCE_MEV >= wells["pristine"],
                      "deepest_well_over_kT": float(max(wells.values()) / (1000 * kB * temperature_K))})
     return rows
+
+
+def research_verdict(rows: list[dict]) -> str:
+    """Does Y create an instability the host lacks? Decided by the DFT-anchored student in the cell of the paper's
+    composition (10 %), where the harmonic verdict and the double well must agree at every displacement. The 12.5 %
+    cell is shown beside it, not counted: a mode there that the 10 % cell lacks depends on that cell's Y content and
+    ordered Y arrangement, which the paper's material does not share."""
+    decisive = [r for r in rows if r["potential"] == STUDENT and r["n_formula_units"] == 10]
+    votes = {r["y_induced"] and r["y_induced_well"] for r in decisive}
+    if not decisive:
+        return "undecided: not computed yet"
+    return HOLDS if votes == {True} else FAILS if votes == {False} else "undecided: the displacements disagree"

@@ -1,5 +1,5 @@
-"""Independent MD replicas, shared by the ASE loop (:mod:`toolkit.md`) and the batched engine
-(:mod:`toolkit.engine`): each replica's temperature and seed, and the replay of a stored blow-up."""
+"""Independent MD replicas, shared by the ASE loop (:mod:`toolkit.md.runs`) and the batched engine
+(:mod:`toolkit.md.engine`): each replica's temperature and seed, and the replay of a stored blow-up."""
 
 from __future__ import annotations
 

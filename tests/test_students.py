@@ -7,15 +7,15 @@ import pytest
 from ase.build import bulk
 from ase.io import read
 
-from toolkit import cards, distill
+from toolkit.students import cards, distill, labels, samplers, sampling, training
 from toolkit.calculator import PotentialUnavailableError, file_sha256
 from toolkit.potentials import STUDENTS_DIR, available_students, load_potential
 
 
 def test_rattled_and_strained_copies_are_seeded_and_labelled():
     base = bulk("Cu", "fcc", a=3.6, cubic=True)
-    a = distill.rattled_and_strained(base, 4, np.random.default_rng(1), kind="strained")
-    b = distill.rattled_and_strained(base, 4, np.random.default_rng(1), kind="strained")
+    a = sampling.rattled_and_strained(base, 4, np.random.default_rng(1), kind="strained")
+    b = sampling.rattled_and_strained(base, 4, np.random.default_rng(1), kind="strained")
     assert all(np.allclose(x.positions, y.positions) and np.allclose(x.cell, y.cell) for x, y in zip(a, b))
     assert {x.info["config_type"] for x in a} == {"strained"}
     strains = [np.abs(x.cell.lengths() / base.cell.lengths() - 1).max() for x in a]
@@ -26,14 +26,14 @@ def test_relaxation_frames_follow_the_teachers_cell_relaxation(emt, tmp_path):
     from toolkit.store import ResultsStore
 
     squeezed = bulk("Cu", "fcc", a=3.4, cubic=True)  # EMT's copper relaxes to a = 3.59 Å
-    frames = distill.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), ResultsStore(tmp_path),
+    frames = sampling.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), ResultsStore(tmp_path),
                                        fmax_eV_A=0.01, rattle_A=0.0)
     assert len(frames) == 5 and {f.info["config_type"] for f in frames} == {"cell relax"}
     assert all(f.calc is None for f in frames)
     a = [f.cell.volume ** (1 / 3) for f in frames]  # the cubic cell's edge (Å)
     assert a[0] == pytest.approx(3.4) and a[-1] == pytest.approx(3.59, abs=0.02)
     assert len(set(np.round(a, 4))) == 5  # spread over the way, not five copies of one step
-    again = distill.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), ResultsStore(tmp_path),
+    again = sampling.relaxation_frames(squeezed, emt, 5, np.random.default_rng(0), ResultsStore(tmp_path),
                                       fmax_eV_A=0.01, rattle_A=0.0)  # read back from the store's checkpoint
     assert all(np.allclose(x.positions, y.positions) and np.allclose(x.cell, y.cell) for x, y in zip(frames, again))
 
@@ -43,29 +43,29 @@ def test_md_frames_keep_a_blown_up_runs_frames_only_when_asked(emt):
 
     hot = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
     hot.positions += np.random.default_rng(0).normal(0, 0.25, hot.positions.shape)  # heats a 300 K run past 2000 K
-    frames = distill.md_frames(hot, emt, (300,), 40, 10, 0, None)  # a teacher's run: a blow-up only past 4500 K
+    frames = sampling.md_frames(hot, emt, (300,), 40, 10, 0, None)  # a teacher's run: a blow-up only past 4500 K
     assert len(frames) == 4 and {f.info["config_type"] for f in frames} == {"md 300 K"}  # 5 samples, first dropped
     with pytest.raises(MDExplosionError):
-        distill.md_frames(hot, emt, (300,), 40, 10, 0, None, explode_factor=3.0)
-    kept = distill.md_frames(hot, emt, (300,), 40, 10, 0, None, explode_factor=3.0, blow_up_kind="student blow-up")
+        sampling.md_frames(hot, emt, (300,), 40, 10, 0, None, explode_factor=3.0)
+    kept = sampling.md_frames(hot, emt, (300,), 40, 10, 0, None, explode_factor=3.0, blow_up_kind="student blow-up")
     assert len(kept) == 1 and kept[0].info["config_type"] == "student blow-up 300 K"
     assert np.allclose(kept[0].positions, hot.get_positions(wrap=True))  # the one frame before the blow-up: the start
 
 
 def test_labels_are_the_teachers_and_survive_extxyz(emt, tmp_path):
-    configs = distill.rattled_and_strained(bulk("Cu", "fcc", a=3.6, cubic=True), 3, np.random.default_rng(0))
-    labelled = distill.label(configs, emt, progress=False)
+    configs = sampling.rattled_and_strained(bulk("Cu", "fcc", a=3.6, cubic=True), 3, np.random.default_rng(0))
+    labelled = labels.label(configs, emt, progress=False)
     for atoms in labelled:
         reference = atoms.copy()
         reference.calc = emt
-        assert atoms.info[distill.ENERGY_KEY] == pytest.approx(reference.get_potential_energy())
-        assert np.allclose(atoms.arrays[distill.FORCES_KEY], reference.get_forces())
+        assert atoms.info[training.ENERGY_KEY] == pytest.approx(reference.get_potential_energy())
+        assert np.allclose(atoms.arrays[training.FORCES_KEY], reference.get_forces())
         assert atoms.calc is None
     from ase.io import write
 
     write(tmp_path / "x.xyz", labelled, format="extxyz")
     back = read(tmp_path / "x.xyz", index=":")
-    assert np.allclose(back[1].arrays[distill.FORCES_KEY], labelled[1].arrays[distill.FORCES_KEY])
+    assert np.allclose(back[1].arrays[training.FORCES_KEY], labelled[1].arrays[training.FORCES_KEY])
 
 
 def test_training_arguments_are_ones_mace_torch_accepts(tmp_path):
@@ -74,14 +74,14 @@ def test_training_arguments_are_ones_mace_torch_accepts(tmp_path):
     import_mace()
     from mace.tools import build_default_arg_parser
 
-    args = distill.mace_train_arguments("x", tmp_path / "t.xyz", tmp_path, ("Li", "Ga"), distill.StudentSettings(), 3)
+    args = training.mace_train_arguments("x", tmp_path / "t.xyz", tmp_path, ("Li", "Ga"), training.StudentSettings(), 3)
     parsed = build_default_arg_parser().parse_args(args)
     assert parsed.seed == 3 and parsed.r_max == 5.0 and parsed.swa
-    assert parsed.forces_key == distill.FORCES_KEY and parsed.atomic_numbers == "[3, 31]"
+    assert parsed.forces_key == training.FORCES_KEY and parsed.atomic_numbers == "[3, 31]"
     assert not parsed.pair_repulsion
-    repulsive = distill.StudentSettings(pair_repulsion=True)
+    repulsive = training.StudentSettings(pair_repulsion=True)
     assert build_default_arg_parser().parse_args(
-        distill.mace_train_arguments("x", tmp_path / "t.xyz", tmp_path, ("Li",), repulsive, 3)).pair_repulsion
+        training.mace_train_arguments("x", tmp_path / "t.xyz", tmp_path, ("Li",), repulsive, 3)).pair_repulsion
 
 
 def test_a_finished_training_is_returned_untouched(tmp_path, monkeypatch):
@@ -89,13 +89,13 @@ def test_a_finished_training_is_returned_untouched(tmp_path, monkeypatch):
     would make the student's own stored runs miss; a finished one is returned as it is."""
     finished = tmp_path / "toy_stagetwo.model"
     finished.write_bytes(b"a finished model")
-    monkeypatch.setattr(distill.subprocess, "run", lambda *a, **k: pytest.fail("mace-torch ran again"))
-    assert distill.train("toy", [], tmp_path, ("Cu",), distill.StudentSettings(), 0) == finished
+    monkeypatch.setattr(training.subprocess, "run", lambda *a, **k: pytest.fail("mace-torch ran again"))
+    assert training.train("toy", [], tmp_path, ("Cu",), training.StudentSettings(), 0) == finished
     assert finished.read_bytes() == b"a finished model"
 
 
 def test_a_student_that_breaks_a_workflow_is_reported_not_raised(monkeypatch):
-    from toolkit import fidelity
+    from toolkit.students import fidelity
     from toolkit.validation import OverlappingAtomsError
 
     def toy(potential, store, out, reference=None):
@@ -115,13 +115,13 @@ def test_a_student_that_breaks_a_workflow_is_reported_not_raised(monkeypatch):
 def toy_sampler(teacher, seed, scale, store):
     rng = np.random.default_rng(seed)
     cells = [bulk("Cu", "fcc", a=3.6, cubic=True), bulk("Al", "fcc", a=4.05, cubic=True)]
-    return [c for cell in cells for c in distill.rattled_and_strained(cell, max(2, int(12 * scale)), rng, 0.1, 0.03)]
+    return [c for cell in cells for c in sampling.rattled_and_strained(cell, max(2, int(12 * scale)), rng, 0.1, 0.03)]
 
 
 def toy_refiner(student, teacher, seed, store, round_index):
     """The student's own relaxation of a squeezed copper cell."""
     squeezed = bulk("Cu", "fcc", a=3.4, cubic=True)
-    return distill.relaxation_frames(squeezed, student, 3, np.random.default_rng(seed), store, kind="student relax")
+    return sampling.relaxation_frames(squeezed, student, 3, np.random.default_rng(seed), store, kind="student relax")
 
 
 @pytest.mark.slow
@@ -130,10 +130,10 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     relaxation's frames, and its card."""
     from toolkit.store import ResultsStore
 
-    monkeypatch.setitem(distill.SAMPLERS, "toy", toy_sampler)
-    monkeypatch.setitem(distill.REFINERS, "toy", (toy_refiner, 1))
-    monkeypatch.setitem(distill.STUDY_ELEMENTS, "toy", ("Al", "Cu"))
-    settings = distill.StudentSettings(num_channels=8, num_interactions=1, correlation=2, max_epochs=6, batch_size=4)
+    monkeypatch.setitem(samplers.SAMPLERS, "toy", toy_sampler)
+    monkeypatch.setitem(samplers.REFINERS, "toy", (toy_refiner, 1))
+    monkeypatch.setitem(samplers.STUDY_ELEMENTS, "toy", ("Al", "Cu"))
+    settings = training.StudentSettings(num_channels=8, num_interactions=1, correlation=2, max_epochs=6, batch_size=4)
     store = ResultsStore(tmp_path / "store")
     card = distill.distill("toy", emt, seed=0, settings=settings, out_dir=tmp_path, properties=False, store=store)
     model = tmp_path / "toy.model"
@@ -153,9 +153,9 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
     assert json.loads((tmp_path / "toy.json").read_text())["held_out_errors"] == errors
     student = load_potential(str(model), dtype="float64", trust=True)
     # the card's held-out set comes back from the same seed and store, errors and all
-    assert distill.errors(student, distill.held_out_set("toy", emt, 0, store)) == errors
+    assert labels.errors(student, labels.held_out_set("toy", emt, 0, store)) == errors
     heldout = read(tmp_path / "toy-heldout.xyz", index=":")
-    assert distill.errors(student, heldout)["n_configurations"] == len(heldout)
+    assert labels.errors(student, heldout)["n_configurations"] == len(heldout)
 
     def lattice(potential, store, out, reference=None):
         from toolkit.relax import relax
@@ -163,7 +163,7 @@ def test_distill_end_to_end_on_a_toy_study(emt, tmp_path, monkeypatch):
         out["lattice_A"] = float(relax(bulk("Cu", "fcc", a=3.6, cubic=True), potential, fmax_eV_A=0.01,
                                        store=store).cell.lengths()[0])
 
-    from toolkit import fidelity
+    from toolkit.students import fidelity
 
     monkeypatch.setitem(fidelity.PROPERTIES, "toy", lattice)
     before = json.loads((tmp_path / "toy.json").read_text())
@@ -233,7 +233,7 @@ SHIPPED = sorted(available_students())
 
 
 def test_every_study_ships_a_student():
-    assert SHIPPED == sorted(distill.STUDY_ELEMENTS)
+    assert SHIPPED == sorted(samplers.STUDY_ELEMENTS)
 
 
 @pytest.mark.parametrize("study", SHIPPED)
@@ -245,10 +245,10 @@ def test_shipped_student_matches_its_card_and_its_held_out_errors(study):
     assert file_sha256(model) == card["model_sha256"]
     assert model.stat().st_size < 2e6
     student = load_potential(f"student:{study}", device="cpu", dtype="float64")
-    assert set(distill.STUDY_ELEMENTS[study]) <= set(student.info.elements)
+    assert set(samplers.STUDY_ELEMENTS[study]) <= set(student.info.elements)
     assert student.info.sha256 == card["model_sha256"]
     heldout = read(STUDENTS_DIR / f"{study}-heldout.xyz", index=":")
-    recomputed = distill.errors(student, heldout)
+    recomputed = labels.errors(student, heldout)
     shipped = card["shipped_held_out_errors"]
     assert recomputed["n_configurations"] == shipped["n_configurations"] > 5
     assert recomputed["force_rmse_meV_A"] == pytest.approx(shipped["force_rmse_meV_A"], rel=1e-4)
@@ -256,17 +256,17 @@ def test_shipped_student_matches_its_card_and_its_held_out_errors(study):
     for name, row in card.get("properties", {}).items():  # a card may leave the table for later (--no-properties)
         assert {"teacher", "student", "tolerance", "agrees"} <= set(row), name
     if "anchor" in card:  # anchored on DFT: its errors on the shipped DFT frames, recomputed
-        frames = distill.dft_training_frames(study, load_potential(card["teacher"]["name"]))
+        frames = labels.dft_training_frames(study, load_potential(card["teacher"]["name"]))
         assert len(frames) == card["anchor"]["frames"]
-        again, shipped = distill.errors(student, frames), card["anchor"]["errors_on_dft_frames"]["student"]
+        again, shipped = labels.errors(student, frames), card["anchor"]["errors_on_dft_frames"]["student"]
         assert again["force_rmse_meV_A"] == pytest.approx(shipped["force_rmse_meV_A"], rel=1e-4)
         assert again["energy_rmse_meV_atom"] == pytest.approx(shipped["energy_rmse_meV_atom"], rel=1e-3, abs=1e-3)
 
 
 def test_liga_students_card_lattices_are_what_it_relaxes_to(tmp_path):
-    """The LiGa card's student lattice parameters, relaxed again here by toolkit.fidelity's own code (a few
+    """The LiGa card's student lattice parameters, relaxed again here by toolkit.students.fidelity's own code (a few
     atoms each), so that a card cannot outlive its student's α-Ga, the phase a student once got wrong."""
-    from toolkit.fidelity import liga_phases
+    from toolkit.students.fidelity import liga_phases
     from toolkit.store import ResultsStore
 
     rows = available_students()["liga-alloy"]["properties"]
@@ -279,9 +279,9 @@ def test_liga_students_card_lattices_are_what_it_relaxes_to(tmp_path):
 
 @pytest.mark.parametrize("study", SHIPPED)
 def test_shipped_cards_agreement_follows_the_current_rules(study):
-    """A card's tolerances and ``agrees`` flags are what toolkit.fidelity gives for its values now, so that a
+    """A card's tolerances and ``agrees`` flags are what toolkit.students.fidelity gives for its values now, so that a
     changed rule cannot leave a shipped student marked as agreeing under the old one."""
-    from toolkit import fidelity
+    from toolkit.students import fidelity
 
     for name, row in available_students()[study].get("properties", {}).items():
         assert (row["tolerance"], row["why"]) == fidelity.tolerance_for(name), name
@@ -292,7 +292,7 @@ def test_shipped_cards_agreement_follows_the_current_rules(study):
 
 
 def test_diffusion_agrees_within_a_factor_of_2_whatever_the_errors():
-    from toolkit.fidelity import _diffusion_row
+    from toolkit.students.fidelity import _diffusion_row
 
     assert _diffusion_row((1e-5, 1e-6), (1.9e-5, 1e-6), "", "")["agrees"]
     assert not _diffusion_row((1e-4, 6e-5), (3.5e-4, 2e-4), "", "")["agrees"]  # within 2σ, but 3.5 times off
@@ -313,40 +313,40 @@ def _fake_dft_points(emt, root, study, structures, shift_eV_atom):
 
 
 def test_dft_frames_join_the_teachers_energy_scale(emt, tmp_path, monkeypatch):
-    monkeypatch.setitem(distill.DFT_REFERENCE_FRAME, "toy", "frame-ideal")
-    monkeypatch.setitem(distill.DFT_REPLACES, "toy", ("phonon",))
+    monkeypatch.setitem(labels.DFT_REFERENCE_FRAME, "toy", "frame-ideal")
+    monkeypatch.setitem(labels.DFT_REPLACES, "toy", ("phonon",))
     ideal = bulk("Cu", "fcc", a=3.6, cubic=True)
     rattled = ideal.copy()
     rattled.positions += np.random.default_rng(0).normal(0, 0.05, rattled.positions.shape)
     _fake_dft_points(emt, tmp_path, "toy", {"frame-ideal": ideal, "frame-rattled": rattled}, -3.0)
-    frames = distill.dft_training_frames("toy", emt, tmp_path)
+    frames = labels.dft_training_frames("toy", emt, tmp_path)
     assert {f.info["config_type"] for f in frames} == {"dft"} and len(frames) == 2
     for frame in frames:  # the "DFT" is EMT shifted by -3 eV/atom: on the teacher's scale it is EMT again
         reference = frame.copy()
         reference.calc = emt
-        assert frame.info[distill.ENERGY_KEY] == pytest.approx(reference.get_potential_energy(), abs=1e-9)
-        assert np.allclose(frame.arrays[distill.FORCES_KEY], reference.get_forces())
+        assert frame.info[training.ENERGY_KEY] == pytest.approx(reference.get_potential_energy(), abs=1e-9)
+        assert np.allclose(frame.arrays[training.FORCES_KEY], reference.get_forces())
         assert frame.info["dft_offset_eV_atom"] == pytest.approx(3.0)
-    teacher_frames = distill.label(distill.rattled_and_strained(ideal, 3, np.random.default_rng(1), kind="phonon")
-                                   + distill.rattled_and_strained(ideal, 2, np.random.default_rng(2)), emt, progress=False)
-    train, settings = distill.anchored("toy", teacher_frames, emt, distill.StudentSettings(), tmp_path)
+    teacher_frames = labels.label(sampling.rattled_and_strained(ideal, 3, np.random.default_rng(1), kind="phonon")
+                                   + sampling.rattled_and_strained(ideal, 2, np.random.default_rng(2)), emt, progress=False)
+    train, settings = labels.anchored("toy", teacher_frames, emt, training.StudentSettings(), tmp_path)
     assert distill.counts_by_kind(train) == {"dft": 2, "strained": 2}  # the teacher's "phonon" frames replaced
-    assert dict(settings.config_type_weights)["dft"] == distill.DFT_ANCHOR_WEIGHT
-    weights = next(a for a in distill.mace_train_arguments("toy", tmp_path, tmp_path, ["Cu"], settings, 0)
+    assert dict(settings.config_type_weights)["dft"] == labels.DFT_ANCHOR_WEIGHT
+    weights = next(a for a in training.mace_train_arguments("toy", tmp_path, tmp_path, ["Cu"], settings, 0)
                    if a.startswith("--config_type_weights="))
-    assert json.loads(weights.split("=", 1)[1])["dft"] == distill.DFT_ANCHOR_WEIGHT
+    assert json.loads(weights.split("=", 1)[1])["dft"] == labels.DFT_ANCHOR_WEIGHT
 
 
 def test_dft_anchoring_refuses_what_it_cannot_use(emt, tmp_path, monkeypatch):
-    monkeypatch.setitem(distill.DFT_REFERENCE_FRAME, "toy", "frame-ideal")
+    monkeypatch.setitem(labels.DFT_REFERENCE_FRAME, "toy", "frame-ideal")
     with pytest.raises(ValueError, match="python -m toolkit anchors toy"):
-        distill.dft_training_frames("toy", emt, tmp_path)  # nothing computed yet
+        labels.dft_training_frames("toy", emt, tmp_path)  # nothing computed yet
     with pytest.raises(ValueError, match="no DFT anchoring for 'nothing'"):
-        distill.dft_training_frames("nothing", emt, tmp_path)
+        labels.dft_training_frames("nothing", emt, tmp_path)
     _fake_dft_points(emt, tmp_path, "toy", {"frame-ideal": bulk("Cu", "fcc", a=3.6, cubic=True),
                                             "frame-alloy": bulk("CuAu", "rocksalt", a=5.0)}, 0.0)
     with pytest.raises(ValueError, match="several compositions"):
-        distill.dft_training_frames("toy", emt, tmp_path)
+        labels.dft_training_frames("toy", emt, tmp_path)
 
 
 def test_an_anchored_card_shows_each_potential_against_dft():

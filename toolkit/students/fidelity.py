@@ -22,7 +22,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from toolkit import amorphous as am
+from toolkit import coordination as co
+from toolkit import liga
+from toolkit import perovskite as pv
+from toolkit import phonons as ph
+from toolkit.barriers import neb_barrier
+from toolkit.md import run_md_many
+from toolkit.protons import transfer_final_state
+from toolkit.relax import relax
 from toolkit.store import ResultsStore
+from toolkit.studies import liga_alloy as ls
+from toolkit.studies import oxyhalide_volcano as ov
+from toolkit.transport import combine_replicas, diffusion_coefficient
 from toolkit.validation import MDExplosionError, NonFiniteForcesError, StructureError, check_structure
 
 #: Errors by which a student's workflow shows it is unphysical (caught and reported on the card).
@@ -50,9 +62,6 @@ def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs
     """``(D, error)`` (cm²/s) of ``species``: each run's block average, one run per seed of
     :data:`DIFFUSION_SEEDS`, combined by :func:`~toolkit.transport.combine_replicas` (whose spread catches
     what one run's blocks cannot)."""
-    from toolkit.md import run_md_many
-    from toolkit.transport import combine_replicas, diffusion_coefficient
-
     runs = run_md_many([atoms] * len(DIFFUSION_SEEDS), potential, temperature_K, n_steps, timestep_fs=timestep_fs,
                        seeds=DIFFUSION_SEEDS, sample_every=5, store=store, progress=False)
     movers = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == species]
@@ -61,12 +70,6 @@ def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs
 
 
 def _proton_phonon(potential, store, out: dict, reference=None) -> None:
-    from toolkit import perovskite as pv
-    from toolkit import phonons as ph
-    from toolkit.barriers import neb_barrier
-    from toolkit.protons import transfer_final_state
-    from toolkit.relax import relax
-
     host = relax(pv.basno3(), potential, fmax_eV_A=0.002, store=store)
     a = out["lattice_A"] = float(host.cell.lengths()[0])
     phonons = ph.compute_phonons(host, potential, supercell=(2, 2, 2), store=store, progress=False)
@@ -90,18 +93,12 @@ def card_glass(potential, seed: int = 7, store=None):
     """The oxyhalide card's glass: the study's own :func:`~toolkit.studies.oxyhalide_volcano.glass` at x = 1.5 with
     4 Ta (42 atoms) and the quick protocol (0.3 ps at 1500 K, 6000 K/ps), so that every card can afford it with
     any teacher."""
-    from toolkit.studies import oxyhalide_volcano as ov
-
     return ov.glass(1.5, seed, ov.VolcanoSettings.quick(seed, n_ta=4), potential, store, progress=False)
 
 
 def glass_structure(glass, potential, store=None) -> tuple:
     """``(relaxed, properties)``: ``glass`` relaxed by ``potential`` with its cell (to 0.05 eV/Å), and its
     ``density_g_cm3`` and coordination numbers ``CN_Ta_O``, ``CN_Ta_Cl``, ``CN_Li_Cl``."""
-    from toolkit import amorphous as am
-    from toolkit import coordination as co
-    from toolkit.relax import relax
-
     relaxed = relax(glass, potential, fmax_eV_A=0.05, relax_cell=True, store=store)
     check_structure(relaxed)
     cutoffs = {("Ta", "O"): 2.4, ("Ta", "Cl"): 2.9, ("Li", "O"): 2.4, ("Li", "Cl"): 3.0}
@@ -132,8 +129,6 @@ def liga_phases(potential, store: ResultsStore | None = None) -> tuple[dict, dic
     """``(phases, lattices)``: the LiGa study's phases relaxed by ``potential`` (cell included, to 0.005 eV/Å),
     and the card's lattice parameters from them (Å): ``lattice_B32_A``, ``lattice_bcc_Li_A``,
     ``lattice_alpha_Ga_a_A``."""
-    from toolkit.studies import liga_alloy as ls
-
     phases = ls.phases(potential, 0.005, store, progress=False)
     lattices = {f"lattice_{label}_A": float(phases[name].cell.lengths()[0])
                 for label, name in (("B32", "LiGa (B32)"), ("bcc_Li", "Li (bcc)"), ("alpha_Ga_a", "Ga (alpha)"))}
@@ -141,10 +136,6 @@ def liga_phases(potential, store: ResultsStore | None = None) -> tuple[dict, dic
 
 
 def _liga_alloy(potential, store, out: dict, reference=None) -> None:
-    from toolkit import liga
-    from toolkit import phonons as ph
-    from toolkit.relax import relax
-
     phases, lattices = liga_phases(potential, store)
     energy = {name: atoms.info["relax"]["energy_eV"] / len(atoms) for name, atoms in phases.items()}
     out.update(lattices)
@@ -168,8 +159,6 @@ def liga_hops(potential, store: ResultsStore | None = None, phases: dict | None 
     (``phases``: :func:`liga_phases`'s first item), as ``(label, band, temperature_K)``: the card row's prefix,
     the NEB band (its first image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li,
     which melts at 454 K)."""
-    from toolkit.studies import liga_alloy as ls
-
     phases = phases if phases is not None else liga_phases(potential, store)[0]
     settings = ls.LigaSettings.quick()
     hosts = ls.supercells(phases, settings, potential, store)
