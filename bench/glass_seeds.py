@@ -51,8 +51,8 @@ def main() -> None:
         rows = []
         for seed in tqdm(args.seeds, desc="glasses"):
             glass = card_glass(teacher, seed, store)
-            taught = glass_structure(glass, teacher, store)[1]
-            learnt = glass_structure(glass, student, store)[1]
+            taught = glass_structure([glass], teacher, store)[1]
+            learnt = glass_structure([glass], student, store)[1]
             rows.append((seed, taught, learnt))
 
     print(f"\n{os.cpu_count()} CPUs, torch {torch.__version__}; {STUDY} card glass (42 atoms, x = 1.5) by "

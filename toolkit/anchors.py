@@ -28,14 +28,14 @@ The campaign for study 1 (proton-phonon) asks whether cubic BaSnO3 is stable aga
   displacements of :data:`TILT_AMPLITUDES_A`: a double well (energy below the cubic cell's) is an instability;
 - ``tilt-M-convergence-<setting>-<value>``: the M-tilt energy at 0.2 Å for each cutoff and k-point density;
 - ``frame-<name>``: configurations with their DFT energy, forces and stress, for a student fine-tuned on DFT
-  (``python -m toolkit distill proton-phonon --anchor dft``): the cubic cell strained, the M and R tilt cells
-  tilted (:data:`FRAME_TILTS_A`) and rattled (:data:`FRAME_RATTLE_A`). They are where the teacher's energy
-  surface is decided against DFT: its host tilts (a double well where DFT has none).
+  (``python -m toolkit distill proton-phonon --anchor dft``): the cubic cell strained, the M and R tilt cells tilted
+  (:data:`FRAME_TILTS_A`) and rattled (:data:`FRAME_RATTLE_A`), where the teacher's tilt double well meets DFT.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -50,6 +50,8 @@ from toolkit.phonons import displaced, mode_energy_profile
 from toolkit.provenance import package_versions, write_json_atomic
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
+
+log = logging.getLogger(__name__)
 
 #: Where the anchors of each study live: ``ANCHOR_DIR / <study> / <point>.json``.
 ANCHOR_DIR = Path(__file__).resolve().parent / "reference_data" / "dft"
@@ -329,14 +331,13 @@ def run_campaign(study: str, root: Path = ANCHOR_DIR, store: ResultsStore | None
         if path.is_file() or (only and name not in only):
             continue
         started = time.time()
-        print(f"toolkit: anchors {study}: {name} ...", flush=True)
+        log.info(f"anchors {study}: {name} ...")
         record = compute()
         record["provenance"] = {"versions": package_versions(), "wall_time_s": round(time.time() - started, 1),
                                 "command": f"python -m toolkit anchors {study}",
                                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         written.append(write_json_atomic(path, record))
-        print(f"toolkit: anchors {study}: {name} done in {record['provenance']['wall_time_s']:.0f} s -> {path}",
-              flush=True)
+        log.info(f"anchors {study}: {name} done in {record['provenance']['wall_time_s']:.0f} s -> {path}")
     return written
 
 

@@ -43,6 +43,8 @@ from ase.data import chemical_symbols
 
 from toolkit.calculator import Potential, PotentialInfo, PotentialUnavailableError, UntrustedModelError, file_sha256
 
+log = logging.getLogger(__name__)
+
 # chgnet 0.4.2 converts a grad-tracking tensor to a float on every call; harmless, noisy.
 warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
 # ... and drops constraints when it converts to pymatgen; forces do not depend on them.
@@ -342,7 +344,7 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
     device = _default_device(device)
     if name == "auto":
         name, reason = auto_choice()
-        print(f"toolkit: using potential {name!r}: {reason}")
+        log.info(f"using potential {name!r}: {reason}")
     if name in ("chgnet", FALLBACK):
         return _load_chgnet(device)
     if name.startswith(STUDENT_PREFIX):
@@ -420,10 +422,10 @@ def study_potential(study: str, name: str = "auto", mode: str = "quick", device:
     else:
         agrees, why = student_agrees(card, properties)
         if agrees:
-            print(f"toolkit: quick mode uses 'student:{study}', distilled from {teacher} ({reason}): {why}")
+            log.info(f"quick mode uses 'student:{study}', distilled from {teacher} ({reason}): {why}")
             return load_potential(f"{STUDENT_PREFIX}{study}", device, dtype)
         why = f"student:{study} is not used: {why}"
-    print(f"toolkit: using potential {teacher!r}: {reason}; {why}")
+    log.info(f"using potential {teacher!r}: {reason}; {why}")
     return load_potential(teacher, device, dtype)
 
 

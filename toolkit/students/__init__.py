@@ -15,9 +15,10 @@ The workflow (``python -m toolkit distill <study> --teacher NAME``):
 2. :func:`~toolkit.students.labels.label` — teacher energies, forces and stresses (through the results store).
 3. :func:`~toolkit.students.training.train` — ``mace.cli.run_train`` on the labels (resumable: it restarts from its
    latest checkpoint).
-4. :func:`~toolkit.students.labels.errors` and :func:`~toolkit.students.fidelity.compare_properties` — the model card. :func:`~toolkit.students.distill.recompare`
-   (``--recompare``) recomputes a shipped card's properties when the comparison changes, and
-   :func:`~toolkit.students.distill.retime` (``--retime``) its speed when either model's calls do.
+4. :func:`~toolkit.students.labels.errors` and :func:`~toolkit.students.fidelity.compare_properties` — the
+   model card. :func:`~toolkit.students.distill.recompare` (``--recompare``) recomputes a shipped card's
+   properties when the comparison changes, and :func:`~toolkit.students.distill.retime` (``--retime``) its
+   speed when either model's calls do.
 
 Each student ships as ``toolkit/students/<study>.model`` beside ``<study>.json`` (its card)
 and loads with ``load_potential("student:<study>")``.

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,8 @@ from toolkit.students.labels import (
 from toolkit.students.samplers import HELD_OUT_SCALE, HELD_OUT_SEED_OFFSET, REFINERS, SAMPLERS, STUDY_ELEMENTS, sample
 from toolkit.students.training import StudentSettings, mace_train_arguments, settings_for, train_in_store
 from toolkit.studies.proton_phonon import instability
+
+log = logging.getLogger(__name__)
 
 
 def seconds_per_force_call(potential, atoms: Atoms, repeats: int = 5, warmup: int = 3) -> float:
@@ -100,14 +103,14 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
     started = time.time()
     teacher_name, teacher = named_teacher(teacher)
     teacher.check_elements(Atoms("".join(STUDY_ELEMENTS[study])))
-    print(f"toolkit: distilling {study} from {teacher.info.name}", flush=True)
+    log.info(f"distilling {study} from {teacher.info.name}")
     train_set = label(sample(study, teacher, seed, train_scale, store), teacher, store)
     test_set = held_out_set(study, teacher, seed, store, test_scale)
     if anchor:
         teacher_only = counts_by_kind(train_set)
         train_set, settings = anchored(study, train_set, teacher, settings)
         dft_frames = [a for a in train_set if a.info.get("config_type") == "dft"]
-    print(f"toolkit: {len(train_set)} training and {len(test_set)} held-out configurations", flush=True)
+    log.info(f"{len(train_set)} training and {len(test_set)} held-out configurations")
 
     trained = train_in_store(study, train_set, settings, seed, store, teacher)
     refinement = None
@@ -116,7 +119,7 @@ def distill(study: str, teacher="auto", seed: int = 0, settings: StudentSettings
         refinement = {"how": refiner.__doc__.split("\n\n")[0].replace("\n    ", " "), "rounds": []}
         for round_index in range(rounds):
             latest = load_potential(str(trained), dtype="float64", trust=True)  # trained here
-            print(f"toolkit: refining {study}, round {round_index + 1} of {rounds}: the student's own runs", flush=True)
+            log.info(f"refining {study}, round {round_index + 1} of {rounds}: the student's own runs")
             own = label(refiner(latest, teacher, seed, store, round_index), teacher, store)
             refinement["rounds"].append({"configurations": len(own), "by_kind": counts_by_kind(own),
                                          "held_out_errors_before": errors(latest, test_set)})

@@ -4,6 +4,7 @@ runs that the teacher labels in each round of refinement (:data:`REFINERS`).
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 import numpy as np
@@ -20,6 +21,8 @@ from toolkit.students.sampling import (
     scaled_count, training_frame, volume_series,
 )
 from toolkit.validation import MDExplosionError, find_overlaps
+
+log = logging.getLogger(__name__)
 
 
 #: Studies with a student, and the elements each must cover.
@@ -160,8 +163,7 @@ def _oxyhalide_refinement(student, teacher, seed: int, store, round_index: int =
         try:
             glasses.append(_oxyhalide_quench(packed, student, own_seed, store))
         except MDExplosionError as blown:
-            print(f"toolkit: the student's melt–quench (seed {own_seed}) blew up; its frames before are kept: {blown}",
-                  flush=True)
+            log.info(f"the student's melt–quench (seed {own_seed}) blew up; its frames before are kept: {blown}")
             out += [training_frame(frame, "student blow-up") for frame in blown.frames[0]]
     for k, glass in enumerate(glasses):
         out += relaxation_frames(glass, student, 8, rng, store, kind="student relax")

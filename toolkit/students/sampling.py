@@ -5,6 +5,8 @@ Each carries ``info["config_type"]``, the kind of frame it is. Units: Å, K, fs.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from ase import Atoms
 from ase.mep import NEB
@@ -17,6 +19,8 @@ from toolkit.relax import relaxation_path
 from toolkit.store import ResultsStore
 from toolkit.students.fidelity import liga_hops
 from toolkit.validation import MDExplosionError
+
+log = logging.getLogger(__name__)
 
 
 def scaled_count(k: int, scale: float) -> int:
@@ -85,8 +89,8 @@ def md_frames(atoms: Atoms, potential, temperatures_K, n_steps: int, every: int,
         except MDExplosionError as blown:
             if blow_up_kind is None:
                 raise
-            print(f"toolkit: the {atoms.get_chemical_formula()} MD at {temperature:g} K blew up; its frames before "
-                  f"are kept: {blown}", flush=True)
+            log.info(f"the {atoms.get_chemical_formula()} MD at {temperature:g} K blew up; its frames before "
+                  f"are kept: {blown}")
             frames, label = blown.frames[0], blow_up_kind
         out += [training_frame(frame, f"{label} {temperature:g} K") for frame in frames[len(frames) // 4:]]
     return out
