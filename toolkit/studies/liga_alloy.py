@@ -17,7 +17,7 @@ liga-alloy``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 from ase import Atoms
@@ -236,6 +236,11 @@ class LiDiffusion:
     def to_dict(self) -> dict:
         """The run's numbers, without its positions (JSON-ready)."""
         return {k: v for k, v in asdict(self).items() if k != "positions_A"}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "LiDiffusion":
+        """A run back from :meth:`to_dict`'s numbers (a research point's), without its positions."""
+        return cls(**{f.name: record.get(f.name) for f in fields(cls)})
 
 
 def li_diffusion(runs: list[tuple[VacancyCell, float, int]], potential, settings: LigaSettings,

@@ -13,9 +13,8 @@ from toolkit import liga
 from toolkit.campaign import Point, slug
 from toolkit.claims import verdict
 from toolkit.store import ResultsStore
-from toolkit.studies.liga_alloy import (LigaResult, LigaSettings, arrhenius, diffusion_table, li_diffusion, phases,
-                                        solid_solution, supercells, vacancy_cell, vacancy_hop)
-from toolkit.transport import arrhenius_fit, combine_replicas
+from toolkit.studies.liga_alloy import (LiDiffusion, LigaResult, LigaSettings, arrhenius, diffusion_table, li_diffusion,
+                                        phases, solid_solution, supercells, vacancy_cell, vacancy_hop)
 
 #: The teacher (phases, defects, spot checks) and the student (transport, where its card agrees) of the campaign.
 TEACHER, STUDENT = "chgnet", "student:liga-alloy"
@@ -124,15 +123,14 @@ def research_result(records: dict[str, dict]) -> dict:
     student = runs.get("student", {})
     out["D_Li"], out["arrhenius"] = {}, {}
     for system, by_t in student.items():
-        table = {}
-        for t, replicas in sorted(by_t.items()):
-            d, err = combine_replicas([(x["D_cm2_s"], x["D_err_cm2_s"]) for x in replicas])
-            table[t] = {"D_cm2_s": d, "D_err_cm2_s": err, "replicas": len(replicas),
-                        "hops": sum(x["hops"] for x in replicas), "vacancy_fraction": replicas[0]["vacancy_fraction"],
-                        "ps": sum(x["duration_ps"] for x in replicas)}
-        out["D_Li"][system] = table
-        if len(table) >= 2:
-            fit = arrhenius_fit(list(table), [v["D_cm2_s"] for v in table.values()], [v["D_err_cm2_s"] for v in table.values()])
+        replicas = [LiDiffusion.from_dict(x) for xs in by_t.values() for x in xs]  # the study's own combination
+        out["D_Li"][system] = {t: {"D_cm2_s": d, "D_err_cm2_s": err, "replicas": len(by_t[t]),
+                                   "hops": sum(x["hops"] for x in by_t[t]),
+                                   "vacancy_fraction": by_t[t][0]["vacancy_fraction"],
+                                   "ps": sum(x["duration_ps"] for x in by_t[t])}
+                               for t, (d, err) in diffusion_table(replicas).items()}
+        if len(by_t) >= 2:
+            fit = arrhenius(replicas)
             out["arrhenius"][system] = {"Ea_eV": fit["Ea_eV"], "Ea_err_eV": fit["Ea_err_eV"],
                                         "D_300K_cm2_s": [float(fit["predict"](300.0)), float(fit["predict_err"](300.0))]}
     metal = out["D_Li"].get("Li (bcc)", {}).get(300.0)
