@@ -74,3 +74,17 @@ def test_a_converged_band_has_every_image_converged_the_climbing_one_included(em
     assert band["fmax_eV_A"] <= fmax
     climbing = int(np.argmax(band["energies_eV"]))
     assert np.sqrt((emt.get_forces(images[climbing]) ** 2).sum(axis=1)).max() < 10 * fmax + 0.05  # at the saddle
+
+
+def test_the_proton_keeps_its_bond_on_a_frozen_lattice_that_moves_its_o():
+    """A mode that moves the proton's O by 0.6 Å must not put the two on top of each other."""
+    from ase import Atoms
+
+    from toolkit.coupling import _on_frozen_lattice
+
+    state = Atoms("OOH", positions=[[0, 0, 0], [2.5, 0, 0], [0.98, 0, 0]], cell=[8, 8, 8], pbc=True)
+    lattice = state.copy()
+    lattice.positions[0] += [0.6, 0, 0]
+    placed = _on_frozen_lattice(state, lattice, 2)
+    assert placed.get_distance(0, 2) == pytest.approx(0.98)
+    assert placed.constraints[0].index.tolist() == [0, 1]

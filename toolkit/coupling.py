@@ -12,9 +12,13 @@ from toolkit.store import ResultsStore
 
 
 def _on_frozen_lattice(state: Atoms, lattice: Atoms, h_index: int) -> Atoms:
-    """``lattice`` with the proton of ``state``; every atom but the proton fixed."""
+    """``lattice`` with the proton of ``state`` at the same vector from its nearest atom (its O) as there; every atom
+    but the proton fixed. (At the proton's own place in ``state``, a mode that moves its O by tenths of an Å can put
+    the two atoms on top of each other.)"""
     result = lattice.copy()
-    result.positions[h_index] = state.positions[h_index]
+    others = [i for i in range(len(state)) if i != h_index]
+    host = others[int(np.argmin(state.get_distances(h_index, others, mic=True)))]
+    result.positions[h_index] = result.positions[host] + state.get_distance(host, h_index, mic=True, vector=True)
     result.set_constraint(FixAtoms(indices=[i for i in range(len(result)) if i != h_index]))
     return result
 
