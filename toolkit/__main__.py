@@ -26,7 +26,7 @@ def _info() -> int:
               "(MD on the toolkit's compiled engine gains more: docs/benchmarks.md)")
         sections = {"whole notebook": None, **potentials.STUDENT_SECTIONS.get(study, {})}
         for section, rows in sections.items():
-            agrees, why = potentials.student_choice(card, rows)
+            agrees, why = potentials.student_agrees(card, rows)
             print(f"  quick mode, {section}: {'uses it' if agrees else 'does not use it'} when auto picks its "
                   f"teacher ({why})")
     return 0

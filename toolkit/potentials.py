@@ -402,22 +402,16 @@ def student_agrees(card: dict, properties=None) -> tuple[bool, str]:
                   f"agrees" + (f" ({', '.join(ignored)} not computed there)" if ignored else ""))
 
 
-def student_choice(card: dict, properties=None) -> tuple[bool, str]:
-    """Whether quick mode runs on a student instead of its teacher, and why: its card shows it agrees with the
-    teacher (:func:`student_agrees`), or, anchored on DFT, that it is closer to DFT than the teacher on the claim's
-    decisive profiles (:func:`~toolkit.students.cards.closer_to_dft`), where it may rightly differ from it."""
-    closer, than_dft = closer_to_dft(card)
-    return (True, than_dft) if closer else student_agrees(card, properties)
-
-
 def study_potential(study: str, name: str = "auto", mode: str = "quick", device: str | None = None,
                     dtype: str = "float64", properties=None) -> Potential:
     """The potential a study notebook (or one section of it) runs with, saying which and why.
 
     Any explicit ``name`` is loaded as :func:`load_potential` would. ``"auto"`` in quick mode
     is the study's student when it was distilled from the very potential ``auto`` picks
-    (same file hash) and :func:`student_choice` says so (on the card rows ``properties``, a section's, or else on
-    every row the notebook computes); otherwise, and always in full mode, ``auto`` is the teacher itself.
+    (same file hash) and its model card shows that it agrees with it (:func:`student_agrees`:
+    on the card rows ``properties``, a section's, or else on every row the notebook computes), or that,
+    anchored on DFT, it is closer to DFT than its teacher (:func:`~toolkit.students.cards.closer_to_dft`);
+    otherwise, and always in full mode, ``auto`` is the teacher itself.
     """
     if name != "auto" or mode != "quick":
         return load_potential(name, device, dtype)
@@ -428,9 +422,11 @@ def study_potential(study: str, name: str = "auto", mode: str = "quick", device:
     elif card["teacher"]["sha256"] != _choice_sha256(teacher):
         why = f"student:{study} was distilled from {card['teacher']['name']}, not from {teacher}"
     else:
-        uses, why = student_choice(card, properties)
-        if uses:
-            log.info(f"quick mode uses 'student:{study}', distilled from {teacher} ({reason}): {why}")
+        agrees, why = student_agrees(card, properties)
+        closer, than_dft = closer_to_dft(card)  # a DFT-anchored student may rightly differ from its teacher
+        if agrees or closer:
+            log.info(f"quick mode uses 'student:{study}', distilled from {teacher} ({reason}): "
+                     f"{than_dft if closer else why}")
             return load_potential(f"{STUDENT_PREFIX}{study}", device, dtype)
         why = f"student:{study} is not used: {why}"
     log.info(f"using potential {teacher!r}: {reason}; {why}")
