@@ -253,21 +253,3 @@ def test_model_files_are_unpickled_only_when_known_or_trusted(tiny_mace_path, tm
     tampered.write_bytes(tiny_mace_path.read_bytes())
     with pytest.raises(UntrustedModelError):
         load_potential(str(tampered), device="cpu")  # a student's name is no pass: its hash is
-
-
-def test_a_student_closer_to_dft_than_its_teacher_is_auto_s_choice_though_it_differs_from_it(student_dir, capsys):
-    def tilts(m, r):
-        return {"host_tilts": {"M": {"potential_meV_fu": m, "dft_meV_fu": [1.0, 5.0, 24.0]},
-                               "R": {"potential_meV_fu": r, "dft_meV_fu": [0.0, 2.0, 8.0]}}}
-
-    differs = {"lattice_A": {"teacher": 4.1, "student": 4.3, "tolerance": 0.02, "agrees": False}}
-    student_dir(properties=differs, against_dft={"teacher": tilts([-0.3, 4.7, 13.0], [-0.5, -0.3, 3.4]),
-                                                 "student": tilts([1.1, 4.9, 24.2], [0.2, 3.9, 10.5])})
-    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.name == "student:toy"
-    assert "closer to DFT than its teacher" in capsys.readouterr().out
-    # closer on one tilt only is not enough, and neither is a card with no DFT beside it
-    student_dir(properties=differs, against_dft={"teacher": tilts([1.1, 4.9, 24.2], [-0.5, -0.3, 3.4]),
-                                                 "student": tilts([-0.3, 4.7, 13.0], [0.2, 3.9, 10.5])})
-    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.family == "chgnet"
-    assert "not closer to DFT than its teacher everywhere" in potentials.closer_to_dft(
-        potentials.available_students()["toy"])[1]

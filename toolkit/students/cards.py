@@ -75,24 +75,3 @@ def anchor_markdown(card: dict) -> str:
                      f"{well(tilts['R']['potential_double_well_meV_fu'])} | {imaginary} | "
                      f"{'yes' if gamma['y_induced_instability'] else 'no'} |")
     return "\n".join(lines)
-
-
-def closer_to_dft(card: dict) -> tuple[bool, str]:
-    """Whether a student anchored on DFT is closer to DFT than its teacher on the study's decisive energy profiles
-    (the card's ``against_dft``: for study 1 the host's M and R tilts), and a one-line reason. Closer means a
-    smaller RMS difference from DFT (meV per formula unit) on every profile with a DFT anchor."""
-    against = card.get("against_dft", {})
-    if "teacher" not in against or "student" not in against:
-        return False, "its card does not set it beside DFT"
-    rms = {}
-    for who in ("teacher", "student"):
-        for name, profile in against[who].get("host_tilts", {}).items():
-            if profile.get("dft_meV_fu") is not None:
-                diff = [p - d for p, d in zip(profile["potential_meV_fu"], profile["dft_meV_fu"])]
-                rms.setdefault(name, {})[who] = (sum(x * x for x in diff) / len(diff)) ** 0.5
-    if not rms:
-        return False, "its card has no DFT profile to judge it by"
-    shown = ", ".join(f"{name} {r['student']:.1f} against {r['teacher']:.1f}" for name, r in rms.items())
-    if all(r["student"] < r["teacher"] for r in rms.values()):
-        return True, f"it is closer to DFT than its teacher (RMS meV/f.u. from DFT along the host's tilts: {shown})"
-    return False, f"it is not closer to DFT than its teacher everywhere ({shown})"
