@@ -17,7 +17,7 @@ student cards call it). Units: Å, eV, meV, THz, K, fs.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
@@ -89,10 +89,15 @@ class Host:
     lowest_THz: dict
 
 
+def relaxed_host(potential, store: ResultsStore | None = None) -> Atoms:
+    """Cubic BaSnO3 relaxed (positions and cell) to :data:`HOST_FMAX_EV_A`."""
+    return relax(pv.basno3(), potential, fmax_eV_A=HOST_FMAX_EV_A, store=store)
+
+
 def host(potential, supercell: int, displacement_A: float, store: ResultsStore | None = None,
          progress: bool = True) -> Host:
-    """Cubic BaSnO3 relaxed (positions and cell) and its phonons in an n x n x n supercell."""
-    atoms = relax(pv.basno3(), potential, fmax_eV_A=HOST_FMAX_EV_A, store=store)
+    """Cubic BaSnO3 relaxed (:func:`relaxed_host`) and its phonons in an n x n x n supercell."""
+    atoms = relaxed_host(potential, store)
     phonons = ph.compute_phonons(atoms, potential, supercell=(supercell,) * 3, displacement_A=displacement_A,
                                  store=store, progress=progress)
     return Host(atoms, float(atoms.cell.lengths()[0]), phonons, ph.lowest_frequencies(phonons))
@@ -252,11 +257,10 @@ class Instability:
 
 def instability(potential, store: ResultsStore | None = None, n_formula_units: int = 8, fmax_eV_A: float = 0.02,
                 displacement_A: float = 0.03, threshold_THz: float = 0.3, progress: bool = True) -> Instability:
-    """Does Y create an instability the host lacks, with ``potential``? The relaxed host (forces below 0.002
-    eV/Å), its tilts against the DFT anchors, then :func:`doped_cells` and :func:`gamma_modes`."""
-    host = relax(pv.basno3(), potential, fmax_eV_A=0.002, store=store)
-    lattice = float(host.cell.lengths()[0])
-    tilts = anchors.host_tilts_against_dft(lattice, potential, anchors.load_points("proton-phonon"))
+    """Does Y create an instability the host lacks, with ``potential``? The :func:`relaxed_host`, its tilts against
+    the DFT anchors, then :func:`doped_cells` and :func:`gamma_modes`."""
+    lattice = float(relaxed_host(potential, store).cell.lengths()[0])
+    tilts = anchors.host_tilts_against_dft(lattice, potential, anchors.load_points(STUDY))
     cells = doped_cells(potential, lattice, n_formula_units, fmax_eV_A, store, progress)
     return Instability(lattice, tilts, gamma_modes(cells.cells, potential, displacement_A, threshold_THz, store,
                                                    progress), cells)
@@ -311,10 +315,6 @@ class ProtonResult:
     barriers: ProtonBarriers
     coupling: Coupling
     md: ProtonMD
-
-    @property
-    def parameters(self) -> dict:
-        return asdict(self.settings)
 
     def to_summary(self, research: list[dict] = (), research_verdict: str = "undecided: not computed yet") -> dict:
         """The study's ``summary.json`` keys (units in their names); ``research``: the shipped research points
