@@ -281,3 +281,10 @@ def test_markdown_formulas_become_mathml_and_code_stays_as_written():
     assert html.count("<math") == 2 and 'display="block"' in html and "<msub>" in html
     assert "`price $5 and $6`" in html and "\\$ stays" in html
     assert latex_to_mathml("$\\left( x$") == "$\\left( x$"  # unreadable LaTeX is left as written
+
+
+def test_every_subpackage_of_the_toolkit_is_listed_for_installation():
+    """A package missing from pyproject's list installs everywhere but from a wheel (Binder, pip install .)."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "toolkit").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
