@@ -52,7 +52,7 @@ def main() -> None:
                      f"{true_fmax:.4f}", f"{seconds:.0f}"])
         started = time.perf_counter()
         band = neb_barrier(start, end, calc, n_images=5, fmax_eV_A=fmax, max_steps=300)
-        rows.append([f"toolkit neb_barrier, fmax {fmax}", "yes" if band["converged"] else "no",
+        rows.append([f"toolkit neb_barrier, fmax {fmax}", "yes" if band.converged else "no",
                      f"{band['barrier_eV']:.4f}", f"{band['fmax_eV_A']:.4f}", f"{time.perf_counter() - started:.0f}"])
     record.save("neb_convergence", "NEB: is the climbing image converged?",
                 ["run", "says converged", "barrier (eV)", "true fmax (eV/Å)", "time (s)"], rows,

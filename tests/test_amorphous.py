@@ -151,9 +151,9 @@ def test_arrhenius_extrapolation_error_grows_away_from_the_data():
     t = np.array([600.0, 800.0, 1000.0])
     d = 1e-3 * np.exp(-0.3 / (kB * t)) * (1 + 0.05 * rng.normal(size=3))
     fit = arrhenius_fit(t, d, 0.05 * d)
-    relative = [fit["predict_err"](temp) / fit["predict"](temp) for temp in (800.0, 300.0)]
+    relative = [fit.predict_err(temp) / fit.predict(temp) for temp in (800.0, 300.0)]
     assert 0 < relative[0] < relative[1]
-    assert fit["predict"](300.0) == pytest.approx(1e-3 * np.exp(-0.3 / (kB * 300)), rel=3 * relative[1])
+    assert fit.predict(300.0) == pytest.approx(1e-3 * np.exp(-0.3 / (kB * 300)), rel=3 * relative[1])
 
 
 def test_replicas_combine_into_a_mean_with_the_larger_error():

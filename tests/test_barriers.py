@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -23,13 +25,15 @@ def test_neb_of_a_symmetric_vacancy_hop(emt, cu_vacancy_hop, tmp_path):
     (initial, final), _ = cu_vacancy_hop
     store = ResultsStore(tmp_path)
     band = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=0.05, store=store)
-    assert band["converged"]
-    assert len(band["images"]) == 5 and band["energies_eV"][0] == 0
-    assert 0.3 < band["barrier_eV"] < 1.2  # EMT Cu vacancy migration, ~0.6–0.7 eV
-    assert band["barrier_eV"] == pytest.approx(band["reverse_barrier_eV"], abs=0.02)
-    assert np.argmax(band["energies_eV"]) == 2  # the saddle is in the middle
+    assert band.converged
+    assert len(band.images) == 5 and band.energies_eV[0] == 0
+    assert 0.3 < band.barrier_eV < 1.2  # EMT Cu vacancy migration, ~0.6–0.7 eV
+    assert band.barrier_eV == pytest.approx(band.reverse_barrier_eV, abs=0.02)
+    assert np.argmax(band.energies_eV) == 2  # the saddle is in the middle
     again = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=0.05, store=store)
-    assert again["barrier_eV"] == band["barrier_eV"] and len(store) == 1
+    assert again.barrier_eV == band.barrier_eV and len(store) == 1
+    numbers = json.loads(json.dumps(band.to_dict()))
+    assert numbers["barrier_eV"] == band.barrier_eV and len(numbers["energies_eV"]) == 5 and numbers["converged"]
 
 
 def test_neb_refuses_mismatched_end_states(emt, cu_vacancy_hop):
@@ -44,7 +48,7 @@ def test_barrier_vs_amplitude_on_a_frozen_lattice(emt, cu_vacancy_hop):
     with pytest.raises(ValueError, match="must sit still"):
         neb_barrier(initial, final, emt, moving=[mover])
     # a "mode" that pushes apart the two atoms flanking the hop's saddle widens the gate
-    saddle = band["saddle"]
+    saddle = band.saddle
     midpoint = 0.5 * (initial.positions[mover] + final.positions[mover])
     gate = np.argsort(np.linalg.norm(saddle.positions - midpoint, axis=1))[1:3]
     mode = np.zeros((len(saddle), 3))
@@ -54,7 +58,7 @@ def test_barrier_vs_amplitude_on_a_frozen_lattice(emt, cu_vacancy_hop):
                                 int(gate[0]), int(gate[1]), n_images=3, fmax_eV_A=0.05)
     assert [r["amplitude_A"] for r in rows] == [-0.1, 0.0, 0.1]
     assert rows[0]["d_OO_A"] < rows[1]["d_OO_A"] < rows[2]["d_OO_A"]
-    assert rows[1]["barrier_eV"] > band["barrier_eV"] - 0.02  # a frozen lattice cannot make the hop easier
+    assert rows[1]["barrier_eV"] > band.barrier_eV - 0.02  # a frozen lattice cannot make the hop easier
     assert rows[0]["barrier_eV"] > rows[1]["barrier_eV"] > rows[2]["barrier_eV"]  # a wider gate, a lower barrier
 
 
@@ -66,13 +70,13 @@ def test_a_converged_band_has_every_image_converged_the_climbing_one_included(em
 
     (initial, final), _ = cu_vacancy_hop
     band = neb_barrier(initial, final, emt, n_images=3, fmax_eV_A=fmax)
-    images = [image.copy() for image in band["images"]]
+    images = [image.copy() for image in band.images]
     for image in images:
         image.calc = emt
     check = NEB(images, climb=True, allow_shared_calculator=True, method="aseneb")  # the band's own forces, again
-    assert band["converged"] and band_fmax_eV_A(check) == pytest.approx(band["fmax_eV_A"], abs=1e-6)
-    assert band["fmax_eV_A"] <= fmax
-    climbing = int(np.argmax(band["energies_eV"]))
+    assert band.converged and band_fmax_eV_A(check) == pytest.approx(band.fmax_eV_A, abs=1e-6)
+    assert band.fmax_eV_A <= fmax
+    climbing = int(np.argmax(band.energies_eV))
     assert np.sqrt((emt.get_forces(images[climbing]) ** 2).sum(axis=1)).max() < 10 * fmax + 0.05  # at the saddle
 
 

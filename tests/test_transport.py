@@ -1,9 +1,11 @@
+import json
+
 import numpy as np
 import pytest
 from ase import Atoms
 from ase.units import kB
 
-from toolkit.transport import (NotDiffusiveWarning, arrhenius_fit, conductivity_from_arrhenius,
+from toolkit.transport import (ArrheniusFit, Diffusion, NotDiffusiveWarning, arrhenius_fit, conductivity_from_arrhenius,
                                diffusion_coefficient, fit_window, msd, unwrapped_positions)
 
 
@@ -27,7 +29,10 @@ def test_unwrapping_recovers_the_continuous_path():
 def test_diffusion_coefficient_of_a_random_walk_is_recovered_with_an_honest_error():
     D = 2e-5
     frames, _ = random_walk_frames(D, 10.0, 2000)
-    value, error = diffusion_coefficient(frames, range(64), dt_fs=10.0, n_blocks=5)
+    result = diffusion_coefficient(frames, range(64), dt_fs=10.0, n_blocks=5)
+    value, error = result
+    assert isinstance(result, Diffusion) and result.to_dict() == {"D_cm2_s": value, "error_cm2_s": error}
+    assert json.loads(json.dumps(result)) == [value, error]  # the [D, error] pair the shipped results hold
     assert error > 0
     assert abs(value - D) < 4 * error and abs(value - D) / D < 0.1
 
@@ -103,9 +108,13 @@ def test_arrhenius_fit_recovers_the_activation_energy():
     t = np.array([500.0, 700.0, 900.0, 1100.0])
     d = 1e-3 * np.exp(-0.35 / (kB * t)) * (1 + 0.02 * rng.normal(size=4))
     fit = arrhenius_fit(t, d, 0.02 * d)
-    assert fit["Ea_eV"] == pytest.approx(0.35, abs=3 * fit["Ea_err_eV"] + 1e-3)
-    assert 0 < fit["Ea_err_eV"] < 0.02
-    assert fit["predict"](700.0) == pytest.approx(d[1], rel=0.05)
+    assert fit.Ea_eV == pytest.approx(0.35, abs=3 * fit.Ea_err_eV + 1e-3)
+    assert 0 < fit.Ea_err_eV < 0.02
+    assert fit.predict(700.0) == pytest.approx(d[1], rel=0.05)
+    relative = [fit.predict_err(t) / fit.predict(t) for t in (700.0, 300.0)]
+    assert relative[0] < relative[1]  # the relative error widens away from the fitted temperatures
+    stored = json.loads(json.dumps(fit.to_dict()))
+    assert ArrheniusFit(**{**stored, "covariance": tuple(map(tuple, stored["covariance"]))}) == fit
     with pytest.raises(ValueError, match="at least two temperatures"):
         arrhenius_fit([300.0], [1e-6], [1e-7])
 

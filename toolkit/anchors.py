@@ -242,11 +242,11 @@ def _hop_images(store: ResultsStore) -> dict:
     relaxed = ls.phases(student, settings.relax_fmax_eV_A / 2, store, progress=False)
     hop = ls.vacancy_hop(ls.supercells(relaxed, settings, student, store)["LiGa (B32)"], student, settings, store)
     dft = load_dft(METHOD, SETTINGS)
-    frames = [hop.band["images"][i].copy() for i in HOP_IMAGES]
+    frames = [hop.band.images[i].copy() for i in HOP_IMAGES]
     energies = [float(dft.get_potential_energy(frame)) for frame in frames]
-    return {"images": list(HOP_IMAGES), "path_A": [float(hop.band["path_A"][i]) for i in HOP_IMAGES],
+    return {"images": list(HOP_IMAGES), "path_A": [float(hop.band.path_A[i]) for i in HOP_IMAGES],
             "path_potential": student.info.as_dict(), "path_settings": settings.to_dict(),
-            "path_energies_eV": [float(hop.band["energies_eV"][i]) for i in HOP_IMAGES],
+            "path_energies_eV": [float(hop.band.energies_eV[i]) for i in HOP_IMAGES],
             "dft_energies_eV": [e - energies[0] for e in energies], "symbols": frames[0].get_chemical_symbols(),
             "cell_A": frames[0].cell.array.tolist(), "positions_A": [f.positions.tolist() for f in frames],
             **_described(dft, frames[0])}

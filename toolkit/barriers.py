@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
@@ -17,18 +18,39 @@ from toolkit.validation import ase_names, check_structure, report_unconverged
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class NEBResult:
+    """A minimum-energy path from :func:`neb_barrier`: ``barrier_eV`` (max E − E_initial), ``reverse_barrier_eV``
+    (max E − E_final), ``energies_eV`` of the images relative to the initial state, ``path_A`` (cumulative image
+    separation, Å), the ``images`` (end states included) and the highest one, ``saddle``; ``converged`` and
+    ``fmax_eV_A``, the largest force on any moving image (:func:`band_fmax_eV_A`)."""
+
+    barrier_eV: float
+    reverse_barrier_eV: float
+    energies_eV: np.ndarray = field(repr=False)
+    path_A: np.ndarray = field(repr=False)
+    images: list[Atoms] = field(repr=False)
+    saddle: Atoms = field(repr=False)
+    converged: bool
+    fmax_eV_A: float
+
+    def to_dict(self) -> dict:
+        """The numbers, JSON-ready (the structures left out)."""
+        return {"barrier_eV": self.barrier_eV, "reverse_barrier_eV": self.reverse_barrier_eV,
+                "energies_eV": [float(e) for e in self.energies_eV], "path_A": [float(x) for x in self.path_A],
+                "converged": self.converged, "fmax_eV_A": self.fmax_eV_A}
+
+
 @ase_names(fmax="fmax_eV_A", steps="max_steps")
 def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, climb: bool = True,
                 fmax_eV_A: float = 0.05, max_steps: int = 300, moving=None,
-                store: ResultsStore | None = None, require_converged: bool = False) -> dict:
+                store: ResultsStore | None = None, require_converged: bool = False) -> NEBResult:
     """Minimum-energy path from ``initial`` to ``final`` (both relaxed, same atom order).
 
     ``n_images`` intermediate images are interpolated with IDPP and optimised with ASE's
     adaptive ODE NEB optimiser (climbing image on by default); on a 41-atom perovskite it
     needed ~70 force calls where FIRE needed ~900 for the same fmax. ``moving`` restricts the atoms allowed to move (the
-    rest are fixed), e.g. only the proton on a frozen lattice. Returns ``barrier_eV``
-    (max E − E_initial), ``reverse_barrier_eV``, ``energies_eV`` (relative to the
-    initial state), ``path_A`` (cumulative image separation), ``images``, ``converged`` and ``fmax_eV_A``, the
+    rest are fixed), e.g. only the proton on a frozen lattice. Returns an :class:`NEBResult`. Its ``fmax_eV_A`` is the
     largest force on any moving image, the climbing one included (:func:`band_fmax_eV_A`), which is what the
     optimiser (:class:`WholeBandOptimizer`) brings below ``fmax_eV_A``. A band still above it after ``max_steps``
     is stored as unconverged; with ``require_converged`` it raises
@@ -87,9 +109,9 @@ def neb_barrier(initial: Atoms, final: Atoms, potential, n_images: int = 5, clim
         image = initial.copy()
         image.positions = positions
         images.append(image)
-    return {"barrier_eV": float(energies.max()), "reverse_barrier_eV": float(energies.max() - energies[-1]),
-            "energies_eV": energies, "path_A": np.asarray(data["path_A"]), "images": images,
-            "saddle": top, "converged": bool(data["converged"]), "fmax_eV_A": float(data["fmax_eV_A"])}
+    return NEBResult(barrier_eV=float(energies.max()), reverse_barrier_eV=float(energies.max() - energies[-1]),
+                     energies_eV=energies, path_A=np.asarray(data["path_A"]), images=images, saddle=top,
+                     converged=bool(data["converged"]), fmax_eV_A=float(data["fmax_eV_A"]))
 
 
 class WholeBandOptimizer(NEBOptimizer):

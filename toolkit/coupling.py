@@ -47,7 +47,7 @@ def barrier_vs_amplitude(reference: Atoms, initial: Atoms, final: Atoms, mode_A:
                       max_steps=max_steps, relax_cell=False, store=store) for state in (initial, final)]
         band = neb_barrier(ends[0], ends[1], potential, n_images=n_images, fmax_eV_A=fmax_eV_A,
                            max_steps=max_steps, moving=[h_index], store=store)
-        rows.append({"amplitude_A": float(q), "barrier_eV": band["barrier_eV"],
+        rows.append({"amplitude_A": float(q), "barrier_eV": band.barrier_eV,
                      "d_OO_A": float(lattice.get_distance(donor, acceptor, mic=True)),
-                     "converged": band["converged"]})
+                     "converged": band.converged})
     return rows

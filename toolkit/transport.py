@@ -8,16 +8,30 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import tidynamics
 from ase import Atoms
 from ase.geometry import find_mic, get_distances
 from ase.units import kB
+from scipy import constants
 
 A2_PER_FS_TO_CM2_PER_S = 0.1  # 1 Å²/fs = 1e-16 cm² / 1e-15 s
-ELEMENTARY_CHARGE_C = 1.602176634e-19
-BOLTZMANN_J_K = 1.380649e-23
+
+
+class Diffusion(NamedTuple):
+    """A diffusion coefficient and its 1σ error, both in cm²/s.
+
+    A named tuple rather than a dataclass so that it unpacks as ``D, error`` and is stored in JSON as the
+    ``[D, error]`` pair the shipped results already hold."""
+
+    D_cm2_s: float
+    error_cm2_s: float
+
+    def to_dict(self) -> dict:
+        return {"D_cm2_s": self.D_cm2_s, "error_cm2_s": self.error_cm2_s}
 
 
 def unwrapped_positions(frames: list[Atoms], indices) -> np.ndarray:
@@ -75,8 +89,8 @@ def _slope_D(positions: np.ndarray, dt_fs: float, first_lag: int, last_lag: int)
 
 
 def block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int = 4,
-                    start_fs: float = 1000.0) -> tuple[float, float]:
-    """``(D, error)`` in cm²/s from unwrapped positions (frames x atoms x 3, Å, ``dt_fs`` apart).
+                    start_fs: float = 1000.0) -> Diffusion:
+    """:class:`Diffusion` ``(D, error)`` in cm²/s from unwrapped positions (frames x atoms x 3, Å, ``dt_fs`` apart).
 
     The trajectory is cut into ``n_blocks`` equal blocks; in each, D is the slope of the
     MSD over lags from ``start_fs`` (or a tenth of the block, if later) to half the block
@@ -101,7 +115,7 @@ def block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int = 4,
     return _block_diffusion(positions, dt_fs, n_blocks, start_fs)
 
 
-def _block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int, start_fs: float) -> tuple[float, float]:
+def _block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int, start_fs: float) -> Diffusion:
     if n_blocks < 2:
         raise ValueError(f"n_blocks = {n_blocks}: the error is the spread between blocks, so at least 2 are needed")
     if len(positions) < 4 * n_blocks:
@@ -113,12 +127,12 @@ def _block_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int, start_f
                       f"vibration still settling (it reads high): use fewer blocks or a longer run (blocks of at "
                       f"least {4 * start_fs / 1000:g} ps)", NotDiffusiveWarning, stacklevel=3)  # the caller of the public function
     values = np.array([_slope_D(block, dt_fs, first, last) for block in np.array_split(positions, n_blocks)])
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n_blocks))
+    return Diffusion(float(values.mean()), float(values.std(ddof=1) / np.sqrt(n_blocks)))
 
 
 def diffusion_coefficient(frames: list[Atoms], indices, dt_fs: float, n_blocks: int = 4,
-                          start_fs: float = 1000.0) -> tuple[float, float]:
-    """``(D, error)`` in cm²/s for atoms ``indices`` of ``frames`` (``dt_fs`` apart), by
+                          start_fs: float = 1000.0) -> Diffusion:
+    """:class:`Diffusion` ``(D, error)`` in cm²/s for atoms ``indices`` of ``frames`` (``dt_fs`` apart), by
     :func:`block_diffusion` of their unwrapped positions (which explains the arguments)."""
     return _block_diffusion(unwrapped_positions(frames, indices), dt_fs, n_blocks, start_fs)
 
@@ -152,8 +166,8 @@ def site_hops(positions_A: np.ndarray, sites_A: np.ndarray, cell, capture_A: flo
     return hops
 
 
-def combine_replicas(values) -> tuple[float, float]:
-    """Mean ``(D, error)`` of independent replicas, each ``(D, error)`` (cm²/s).
+def combine_replicas(values) -> Diffusion:
+    """Mean :class:`Diffusion` ``(D, error)`` of independent replicas, each ``(D, error)`` (cm²/s).
 
     The error is the larger of the replicas' own errors propagated to the mean and the
     standard error of their spread (when there are two or more): the spread catches what
@@ -162,16 +176,40 @@ def combine_replicas(values) -> tuple[float, float]:
     d = np.asarray(values, dtype=float).reshape(-1, 2)
     propagated = np.sqrt(np.sum(d[:, 1] ** 2)) / len(d)
     spread = d[:, 0].std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
-    return float(d[:, 0].mean()), float(max(propagated, spread))
+    return Diffusion(float(d[:, 0].mean()), float(max(propagated, spread)))
 
 
-def arrhenius_fit(temperatures_K, D, D_err) -> dict:
-    """Weighted fit of ln D = ln D0 − Ea / (kB T).
+@dataclass(frozen=True)
+class ArrheniusFit:
+    """ln D = ln D0 − Ea / (kB T), fitted by :func:`arrhenius_fit`: ``Ea_eV`` with its 1σ error, ``D0_cm2_s``, and
+    the covariance of the fitted (slope, intercept) of ln D against 1/(kB T) that :meth:`predict_err` uses."""
 
-    Returns ``Ea_eV``, ``Ea_err_eV``, ``D0_cm2_s``, ``predict(T)`` (D in cm²/s) and
-    ``predict_err(T)`` (its 1σ error in cm²/s, from the fit's covariance: extrapolating far
-    from the fitted temperatures widens it). The weights are 1/σ(ln D)² with σ(ln D) = D_err / D;
-    with two temperatures the covariance comes from those errors alone.
+    Ea_eV: float
+    Ea_err_eV: float
+    D0_cm2_s: float
+    covariance: tuple
+
+    def predict(self, temperature_K):
+        """D (cm²/s) at ``temperature_K`` (a number or an array)."""
+        return self.D0_cm2_s * np.exp(-self.Ea_eV / (kB * np.asarray(temperature_K, dtype=float)))
+
+    def predict_err(self, temperature_K):
+        """1σ error (cm²/s) of :meth:`predict`, from the fit's covariance: it widens far from the fitted
+        temperatures."""
+        u = 1.0 / (kB * np.asarray(temperature_K, dtype=float))
+        cov = np.asarray(self.covariance)
+        return self.predict(temperature_K) * np.sqrt(cov[0, 0] * u**2 + 2 * cov[0, 1] * u + cov[1, 1])
+
+    def to_dict(self) -> dict:
+        return {"Ea_eV": self.Ea_eV, "Ea_err_eV": self.Ea_err_eV, "D0_cm2_s": self.D0_cm2_s,
+                "covariance": [list(row) for row in self.covariance]}
+
+
+def arrhenius_fit(temperatures_K, D, D_err) -> ArrheniusFit:
+    """Weighted fit of ln D = ln D0 − Ea / (kB T) (:class:`ArrheniusFit`).
+
+    The weights are 1/σ(ln D)² with σ(ln D) = D_err / D; with two temperatures the covariance comes from those
+    errors alone.
     """
     t = np.asarray(temperatures_K, dtype=float)
     d = np.asarray(D, dtype=float)
@@ -180,18 +218,9 @@ def arrhenius_fit(temperatures_K, D, D_err) -> dict:
                          f"D = {d.tolist()} cm²/s at T = {t.tolist()} K")
     sigma = np.maximum(np.asarray(D_err, dtype=float) / d, 1e-6)
     x = 1.0 / (kB * t)
-    coeffs, cov = np.polyfit(x, np.log(d), 1, w=1.0 / sigma, cov="unscaled" if len(t) == 2 else True)
-    slope, intercept = coeffs
-
-    def predict(temperature):
-        return np.exp(intercept + slope / (kB * np.asarray(temperature, dtype=float)))
-
-    def predict_err(temperature):
-        u = 1.0 / (kB * np.asarray(temperature, dtype=float))
-        return predict(temperature) * np.sqrt(cov[0, 0] * u**2 + 2 * cov[0, 1] * u + cov[1, 1])
-
-    return {"Ea_eV": float(-slope), "Ea_err_eV": float(np.sqrt(cov[0, 0])), "D0_cm2_s": float(np.exp(intercept)),
-            "predict": predict, "predict_err": predict_err}
+    (slope, intercept), cov = np.polyfit(x, np.log(d), 1, w=1.0 / sigma, cov="unscaled" if len(t) == 2 else True)
+    return ArrheniusFit(Ea_eV=float(-slope), Ea_err_eV=float(np.sqrt(cov[0, 0])), D0_cm2_s=float(np.exp(intercept)),
+                        covariance=tuple(tuple(float(c) for c in row) for row in cov))
 
 
 def nernst_einstein_conductivity_S_cm(D_cm2_s: float, n_carriers: int, volume_A3: float, temperature_K: float,
@@ -203,11 +232,8 @@ def nernst_einstein_conductivity_S_cm(D_cm2_s: float, n_carriers: int, volume_A3
     ions (no cross terms), the usual assumption when only tracer D is converged.
     """
     n_per_cm3 = n_carriers / (volume_A3 * 1e-24)
-    q_C = charge * ELEMENTARY_CHARGE_C
-    return float(n_per_cm3 * q_C**2 * D_cm2_s / (haven_ratio * BOLTZMANN_J_K * temperature_K))
-
-
-FARADAY_C_MOL = 96485.332
+    q_C = charge * constants.e
+    return float(n_per_cm3 * q_C**2 * D_cm2_s / (haven_ratio * constants.k * temperature_K))
 
 
 def diffusion_limited_current_mA_cm2(D_cm2_s: float, delta_c_mol_cm3: float, thickness_um: float) -> float:
@@ -218,7 +244,7 @@ def diffusion_limited_current_mA_cm2(D_cm2_s: float, delta_c_mol_cm3: float, thi
     and L its thickness. A higher current would drain the interface below the phase's
     Li-poor limit (or pile Li up above its Li-rich limit).
     """
-    return 1000.0 * FARADAY_C_MOL * D_cm2_s * delta_c_mol_cm3 / (thickness_um * 1e-4)
+    return 1000.0 * constants.value("Faraday constant") * D_cm2_s * delta_c_mol_cm3 / (thickness_um * 1e-4)
 
 
 def conductivity_from_arrhenius(D_by_temperature: dict[float, tuple[float, float]], n_carriers: int,
@@ -230,7 +256,7 @@ def conductivity_from_arrhenius(D_by_temperature: dict[float, tuple[float, float
     (:func:`arrhenius_fit`), predicts D at ``temperature_K`` with its error, and applies
     Nernst–Einstein (:func:`nernst_einstein_conductivity_S_cm`, same ``haven_ratio``
     assumption). Returns ``Ea_eV``, ``D_cm2_s`` and ``sigma_S_cm``, each ``[value, error]``,
-    and the fit itself under ``fit``.
+    and the :class:`ArrheniusFit` itself under ``fit``.
 
     Raises ValueError where D does not rise with temperature (Ea ≤ 0): extrapolated, such a fit
     gives a D that grows as the glass cools, which short, noisy runs can show but diffusion cannot.
@@ -238,11 +264,11 @@ def conductivity_from_arrhenius(D_by_temperature: dict[float, tuple[float, float
     temperatures = sorted(D_by_temperature)
     values = [D_by_temperature[t][0] for t in temperatures]
     fit = arrhenius_fit(temperatures, values, [D_by_temperature[t][1] for t in temperatures])
-    if fit["Ea_eV"] <= 0:
-        raise ValueError(f"D does not rise with temperature (Ea = {fit['Ea_eV']:.3f} ± {fit['Ea_err_eV']:.3f} eV from "
+    if fit.Ea_eV <= 0:
+        raise ValueError(f"D does not rise with temperature (Ea = {fit.Ea_eV:.3f} ± {fit.Ea_err_eV:.3f} eV from "
                          f"D = {[f'{d:.2e}' for d in values]} cm²/s at T = {temperatures} K), so it cannot be "
                          f"extrapolated to {temperature_K:g} K: the runs are too short or too few to resolve it")
-    d, d_err = float(fit["predict"](temperature_K)), float(fit["predict_err"](temperature_K))
+    d, d_err = float(fit.predict(temperature_K)), float(fit.predict_err(temperature_K))
     sigma = nernst_einstein_conductivity_S_cm(d, n_carriers, volume_A3, temperature_K, charge, haven_ratio)
-    return {"Ea_eV": [fit["Ea_eV"], fit["Ea_err_eV"]], "D_cm2_s": [d, d_err], "sigma_S_cm": [sigma, sigma * d_err / d],
+    return {"Ea_eV": [fit.Ea_eV, fit.Ea_err_eV], "D_cm2_s": [d, d_err], "sigma_S_cm": [sigma, sigma * d_err / d],
             "fit": fit}

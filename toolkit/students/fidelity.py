@@ -83,7 +83,7 @@ def _proton_phonon(potential, store, out: dict, reference=None) -> None:
     final = relax(transfer_final_state(start, h)[0], potential, fmax_eV_A=0.02, relax_cell=False, store=store)
     out["md_start"] = start
     out["transfer_barrier_eV"] = neb_barrier(start, final, potential, n_images=5, fmax_eV_A=0.05,
-                                             store=store)["barrier_eV"]
+                                             store=store).barrier_eV
     md_start = start if reference is None else reference["md_start"]
     out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 10000, 0.5, "H", store)
 
@@ -152,8 +152,8 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
     gamma = np.sort(ph.frequencies_at(phonons))[3:]
     out["freq_Gamma_lowest_optical_THz"], out["freq_Gamma_highest_THz"] = float(gamma[0]), float(gamma[-1])
     for label, band, temperature_K in liga_hops(potential, store, phases):
-        out[f"{label}V_Li_hop_barrier_eV"] = band["barrier_eV"]
-        out[f"D_Li_{temperature_K:.0f}K_V_Li_{label}cm2_s"] = _diffusion(band["images"][0], potential, temperature_K,
+        out[f"{label}V_Li_hop_barrier_eV"] = band.barrier_eV
+        out[f"D_Li_{temperature_K:.0f}K_V_Li_{label}cm2_s"] = _diffusion(band.images[0], potential, temperature_K,
                                                                          1500, 2.0, "Li", store)
 
 

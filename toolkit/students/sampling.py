@@ -171,4 +171,4 @@ def hop_path_frames(potential, store, n: int, rng, kind: str, rattle_A: float = 
     That barrier difference alone makes D at 400 K 2.5 times too small.
     """
     return [deformed(image, np.eye(3), rng, rattle_A, kind)
-            for _, band, _ in liga_hops(potential, store) for image in band["images"] for _ in range(n)]
+            for _, band, _ in liga_hops(potential, store) for image in band.images for _ in range(n)]

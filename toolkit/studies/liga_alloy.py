@@ -31,8 +31,8 @@ from toolkit.md import run_md_many
 from toolkit.progress import progress_bar
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
-from toolkit.transport import (arrhenius_fit, block_diffusion, combine_replicas, diffusion_limited_current_mA_cm2, msd,
-                               site_hops, unwrapped_positions)
+from toolkit.transport import (ArrheniusFit, Diffusion, arrhenius_fit, block_diffusion, combine_replicas,
+                               diffusion_limited_current_mA_cm2, msd, site_hops, unwrapped_positions)
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class VacancyHop:
 
     @property
     def barrier_eV(self) -> float:
-        return self.band["barrier_eV"]
+        return self.band.barrier_eV
 
 
 @dataclass(frozen=True)
@@ -268,18 +268,18 @@ def li_diffusion(runs: list[tuple[VacancyCell, float, int]], potential, settings
     return results
 
 
-def diffusion_table(runs: list[LiDiffusion]) -> dict[float, tuple[float, float]]:
-    """Temperature (K) -> D and its error (cm²/s) over the runs at that temperature
-    (:func:`~toolkit.transport.combine_replicas`)."""
+def diffusion_table(runs: list[LiDiffusion]) -> dict[float, Diffusion]:
+    """Temperature (K) -> :class:`~toolkit.transport.Diffusion` (D and its error, cm²/s) over the runs at that
+    temperature (:func:`~toolkit.transport.combine_replicas`)."""
     temperatures = sorted({r.temperature_K for r in runs})
     return {t: combine_replicas([(r.D_cm2_s, r.D_err_cm2_s) for r in runs if r.temperature_K == t])
             for t in temperatures}
 
 
-def arrhenius(runs: list[LiDiffusion]) -> dict:
+def arrhenius(runs: list[LiDiffusion]) -> ArrheniusFit:
     """:func:`~toolkit.transport.arrhenius_fit` of :func:`diffusion_table` (needs two temperatures or more)."""
     table = diffusion_table(runs)
-    return arrhenius_fit(list(table), [d for d, _ in table.values()], [e for _, e in table.values()])
+    return arrhenius_fit(list(table), *zip(*table.values()))
 
 
 def diffusion_limited_current(b32: Atoms, x_range, d_300_cm2_s: float, thickness_um: float) -> dict:
@@ -314,7 +314,7 @@ class LigaResult:
     @property
     def current(self) -> dict:
         """:func:`diffusion_limited_current` with the alloy's D at 300 K from its Arrhenius fit."""
-        d_300 = float(arrhenius(self.diffusion["LiGa (B32)"])["predict"](300.0))
+        d_300 = float(arrhenius(self.diffusion["LiGa (B32)"]).predict(300.0))
         return diffusion_limited_current(self.phases["LiGa (B32)"], self.solution.x_range, d_300,
                                          self.settings.layer_thickness_um)
 
@@ -340,7 +340,7 @@ class LigaResult:
             "D_Li_cm2_s": {system: {f"{t:g}": list(v) for t, v in diffusion_table(runs).items()}
                            for system, runs in self.diffusion.items()},
             "Li_hops": {system: {f"{r.temperature_K:g}": r.hops for r in runs} for system, runs in self.diffusion.items()},
-            "Ea_eV": {system: [fit["Ea_eV"], fit["Ea_err_eV"]] for system, fit in fits.items()},
+            "Ea_eV": {system: [fit.Ea_eV, fit.Ea_err_eV] for system, fit in fits.items()},
             "D_300K_alloy_cm2_s": current["D_300K_cm2_s"],
             "diffusion_limited_current_mA_cm2": current["current_mA_cm2"],
             "current_model": f"j = F D(300 K) dc / L, L = {current['thickness_um']} um, dc from the single-phase range",

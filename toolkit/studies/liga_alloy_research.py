@@ -43,9 +43,9 @@ def research_hop(potential, settings: dict, system: str) -> dict:
     s, store = LigaSettings(**settings), ResultsStore()
     hop = vacancy_hop(_own_cells(potential, s, store)[system], potential, s, store)
     band = hop.band
-    return {"system": system, "n_atoms": len(hop.start), "barrier_eV": band["barrier_eV"],
-            "fmax_eV_A": band["fmax_eV_A"], "converged": band["converged"], "path_A": band["path_A"],
-            "energies_eV": band["energies_eV"]}
+    return {"system": system, "n_atoms": len(hop.start), "barrier_eV": band.barrier_eV,
+            "fmax_eV_A": band.fmax_eV_A, "converged": band.converged, "path_A": band.path_A,
+            "energies_eV": band.energies_eV}
 
 
 def research_md(potential, settings: dict, system: str, temperature_K: float, seed: int) -> dict:
@@ -131,8 +131,8 @@ def research_result(records: dict[str, dict]) -> dict:
                                for t, (d, err) in diffusion_table(replicas).items()}
         if len(by_t) >= 2:
             fit = arrhenius(replicas)
-            out["arrhenius"][system] = {"Ea_eV": fit["Ea_eV"], "Ea_err_eV": fit["Ea_err_eV"],
-                                        "D_300K_cm2_s": [float(fit["predict"](300.0)), float(fit["predict_err"](300.0))]}
+            out["arrhenius"][system] = {"Ea_eV": fit.Ea_eV, "Ea_err_eV": fit.Ea_err_eV,
+                                        "D_300K_cm2_s": [float(fit.predict(300.0)), float(fit.predict_err(300.0))]}
     metal = out["D_Li"].get("Li (bcc)", {}).get(300.0)
     if metal and "solid_solution" in out:
         out["D_Li_metal_equilibrium_cm2_s"] = at_equilibrium(metal["D_cm2_s"], metal["D_err_cm2_s"],
@@ -203,7 +203,7 @@ def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
         sites = quick.hops["Li (bcc)"].start.get_chemical_symbols().count("Li") + 1
         quick_metal = [v * 10 ** ev_shift for v in at_equilibrium(d, err, 1 / sites, quick.solution.li_vacancy_in_li_eV)]
         fit = arrhenius(quick.diffusion["LiGa (B32)"])
-        quick_ratio = _log_ratio((float(fit["predict"](300.0)), float(fit["predict_err"](300.0))), quick_metal)
+        quick_ratio = _log_ratio((float(fit.predict(300.0)), float(fit.predict_err(300.0))), quick_metal)
     alloy = research.get("D_Li", {}).get("LiGa (B32)", {}).get(300.0)
     metal = research.get("D_Li_metal_equilibrium_cm2_s")
     research_shift = 0.0

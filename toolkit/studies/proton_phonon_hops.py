@@ -27,7 +27,7 @@ from toolkit.progress import progress_bar
 from toolkit.protons import host_oxygen, proton_jumps, rotation_final_state, transfer_final_state
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
-from toolkit.transport import arrhenius_fit, diffusion_coefficient
+from toolkit.transport import ArrheniusFit, arrhenius_fit, diffusion_coefficient
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,11 @@ class ProtonBarriers:
     transfers: dict = field(repr=False)
 
     def barrier_eV(self, kind: str, where: str = "near Y") -> float:
-        return float(self.paths[(kind, where)]["barrier_eV"])
+        return float(self.paths[(kind, where)].barrier_eV)
 
     def to_dict(self) -> dict:
-        return {"barriers_eV": {f"{k} {w}": b["barrier_eV"] for (k, w), b in self.paths.items()},
-                "neb_converged": {f"{k} {w}": b["converged"] for (k, w), b in self.paths.items()}}
+        return {"barriers_eV": {f"{k} {w}": b.barrier_eV for (k, w), b in self.paths.items()},
+                "neb_converged": {f"{k} {w}": b.converged for (k, w), b in self.paths.items()}}
 
 
 def proton_barriers(y_cell: Atoms, sites: list[dict], potential, relax_fmax_eV_A: float, n_images: int,
@@ -153,7 +153,7 @@ def coupling(barriers: ProtonBarriers, phonon, doped: Atoms, potential, amplitud
     start, final, donor, acceptor = barriers.transfers["near Y"]
     h = len(doped) - 1
     mode = coupling_mode(phonon, doped, donor, acceptor, h)
-    rows = barrier_vs_amplitude(barriers.paths[("transfer", "near Y")]["saddle"], start, final, mode.displacements_A,
+    rows = barrier_vs_amplitude(barriers.paths[("transfer", "near Y")].saddle, start, final, mode.displacements_A,
                                 list(amplitudes_A), potential, h, donor, acceptor, n_images=n_images,
                                 fmax_eV_A=fmax_eV_A, max_steps=max_steps, store=store)
     return Coupling(mode, rows, coupling_slope([r["amplitude_A"] for r in rows], [r["barrier_eV"] for r in rows]))
@@ -170,13 +170,13 @@ class ProtonMD:
     d_OO_A: list[float] = field(repr=False)
     d_OO_at_hops_A: list[float]
     diffusion: dict
-    fit: dict | None
+    fit: ArrheniusFit | None
 
     def to_dict(self) -> dict:
         return {"md_proton_hops": {str(t): len(run["jumps"]) for t, run in self.runs.items()},
                 "md_d_OO_at_hops_A": list(self.d_OO_at_hops_A),
                 "D_H_cm2_s": {str(t): list(v) for t, v in self.diffusion.items()},
-                "Ea_H_eV": [self.fit["Ea_eV"], self.fit["Ea_err_eV"]] if self.fit else None}
+                "Ea_H_eV": [self.fit.Ea_eV, self.fit.Ea_err_eV] if self.fit else None}
 
 
 def proton_md(doped: Atoms, potential, temperatures_K, n_steps: int, timestep_fs: float, sample_every: int,
@@ -201,5 +201,5 @@ def proton_md(doped: Atoms, potential, temperatures_K, n_steps: int, timestep_fs
     diffusion, fit = {}, None
     if len(runs) >= 2:
         diffusion = {t: diffusion_coefficient(run["frames"], [h], dt_sample) for t, run in runs.items()}
-        fit = arrhenius_fit(list(diffusion), [v[0] for v in diffusion.values()], [v[1] for v in diffusion.values()])
+        fit = arrhenius_fit(list(diffusion), *zip(*diffusion.values()))
     return ProtonMD(runs, [float(d) for d in d_oo], [float(d) for d in d_oo_hops], diffusion, fit)

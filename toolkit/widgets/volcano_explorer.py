@@ -54,8 +54,8 @@ class VolcanoExplorer(SliderPanel):
             ax_a.errorbar(1000 / temperatures, values[:, 0], yerr=values[:, 1], fmt="o", c="C1")
             if entry["arrhenius"] is not None:
                 grid = np.linspace(300, temperatures.max(), 40)
-                ax_a.plot(1000 / grid, entry["arrhenius"]["predict"](grid), "--", c="C1",
-                          label=f"E$_a$ = {entry['arrhenius']['Ea_eV']:.2f} ± {entry['arrhenius']['Ea_err_eV']:.2f} eV")
+                ax_a.plot(1000 / grid, entry["arrhenius"].predict(grid), "--", c="C1",
+                          label=f"E$_a$ = {entry['arrhenius'].Ea_eV:.2f} ± {entry['arrhenius'].Ea_err_eV:.2f} eV")
                 ax_a.legend(fontsize=7)
             ax_a.set_yscale("log")
             ax_a.set_xlabel("1000 / T (1/K)")
