@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 
 def _info() -> int:
@@ -56,7 +57,8 @@ def _anchors(args) -> int:
 
     from toolkit.anchors import ANCHOR_DIR, run_campaign
 
-    written = run_campaign(args.study, Path(args.out) if args.out else ANCHOR_DIR, only=args.only)
+    written = run_campaign(args.study, Path(args.out) if args.out else ANCHOR_DIR, only=args.only,
+                           on_point=partial(_commit, command="anchors", what="DFT point") if args.commit else None)
     print(f"toolkit: {len(written)} new anchor point(s) for {args.study}; nothing left to compute")
     return 0
 
@@ -66,7 +68,7 @@ CAMPAIGNS = {"liga-alloy": "toolkit.studies.liga_alloy_research",
              "proton-phonon": "toolkit.studies.proton_phonon_research"}
 
 
-def _commit(path) -> None:
+def _commit(path, command: str = "reproduce", what: str = "research point") -> None:
     """Commit one finished point file to git, alone (other staged changes stay staged)."""
     import subprocess
     import time
@@ -74,7 +76,7 @@ def _commit(path) -> None:
     for attempt in range(3):  # another git command may hold the index lock for a moment
         added = subprocess.run(["git", "add", str(path)], capture_output=True, text=True)
         done = added.returncode == 0 and subprocess.run(
-            ["git", "commit", "-q", "-m", f"reproduce: research point {path.stem}", "--", str(path)],
+            ["git", "commit", "-q", "-m", f"{command}: {what} {path.stem}", "--", str(path)],
             capture_output=True, text=True).returncode == 0
         if done:
             return
@@ -233,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     anchors.add_argument("study", help="liga-alloy")
     anchors.add_argument("--only", nargs="*", default=None, help="compute only these points")
     anchors.add_argument("--out", default=None, help="folder of <study>/<point>.json (default: the package's)")
+    anchors.add_argument("--commit", action="store_true", help="git-commit each point's file as it is written")
     store = sub.add_parser("store", help="show the results store, or empty it")
     store.add_argument("action", choices=["info", "clear"])
     store.add_argument("--task", default=None, help="for clear: only this task's results (e.g. md, neb, relax)")

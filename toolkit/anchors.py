@@ -38,6 +38,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -45,9 +46,10 @@ import numpy as np
 from ase import Atoms
 
 from toolkit import defects, liga, perovskite
+from toolkit.campaign import compute_in_order, read_points
 from toolkit.dft import DFTSettings, load_dft, setup_hashes
 from toolkit.phonons import displaced, mode_energy_profile
-from toolkit.provenance import package_versions, write_json_atomic
+from toolkit.provenance import package_versions
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
 
@@ -317,33 +319,30 @@ def point_path(study: str, point: str, root: Path = ANCHOR_DIR) -> Path:
 
 
 def run_campaign(study: str, root: Path = ANCHOR_DIR, store: ResultsStore | None = None,
-                 only: list[str] | None = None) -> list[Path]:
-    """Compute every point of ``study``'s campaign (or those named in ``only``) that ``root`` lacks, each
-    written as soon as it is done; returns the paths written now."""
-    store = store if store is not None else ResultsStore()
-    written = []
-    points = campaign(study, store, root)
+                 only: list[str] | None = None, on_point: Callable[[Path], None] | None = None) -> list[Path]:
+    """Compute every point of ``study``'s campaign (or those named in ``only``) that ``root`` lacks, in order, each
+    written as soon as it is done (then ``on_point(path)``: to commit it, say); returns the paths written now."""
+    points = campaign(study, store if store is not None else ResultsStore(), root)
     unknown = sorted(set(only or ()) - set(points))
     if unknown:
         raise ValueError(f"unknown points {unknown}; {study} has {', '.join(points)}")
-    for name, compute in points.items():
-        path = point_path(study, name, root)
-        if path.is_file() or (only and name not in only):
-            continue
-        started = time.time()
-        log.info(f"anchors {study}: {name} ...")
-        record = compute()
-        record["provenance"] = {"versions": package_versions(), "wall_time_s": round(time.time() - started, 1),
-                                "command": f"python -m toolkit anchors {study}",
-                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        written.append(write_json_atomic(path, record))
-        log.info(f"anchors {study}: {name} done in {record['provenance']['wall_time_s']:.0f} s -> {path}")
-    return written
+    chosen = {name: partial(_with_provenance, study, compute) for name, compute in points.items()
+              if not only or name in only}
+    return compute_in_order(root / study, chosen, f"anchors {study}", on_point=on_point)
+
+
+def _with_provenance(study: str, compute: Callable[[], dict]) -> dict:
+    started = time.time()
+    record = compute()
+    record["provenance"] = {"versions": package_versions(), "wall_time_s": round(time.time() - started, 1),
+                            "command": f"python -m toolkit anchors {study}",
+                            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return record
 
 
 def load_points(study: str, root: Path = ANCHOR_DIR) -> dict[str, dict]:
     """Every anchor point of ``study`` on disk, by name."""
-    return {path.stem: json.loads(path.read_text()) for path in sorted((root / study).glob("*.json"))}
+    return read_points(root / study)
 
 
 def liga_formation_energy(points: dict[str, dict]) -> float | None:

@@ -11,15 +11,19 @@ recomputed. Points run on a Dask cluster (:func:`toolkit.sweeps.connect`) or, wi
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from toolkit.progress import progress_bar
 from toolkit.provenance import provenance, write_json_atomic
 from toolkit.sweeps import REFERENCE_DIR, task_name, worker_potential
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,16 @@ def campaign_dir(study: str) -> Path:
     return REFERENCE_DIR / study
 
 
+def read_points(folder: Path) -> dict[str, dict]:
+    """Every point file in ``folder``: name -> record (none where the folder does not exist yet)."""
+    if not folder.is_dir():
+        return {}
+    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+
+
 def finished(study: str) -> dict[str, dict]:
     """The committed points of ``study``: name -> record (``result`` and ``provenance``)."""
-    folder = campaign_dir(study)
-    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+    return read_points(campaign_dir(study))
 
 
 def missing(study: str, points: list[Point]) -> list[Point]:
@@ -78,46 +88,70 @@ def run_point(point: Point, torch_threads: int | None = None) -> dict:
     return {"point": point.name, "result": result, "provenance": record}
 
 
+def compute_in_order(folder: Path, computations: dict[str, Callable[[], dict]], desc: str, progress: bool = True,
+                     on_point: Callable[[Path], None] | None = None) -> list[Path]:
+    """Run, one after another, each of ``computations`` (point name -> a function returning its record) whose file
+    ``folder/<name>.json`` does not exist yet, writing each file as it finishes and then calling ``on_point(path)``
+    (to commit it, say). Returns the paths written. A point that fails is reported and the others go on (one that
+    needs it fails in turn, saying what it misses); the errors are raised at the end, naming every failed point.
+    This is the resume loop of research campaigns (:func:`run_campaign`) and DFT anchor campaigns
+    (:func:`toolkit.anchors.run_campaign`)."""
+    done = set(read_points(folder))
+    todo = [name for name in computations if name not in done]
+    written, failures = [], {}
+    with progress_bar(total=len(computations), initial=len(computations) - len(todo), desc=desc,
+                      disable=not progress) as bar:
+        for name in todo:
+            started = time.time()
+            try:
+                written.append(_write(folder, name, computations[name](), on_point))
+                log.info(f"{desc}: {name} done in {time.time() - started:.0f} s")
+            except Exception as error:  # noqa: BLE001 - reported below with the point's name
+                failures[name] = error
+            bar.update()
+    _raise_failures(desc, failures, len(todo))
+    return written
+
+
+def _write(folder: Path, name: str, record: dict, on_point: Callable[[Path], None] | None) -> Path:
+    path = write_json_atomic(folder / f"{name}.json", record)
+    if on_point is not None:
+        on_point(path)
+    return path
+
+
+def _raise_failures(desc: str, failures: dict[str, Exception], attempted: int) -> None:
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {attempted} points failed in {desc}: "
+                           + "; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in failures.items()))
+
+
 def run_campaign(study: str, points: list[Point], client=None, torch_threads: int | None = None,
                  progress: bool = True, on_point: Callable[[Path], None] | None = None) -> list[Path]:
     """Compute the points of ``points`` that ``study`` has not committed and write each to its file as it finishes.
 
     ``client``: a ``distributed.Client`` (points run in parallel, in campaign order as far as workers allow) or
-    None (one after another here). ``on_point(path)`` is called after each file is written (to commit it, say).
-    Returns the paths written. A point that fails is reported and the others go on; the error is raised at the
-    end, naming every failed point."""
+    None (one after another here, :func:`compute_in_order`). ``on_point(path)`` is called after each file is
+    written (to commit it, say). Returns the paths written. A point that fails is reported and the others go on;
+    the error is raised at the end, naming every failed point."""
+    folder = campaign_dir(study)
+    if client is None:
+        return compute_in_order(folder, {point.name: partial(run_point, point, torch_threads) for point in points},
+                                f"reproduce {study}", progress, on_point)
+    from distributed import as_completed
+
     todo = missing(study, points)
     written, failures = [], {}
-    folder = campaign_dir(study)
-
-    def done(point: Point, record: dict) -> None:
-        path = write_json_atomic(folder / f"{point.name}.json", record)
-        written.append(path)
-        if on_point is not None:
-            on_point(path)
-
     with progress_bar(total=len(points), initial=len(points) - len(todo), desc=f"reproduce {study}",
                       disable=not progress) as bar:
-        if client is None:
-            for point in todo:
-                try:
-                    done(point, run_point(point, torch_threads))
-                except Exception as error:  # noqa: BLE001 - reported below with the point's name
-                    failures[point.name] = error
-                bar.update()
-        else:
-            from distributed import as_completed
-
-            futures = {client.submit(run_point, point, torch_threads, key=f"{study}-{point.name}",
-                                     priority=-k, pure=False): point for k, point in enumerate(todo)}
-            for future in as_completed(futures):
-                point = futures[future]
-                try:
-                    done(point, future.result())
-                except Exception as error:  # noqa: BLE001
-                    failures[point.name] = error
-                bar.update()
-    if failures:
-        raise RuntimeError(f"{len(failures)} of {len(todo)} points of {study} failed: "
-                           + "; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in failures.items()))
+        futures = {client.submit(run_point, point, torch_threads, key=f"{study}-{point.name}",
+                                 priority=-k, pure=False): point for k, point in enumerate(todo)}
+        for future in as_completed(futures):
+            point = futures[future]
+            try:
+                written.append(_write(folder, point.name, future.result(), on_point))
+            except Exception as error:  # noqa: BLE001 - reported at the end with the point's name
+                failures[point.name] = error
+            bar.update()
+    _raise_failures(f"reproduce {study}", failures, len(todo))
     return written
