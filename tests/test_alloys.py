@@ -88,3 +88,19 @@ def test_defect_formation_energy_bookkeeping():
 def test_diffusion_limited_current():
     # 1e-8 cm²/s, 0.01 mol/cm³ across 10 µm: 96485 * 1e-8 * 0.01 / 1e-3 A/cm² = 9.65 mA/cm²
     assert diffusion_limited_current_mA_cm2(1e-8, 0.01, 10.0) == pytest.approx(9.6485, rel=1e-4)
+
+
+def test_settled_D_fits_the_MSD_past_the_vibrational_rise():
+    """An MSD that rises by 0.3 Å² of vibration in the first 0.5 ps, then grows as 6 D t: the check reads D where a
+    fit from 0.1 ps reads it high, and a run too short to reach 1 ps of lag is refused."""
+    from toolkit.studies.liga_alloy import LiDiffusion
+
+    lags = np.geomspace(0.02, 3.6, 40)
+    d_cm2_s = 1e-6
+    curve = 0.3 * (1 - np.exp(-lags / 0.15)) + 6 * d_cm2_s * 1e4 * lags  # 1 cm²/s = 1e4 Å²/ps
+    run = LiDiffusion(300.0, 0, 0.0, 0.0, 0, 18.0, 20.0, None, lags.tolist(), curve.tolist())
+    assert run.settled_D_cm2_s() == pytest.approx(d_cm2_s, rel=0.02)
+    assert run.settled_D_cm2_s(start_ps=0.1) > 1.3 * d_cm2_s
+    short = LiDiffusion.from_dict({**run.to_dict(), "msd_lag_ps": lags[:20].tolist(), "msd_A2": curve[:20].tolist()})
+    with pytest.raises(ValueError, match="too short to fit from 1.0 ps"):
+        short.settled_D_cm2_s()

@@ -34,7 +34,7 @@ def li_energy(potential, a_A: float) -> dict:
 
 def test_points_are_files_with_provenance_and_a_failure_is_named(folder):
     points = [Point(f"li-{a}", li_energy, lr.STUDENT, {"a_A": a}) for a in (3.3, 1.0, 3.5)]
-    with pytest.raises(RuntimeError, match=r"1 of 3 points of toy failed: li-1.0: ValueError: a = 1.0 Å"):
+    with pytest.raises(RuntimeError, match=r"1 of 3 points failed in reproduce toy: li-1.0: ValueError: a = 1.0 Å"):
         run_campaign("toy", points)
     written = sorted(p.name for p in (folder / "toy").iterdir())
     assert written == ["li-3.3.json", "li-3.5.json"]  # the failure cost the other points nothing
@@ -64,6 +64,7 @@ def test_study_three_points_resume_and_assemble_into_its_claims(folder, capsys):
     row = research["D_Li"]["LiGa (B32)"][600.0]
     assert row["replicas"] == 1 and row["D_cm2_s"] > 0 and row["D_err_cm2_s"] > 0 and row["hops"] >= 0
     assert row["vacancy_fraction"] == pytest.approx(1 / 16)
+    assert row["D_from_1ps_cm2_s"] is None  # 0.7 ps of run: no MSD past 1 ps to check the block D with
     assert "arrhenius" in research and not research["arrhenius"]  # one temperature: no fit yet
     record = json.loads((folder / "liga-alloy" / "md-LiGa-B32-600K-seed0-student-liga-alloy.json").read_text())
     assert record["provenance"]["seeds"] == {"md": 0}

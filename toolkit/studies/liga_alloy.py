@@ -26,13 +26,13 @@ from ase.units import kB
 
 from toolkit import defects, liga
 from toolkit import thermodynamics as td
-from toolkit.barriers import neb_barrier
+from toolkit.barriers import NEBResult, neb_barrier
 from toolkit.md import run_md_many
 from toolkit.progress import progress_bar
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
-from toolkit.transport import (ArrheniusFit, Diffusion, arrhenius_fit, block_diffusion, combine_replicas,
-                               diffusion_limited_current_mA_cm2, msd, site_hops, unwrapped_positions)
+from toolkit.transport import (A2_PER_FS_TO_CM2_PER_S, ArrheniusFit, Diffusion, arrhenius_fit, block_diffusion,
+                               combine_replicas, diffusion_limited_current_mA_cm2, msd, site_hops, unwrapped_positions)
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class VacancyHop:
     start: Atoms
     end: Atoms
     mover: int
-    band: dict = field(repr=False)
+    band: NEBResult = field(repr=False)
 
     @property
     def barrier_eV(self) -> float:
@@ -236,6 +236,17 @@ class LiDiffusion:
     def to_dict(self) -> dict:
         """The run's numbers, without its positions (JSON-ready)."""
         return {k: v for k, v in asdict(self).items() if k != "positions_A"}
+
+    def settled_D_cm2_s(self, start_ps: float = 1.0) -> float:
+        """D (cm²/s) from the slope of the stored MSD (the whole run's, to a block's length of lag) over lags from
+        ``start_ps`` on, past the rise of the vibrational MSD. A check on the block D where the blocks are too short
+        to start their fits there (:class:`~toolkit.transport.NotDiffusiveWarning`); it has no error bar."""
+        lags, curve = np.asarray(self.msd_lag_ps), np.asarray(self.msd_A2)
+        late = lags >= start_ps
+        if late.sum() < 3:
+            raise ValueError(f"the stored MSD reaches {lags.max():.2f} ps of lag: too short to fit from {start_ps} ps")
+        slope_A2_fs = np.polyfit(lags[late], curve[late], 1)[0] / 1000.0
+        return float(slope_A2_fs / 6 * A2_PER_FS_TO_CM2_PER_S)
 
     @classmethod
     def from_dict(cls, record: dict) -> "LiDiffusion":

@@ -97,7 +97,10 @@ def research_result(records: dict[str, dict]) -> dict:
     - ``solid_solution``: the teacher's single-phase range, voltage across it and the vacancy in bcc Li;
     - ``barrier_eV``: potential -> system -> the hop's NEB barrier (eV) and its largest force (eV/Å);
     - ``D_Li``: system -> temperature (K) -> D (cm²/s) and error over the student's replicas
-      (:func:`~toolkit.transport.combine_replicas`), their hops and count, at the cells' vacancy fraction;
+      (:func:`~toolkit.transport.combine_replicas`), their hops and count, at the cells' vacancy fraction, and
+      ``D_from_1ps_cm2_s``, the replicas' mean :meth:`~toolkit.studies.liga_alloy.LiDiffusion.settled_D_cm2_s`: the
+      research blocks (3.6 ps) are too short to start their fits past the vibrational rise at 1 ps, so this check
+      says how much that reads D high;
     - ``arrhenius``: system -> ``Ea_eV`` and error and ``D_300K_cm2_s`` (where two or more temperatures are done);
     - ``D_Li_metal_equilibrium_cm2_s``: Li metal's self-diffusion at 300 K with its equilibrium vacancy fraction
       exp(−E_v / k_B T) instead of the cell's (E_v from the teacher, formation entropy left out);
@@ -127,7 +130,8 @@ def research_result(records: dict[str, dict]) -> dict:
         out["D_Li"][system] = {t: {"D_cm2_s": d, "D_err_cm2_s": err, "replicas": len(by_t[t]),
                                    "hops": sum(x["hops"] for x in by_t[t]),
                                    "vacancy_fraction": by_t[t][0]["vacancy_fraction"],
-                                   "ps": sum(x["duration_ps"] for x in by_t[t])}
+                                   "ps": sum(x["duration_ps"] for x in by_t[t]),
+                                   "D_from_1ps_cm2_s": _settled_D([r for r in replicas if r.temperature_K == t])}
                                for t, (d, err) in diffusion_table(replicas).items()}
         if len(by_t) >= 2:
             fit = arrhenius(replicas)
@@ -144,6 +148,14 @@ def research_result(records: dict[str, dict]) -> dict:
                           if y["seed"] == x["seed"]), None)}
         for system, by_t in runs.get("teacher", {}).items() for t, xs in by_t.items() for x in xs]
     return out
+
+
+def _settled_D(replicas: list[LiDiffusion]) -> float | None:
+    """The replicas' mean D from their MSD past 1 ps (cm²/s), or None for runs too short to have one."""
+    try:
+        return float(np.mean([r.settled_D_cm2_s() for r in replicas]))
+    except ValueError:
+        return None
 
 
 def _log_ratio(a, b) -> tuple[float, float]:
