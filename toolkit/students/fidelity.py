@@ -31,8 +31,9 @@ from toolkit.md import run_md_many
 from toolkit.protons import transfer_final_state
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
-from toolkit.studies import liga_alloy as ls
 from toolkit.studies import oxyhalide_volcano as ov
+from toolkit.studies import proton_phonon as pp
+from toolkit.students.samplers import liga_hops, liga_phases
 from toolkit.transport import combine_replicas, diffusion_coefficient
 from toolkit.validation import MDExplosionError, NonFiniteForcesError, StructureError, check_structure
 
@@ -69,21 +70,23 @@ def _diffusion(atoms, potential, temperature_K: float, n_steps: int, timestep_fs
 
 
 def _proton_phonon(potential, store, out: dict, reference=None) -> None:
-    host = relax(pv.basno3(), potential, fmax_eV_A=0.002, store=store)
-    a = out["lattice_A"] = float(host.cell.lengths()[0])
-    phonons = ph.compute_phonons(host, potential, supercell=(2, 2, 2), store=store, progress=False)
-    lowest = ph.lowest_frequencies(phonons)
-    out["freq_Gamma_optical_THz"] = ph.softest_optical_mode(phonons)[1]
-    out.update({f"freq_{q}_THz": lowest[q] for q in ("X", "M", "R")})
-    y_cell = relax(pv.y_doped(pv.basno3(a), np.eye(3, dtype=int) * 2), potential, fmax_eV_A=0.02, store=store)
+    """The host of study 1's quick run (its own :func:`~toolkit.studies.proton_phonon.host` step) and, in its
+    lattice, a proton's transfer far from Y in the 12.5 % cell, at the quick settings' tolerances."""
+    settings = pp.ProtonSettings.quick()
+    host = pp.host(potential, settings.host_supercell, settings.phonon_displacement_A, store, progress=False)
+    a = out["lattice_A"] = host.lattice_A
+    out["freq_Gamma_optical_THz"] = ph.softest_optical_mode(host.phonons)[1]
+    out.update({f"freq_{q}_THz": host.lowest_THz[q] for q in ("X", "M", "R")})
+    fmax = settings.relax_fmax_eV_A
+    y_cell = relax(pv.y_doped(pv.basno3(a), np.eye(3, dtype=int) * 2), potential, fmax_eV_A=fmax, store=store)
     far = max(pv.distinct_proton_sites(y_cell), key=lambda s: s["d_Y_A"])
-    start = relax(pv.add_proton(y_cell, far["o_index"], far["direction"]), potential, fmax_eV_A=0.02,
+    start = relax(pv.add_proton(y_cell, far["o_index"], far["direction"]), potential, fmax_eV_A=fmax,
                   relax_cell=False, store=store)
     h = len(start) - 1
-    final = relax(transfer_final_state(start, h)[0], potential, fmax_eV_A=0.02, relax_cell=False, store=store)
+    final = relax(transfer_final_state(start, h)[0], potential, fmax_eV_A=fmax, relax_cell=False, store=store)
     out["md_start"] = start
-    out["transfer_barrier_eV"] = neb_barrier(start, final, potential, n_images=5, fmax_eV_A=0.05,
-                                             store=store).barrier_eV
+    out["transfer_barrier_eV"] = neb_barrier(start, final, potential, n_images=settings.neb_images,
+                                             fmax_eV_A=settings.neb_fmax_eV_A, store=store).barrier_eV
     md_start = start if reference is None else reference["md_start"]
     out["D_H_1200K_cm2_s"] = _diffusion(md_start, potential, 1200.0, 10000, 0.5, "H", store)
 
@@ -130,16 +133,6 @@ def _oxyhalide_volcano(potential, store, out: dict, reference=None) -> None:
     out["D_Li_1000K_cm2_s"] = combine_replicas([row["result"]["D_Li_cm2_s"]["1000"] for row in rows])
 
 
-def liga_phases(potential, store: ResultsStore | None = None) -> tuple[dict, dict]:
-    """``(phases, lattices)``: the LiGa study's phases relaxed by ``potential`` (cell included, to 0.005 eV/Å),
-    and the card's lattice parameters from them (Å): ``lattice_B32_A``, ``lattice_bcc_Li_A``,
-    ``lattice_alpha_Ga_a_A``."""
-    phases = ls.phases(potential, 0.005, store, progress=False)
-    lattices = {f"lattice_{label}_A": float(phases[name].cell.lengths()[0])
-                for label, name in (("B32", "LiGa (B32)"), ("bcc_Li", "Li (bcc)"), ("alpha_Ga_a", "Ga (alpha)"))}
-    return phases, lattices
-
-
 def _liga_alloy(potential, store, out: dict, reference=None) -> None:
     phases, lattices = liga_phases(potential, store)
     energy = {name: atoms.info["relax"]["energy_eV"] / len(atoms) for name, atoms in phases.items()}
@@ -155,20 +148,6 @@ def _liga_alloy(potential, store, out: dict, reference=None) -> None:
         out[f"{label}V_Li_hop_barrier_eV"] = band.barrier_eV
         out[f"D_Li_{temperature_K:.0f}K_V_Li_{label}cm2_s"] = _diffusion(band.images[0], potential, temperature_K,
                                                                          1500, 2.0, "Li", store)
-
-
-def liga_hops(potential, store: ResultsStore | None = None, phases: dict | None = None) -> list[tuple[str, dict, float]]:
-    """The notebook's transport section in its quick-mode cells: a Li vacancy hop in the B32 alloy and, for
-    contrast, in Li metal, through the study's own steps (:func:`toolkit.studies.liga_alloy.supercells` and
-    :func:`~toolkit.studies.liga_alloy.vacancy_hop`, quick settings) in ``potential``'s own relaxed lattices
-    (``phases``: :func:`liga_phases`'s first item), as ``(label, band, temperature_K)``: the card row's prefix,
-    the NEB band (its first image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li,
-    which melts at 454 K)."""
-    phases = phases if phases is not None else liga_phases(potential, store)[0]
-    settings = ls.LigaSettings.quick()
-    hosts = ls.supercells(phases, settings, potential, store)
-    return [(label, ls.vacancy_hop(hosts[name], potential, settings, store).band, temperature_K)
-            for label, name, temperature_K in (("", "LiGa (B32)", 700.0), ("bcc_Li_", "Li (bcc)", 400.0))]
 
 
 #: Structures the teacher's run hands to the student's (so both start alike); not properties.

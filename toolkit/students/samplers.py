@@ -14,10 +14,12 @@ from ase.build import make_supercell
 from toolkit import amorphous as am
 from toolkit import defects, liga
 from toolkit import perovskite as pv
+from toolkit.barriers import NEBResult
 from toolkit.protons import rotation_final_state, transfer_final_state
 from toolkit.store import ResultsStore
+from toolkit.studies import liga_alloy as ls
 from toolkit.students.sampling import (
-    frozen_modes, hop_path_frames, md_frames, path_images, phonon_cells, rattled_and_strained, relaxation_frames,
+    deformed, frozen_modes, md_frames, path_images, phonon_cells, rattled_and_strained, relaxation_frames,
     scaled_count, training_frame, volume_series,
 )
 from toolkit.validation import MDExplosionError, find_overlaps
@@ -212,3 +214,41 @@ HELD_OUT_SEED_OFFSET = 1000
 
 
 HELD_OUT_SCALE = 0.3
+
+
+def liga_phases(potential, store: ResultsStore | None = None) -> tuple[dict, dict]:
+    """``(phases, lattices)``: the LiGa study's phases relaxed by ``potential`` (cell included, to 0.005 eV/Å),
+    and the card's lattice parameters from them (Å): ``lattice_B32_A``, ``lattice_bcc_Li_A``,
+    ``lattice_alpha_Ga_a_A``."""
+    phases = ls.phases(potential, 0.005, store, progress=False)
+    lattices = {f"lattice_{label}_A": float(phases[name].cell.lengths()[0])
+                for label, name in (("B32", "LiGa (B32)"), ("bcc_Li", "Li (bcc)"), ("alpha_Ga_a", "Ga (alpha)"))}
+    return phases, lattices
+
+
+def liga_hops(potential, store: ResultsStore | None = None,
+              phases: dict | None = None) -> list[tuple[str, NEBResult, float]]:
+    """The notebook's transport section in its quick-mode cells: a Li vacancy hop in the B32 alloy and, for
+    contrast, in Li metal, through the study's own steps (:func:`toolkit.studies.liga_alloy.supercells` and
+    :func:`~toolkit.studies.liga_alloy.vacancy_hop`, quick settings) in ``potential``'s own relaxed lattices
+    (``phases``: :func:`liga_phases`'s first item), as ``(label, band, temperature_K)``: the card row's prefix,
+    the NEB band (its first image is the relaxed initial state) and the card's MD temperature (K; 400 K in Li,
+    which melts at 454 K)."""
+    phases = phases if phases is not None else liga_phases(potential, store)[0]
+    settings = ls.LigaSettings.quick()
+    hosts = ls.supercells(phases, settings, potential, store)
+    return [(label, ls.vacancy_hop(hosts[name], potential, settings, store).band, temperature_K)
+            for label, name, temperature_K in (("", "LiGa (B32)", 700.0), ("bcc_Li_", "Li (bcc)", 400.0))]
+
+
+def hop_path_frames(potential, store, n: int, rng, kind: str, rattle_A: float = 0.03) -> list[Atoms]:
+    """``n`` rattled copies of each image of ``potential``'s own minimum-energy paths of the LiGa study's Li
+    vacancy hops (:func:`liga_hops`: the notebook's quick-mode cells, in its relaxed lattices).
+
+    Interpolated images (``path_images``) are not the relaxed path: fitted to them, the first student put the
+    hop in bcc Li at 0.158 eV against its teacher's 0.109 eV (its earlier card), and even on the
+    teacher's own path it rose to 0.136 eV, from tangential forces only some 30 meV/Å off on the hopping atom.
+    That barrier difference alone makes D at 400 K 2.5 times too small.
+    """
+    return [deformed(image, np.eye(3), rng, rattle_A, kind)
+            for _, band, _ in liga_hops(potential, store) for image in band.images for _ in range(n)]

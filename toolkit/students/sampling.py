@@ -17,7 +17,6 @@ from toolkit.phonons import to_ase, to_phonopy_atoms
 from toolkit.md import run_md
 from toolkit.relax import relaxation_path
 from toolkit.store import ResultsStore
-from toolkit.students.fidelity import liga_hops
 from toolkit.validation import MDExplosionError
 
 log = logging.getLogger(__name__)
@@ -159,16 +158,3 @@ def frozen_modes(atoms: Atoms, teacher, supercell, amplitudes_A, rng, store, n_m
                 frozen.info["config_type"] = "frozen mode"
                 out.append(frozen)
     return out
-
-
-def hop_path_frames(potential, store, n: int, rng, kind: str, rattle_A: float = 0.03) -> list[Atoms]:
-    """``n`` rattled copies of each image of ``potential``'s own minimum-energy paths of the LiGa study's Li
-    vacancy hops (:func:`toolkit.students.fidelity.liga_hops`: the notebook's quick-mode cells, in its relaxed lattices).
-
-    Interpolated images (``path_images``) are not the relaxed path: fitted to them, the first student put the
-    hop in bcc Li at 0.158 eV against its teacher's 0.109 eV (its earlier card), and even on the
-    teacher's own path it rose to 0.136 eV, from tangential forces only some 30 meV/Å off on the hopping atom.
-    That barrier difference alone makes D at 400 K 2.5 times too small.
-    """
-    return [deformed(image, np.eye(3), rng, rattle_A, kind)
-            for _, band, _ in liga_hops(potential, store) for image in band.images for _ in range(n)]
