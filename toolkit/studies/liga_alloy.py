@@ -23,6 +23,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import make_supercell
 from ase.units import kB
+from scipy import constants
 
 from toolkit import defects, liga
 from toolkit import thermodynamics as td
@@ -299,7 +300,7 @@ def diffusion_limited_current(b32: Atoms, x_range, d_300_cm2_s: float, thickness
     the single-phase range ``x_range`` (Li fractions) in B32 cell ``b32``'s volume per Ga."""
     volume_per_ga_cm3 = b32.get_volume() / (len(b32) / 2) * 1e-24
     li_per_ga = [x / (1 - x) for x in x_range]
-    delta_c = (li_per_ga[1] - li_per_ga[0]) / volume_per_ga_cm3 / 6.02214076e23
+    delta_c = (li_per_ga[1] - li_per_ga[0]) / volume_per_ga_cm3 / constants.N_A
     return {"delta_c_mol_cm3": delta_c, "D_300K_cm2_s": d_300_cm2_s, "thickness_um": thickness_um,
             "current_mA_cm2": diffusion_limited_current_mA_cm2(d_300_cm2_s, delta_c, thickness_um)}
 
