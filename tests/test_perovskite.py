@@ -3,7 +3,7 @@ import pytest
 import spglib
 
 from toolkit import perovskite as pv
-from toolkit.protons import host_oxygen, proton_jumps, rotation_final_state, transfer_final_state
+from toolkit.protons import host_oxygen, proton_jumps, rotation_final_state, rotation_final_states, transfer_final_state
 
 
 def spacegroup(atoms):
@@ -107,3 +107,29 @@ def test_tilt_patterns_rotate_the_octahedra_rigidly_in_the_smallest_cells():
         assert pairs == 4, kind
     with pytest.raises(ValueError, match="tilt kind"):
         tilt_cell(4.1, "X")
+
+
+def test_a_rotation_that_relaxes_back_to_its_start_is_not_an_end_state(monkeypatch):
+    """An orientation that is no minimum relaxes back to the start; the NEB between two copies of the start
+    would read 0 eV. The next 90° rotation is taken instead, and where all relax back the error says so."""
+    from toolkit.studies import proton_phonon_hops as hops
+
+    doped = pv.y_doped(pv.basno3(), np.eye(3) * 2)
+    site = pv.distinct_proton_sites(doped)[0]
+    start = pv.add_proton(doped, site["o_index"], site["direction"])
+    h = len(start) - 1
+    candidates = [atoms for atoms, _ in rotation_final_states(start, h)]
+    assert len(candidates) >= 2 and np.allclose(candidates[0].positions, rotation_final_state(start, h)[0].positions)
+    potential = type("Named", (), {"info": type("Info", (), {"name": "toy"})()})()
+    relaxed = []
+
+    def back_once(atoms, potential, **_):
+        relaxed.append(atoms)
+        return start.copy() if len(relaxed) == 1 else atoms
+
+    monkeypatch.setattr(hops, "relax", back_once)
+    end = hops.rotated_end(start, h, potential)
+    assert np.allclose(end.positions, candidates[1].positions) and len(relaxed) == 2
+    monkeypatch.setattr(hops, "relax", lambda atoms, potential, **_: start.copy())
+    with pytest.raises(ValueError, match=r"every 90° rotation of the proton \(atom 40\) relaxes back .* toy"):
+        hops.rotated_end(start, h, potential)

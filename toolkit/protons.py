@@ -54,14 +54,22 @@ def transfer_final_state(atoms: Atoms, h_index: int) -> tuple[Atoms, int, int]:
 
 
 def rotation_final_state(atoms: Atoms, h_index: int) -> tuple[Atoms, int]:
-    """The end state of a 90° proton rotation about its O. Returns ``(final_atoms, O)``."""
+    """The end state of a 90° proton rotation about its O (the first of :func:`rotation_final_states`).
+    Returns ``(final_atoms, O)``."""
+    return rotation_final_states(atoms, h_index)[0]
+
+
+def rotation_final_states(atoms: Atoms, h_index: int) -> list[tuple[Atoms, int]]:
+    """Every end state of a proton rotation about its O by about 90° (the proton directions of
+    :func:`~toolkit.perovskite.proton_directions` within 30° of perpendicular to the O–H bond), the nearest to 90°
+    first, as ``(final_atoms, O)``; none is relaxed."""
     donor = host_oxygen(atoms, h_index)
     bond = atoms.get_distance(donor, h_index, mic=True, vector=True)
     shift = 1 if donor > h_index else 0
     options = proton_directions(_without(atoms, h_index), donor - shift)
-    cosine = options @ bond / np.linalg.norm(bond)
-    direction = options[int(np.argmin(np.abs(cosine)))]  # the nearest direction at 90°
-    return _place(atoms, h_index, donor, direction, np.linalg.norm(bond)), donor
+    cosine = np.abs(options @ bond / np.linalg.norm(bond))
+    return [(_place(atoms, h_index, donor, options[k], np.linalg.norm(bond)), donor)
+            for k in np.argsort(cosine, kind="stable") if cosine[k] < 0.5]
 
 
 def proton_jumps(frames: list[Atoms], h_indices=None, time_step_fs: float = 1.0) -> list[dict]:

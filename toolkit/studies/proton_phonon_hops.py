@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
+from ase.geometry import find_mic
 
 from toolkit import perovskite as pv
 from toolkit import phonons as ph
@@ -24,7 +25,7 @@ from toolkit.barriers import neb_barrier
 from toolkit.coupling import barrier_vs_amplitude
 from toolkit.md import run_md_many
 from toolkit.progress import progress_bar
-from toolkit.protons import host_oxygen, proton_jumps, rotation_final_state, transfer_final_state
+from toolkit.protons import host_oxygen, proton_jumps, rotation_final_states, transfer_final_state
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
 from toolkit.transport import ArrheniusFit, arrhenius_fit, diffusion_coefficient
@@ -32,7 +33,7 @@ from toolkit.transport import ArrheniusFit, arrhenius_fit, diffusion_coefficient
 
 @dataclass(frozen=True)
 class ProtonBarriers:
-    """NEB bands (:func:`toolkit.barriers.neb_barrier`'s dicts) by ``(kind, where)``, kind ``"transfer"`` or
+    """NEB bands (:class:`toolkit.barriers.NEBResult`) by ``(kind, where)``, kind ``"transfer"`` or
     ``"rotation"``, where ``"near Y"`` or ``"far from Y"``; ``transfers`` holds each transfer's relaxed
     ``(initial, final, donor, acceptor)``."""
 
@@ -66,9 +67,28 @@ def proton_barriers(y_cell: Atoms, sites: list[dict], potential, relax_fmax_eV_A
         final = relax(final, potential, **fixed_cell)
         paths[("transfer", where)] = neb_barrier(start, final, potential, **neb)
         transfers[where] = (start, final, donor, acceptor)
-        rotated = relax(rotation_final_state(start, h)[0], potential, **fixed_cell)
+        rotated = rotated_end(start, h, potential, **fixed_cell)
         paths[("rotation", where)] = neb_barrier(start, rotated, potential, **neb)
     return ProtonBarriers(paths, transfers)
+
+
+#: How far (Å) the proton of a relaxed rotation end state must sit from its start: a 90° turn about O moves it
+#: about 1.4 Å.
+ROTATION_MIN_SHIFT_A = 0.5
+
+
+def rotated_end(start: Atoms, h: int, potential, **relax_args) -> Atoms:
+    """The first of the proton's 90° rotations (:func:`toolkit.protons.rotation_final_states`) that stays rotated
+    when relaxed. An orientation that is not a minimum relaxes back to the start, and an NEB between two copies of
+    the start reads a barrier of 0 eV: with the DFT-anchored student the near-Y rotation did. Raises ValueError
+    where every rotation relaxes back."""
+    for candidate, _ in rotation_final_states(start, h):
+        end = relax(candidate, potential, **relax_args)
+        if np.linalg.norm(find_mic(end.positions[h] - start.positions[h], start.cell)[0]) > ROTATION_MIN_SHIFT_A:
+            return end
+    raise ValueError(f"every 90° rotation of the proton (atom {h}) relaxes back to its start with "
+                     f"{potential.info.name}: that orientation has no neighbouring minimum, so there is no rotation "
+                     "barrier to measure")
 
 
 @dataclass(frozen=True)
