@@ -21,9 +21,8 @@ from ase import Atoms
 
 from toolkit import amorphous as am
 from toolkit import coordination as co
-from toolkit.md import run_md_many
+from toolkit.conductivity import conductivity, ion_diffusion
 from toolkit.store import ResultsStore
-from toolkit.transport import combine_replicas, conductivity_from_arrhenius, diffusion_coefficient
 
 #: The element pairs whose RDFs set the coordination cutoffs.
 PAIRS = (("Ta", "O"), ("Ta", "Cl"), ("Li", "O"), ("Li", "Cl"))
@@ -115,18 +114,15 @@ def diffusion(glasses: dict[float, list[Atoms]], settings: VolcanoSettings, pote
     "density_g_cm3", "D_Li_cm2_s": {"T": [D, error]}}}`` (cm²/s), as :func:`volcano` takes them."""
     runs = [(x, t, k, g) for x, group in glasses.items() for t in settings.md_temperatures_K
             for k, g in enumerate(group)]
-    trajectories = run_md_many([g for *_, g in runs], potential, [t for _, t, _, _ in runs], settings.md_steps,
-                               timestep_fs=settings.md_timestep_fs, seeds=[settings.seeds[k] for _, _, k, _ in runs],
-                               sample_every=settings.md_sample_every, store=store, progress=progress)
+    values = ion_diffusion([(g, t, settings.seeds[k]) for x, t, k, g in runs], "Li", potential, settings.md_steps,
+                           settings.md_timestep_fs, settings.md_sample_every, settings.md_equilibration_fraction,
+                           settings.md_blocks, store, progress)
     rows: dict[tuple, dict] = {}
-    for (x, t, k, g), frames in zip(runs, trajectories):
-        li = [i for i, s in enumerate(g.get_chemical_symbols()) if s == "Li"]
-        kept = frames[int(settings.md_equilibration_fraction * len(frames)):]
+    for (x, t, k, g), d in zip(runs, values):
         row = rows.setdefault((x, k), {"parameters": {"x": x, "seed": settings.seeds[k]}, "result": {
-            "n_Li": len(li), "volume_A3": float(g.get_volume()),
+            "n_Li": g.get_chemical_symbols().count("Li"), "volume_A3": float(g.get_volume()),
             "density_g_cm3": g.info["melt_quench"]["density_g_cm3"], "D_Li_cm2_s": {}}})
-        row["result"]["D_Li_cm2_s"][f"{t:g}"] = list(diffusion_coefficient(
-            kept, li, settings.md_timestep_fs * settings.md_sample_every, n_blocks=settings.md_blocks))
+        row["result"]["D_Li_cm2_s"][f"{t:g}"] = list(d)
     return list(rows.values())
 
 
@@ -134,9 +130,9 @@ def volcano(rows: list[dict], temperature_K: float = 300.0, haven_ratio: float =
     """σ(``temperature_K``) against x from :func:`diffusion` rows (or the sweep's, which are the same).
 
     Per x, the glasses are combined at each temperature with :func:`~toolkit.transport.combine_replicas`, then
-    fitted and converted with :func:`~toolkit.transport.conductivity_from_arrhenius` (Haven ratio
-    ``haven_ratio``). Returns ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit", "fit_problem"}}``
-    (``fit`` is None, and ``fit_problem`` says why, when a D is not positive or D does not rise with T).
+    fitted and converted by :func:`toolkit.conductivity.conductivity` (Haven ratio ``haven_ratio``). Returns
+    ``{x: {"D": {T: [D, err]}, "n_glasses", "density_g_cm3", "fit", "fit_problem"}}`` (``fit`` is None, and
+    ``fit_problem`` says why, when a D is not positive or D does not rise with T).
     """
     by_x: dict[float, list[dict]] = {}
     for row in rows:
@@ -144,15 +140,10 @@ def volcano(rows: list[dict], temperature_K: float = 300.0, haven_ratio: float =
     out = {}
     for x, results in sorted(by_x.items()):
         temperatures = sorted({float(t) for r in results for t in r["D_Li_cm2_s"]})
-        d = {t: list(combine_replicas([r["D_Li_cm2_s"][f"{t:g}"] for r in results if f"{t:g}" in r["D_Li_cm2_s"]]))
-             for t in temperatures}
-        fit, problem = None, None
-        try:
-            fit = conductivity_from_arrhenius(d, results[0]["n_Li"], float(np.mean([r["volume_A3"] for r in results])),
-                                              temperature_K, haven_ratio=haven_ratio)
-        except ValueError as error:
-            problem = str(error)
-        out[x] = {"D": d, "n_glasses": len(results), "fit": fit, "fit_problem": problem,
+        sigma = conductivity({t: [r["D_Li_cm2_s"][f"{t:g}"] for r in results if f"{t:g}" in r["D_Li_cm2_s"]]
+                              for t in temperatures}, results[0]["n_Li"],
+                             float(np.mean([r["volume_A3"] for r in results])), temperature_K, haven_ratio=haven_ratio)
+        out[x] = {**sigma, "n_glasses": len(results),
                   "density_g_cm3": float(np.mean([r["density_g_cm3"] for r in results]))}
     return out
 
