@@ -10,7 +10,8 @@ from toolkit.runner import run_all
 pytestmark = pytest.mark.slow
 #: each study and the test of its quick run
 STUDY_TESTS = {"proton-phonon": "test_proton_phonon_quick_mode", "liga-alloy": "test_liga_alloy_quick_mode",
-               "oxyhalide-volcano": "test_oxyhalide_volcano_quick_mode"}
+               "oxyhalide-volcano": "test_oxyhalide_volcano_quick_mode",
+               "your-material": "test_your_material_quick_mode"}
 
 
 @pytest.fixture(scope="module")
@@ -136,4 +137,19 @@ def test_oxyhalide_volcano_quick_mode(quick_runs):
     assert summary["peak_x"] == max(fitted, key=lambda row: row["sigma_300K_S_cm"][0])["x"]
     assert summary["provenance"]["parameters"]["mode"] == "quick"
     for figure in ("rdfs", "coordination", "volcano", "descriptors"):
+        assert (out / f"{figure}.png").is_file(), figure
+
+
+def test_your_material_quick_mode(quick_runs):
+    """Notebook 04 on its default example (Li3N, Li): every step ran, and its numbers are physical."""
+    summary, out = quick_run(quick_runs, "your-material")
+    validate_summary("your-material", summary)
+    assert summary["formula"] == "Li3N" and summary["ion"] == "Li" and summary["source"] == "Li3N"
+    assert abs(summary["lattice_A"][0] / 3.648 - 1) < 0.05  # alpha-Li3N, a = 3.648 Å
+    assert summary["phonons"]["displacement_check"]
+    d = {float(t): v for t, v in summary["D_cm2_s"].items()}
+    assert len(d) >= 2 and all(value > 0 and error > 0 for value, error in d.values())
+    assert all(len(runs) == 2 for runs in summary["D_runs_cm2_s"].values())
+    assert (summary["sigma_S_cm"] is None) == (summary["fit_problem"] is not None)
+    for figure in ("phonons", "arrhenius"):
         assert (out / f"{figure}.png").is_file(), figure

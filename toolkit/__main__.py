@@ -193,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", default="results", help="output folder (for 'all': one subfolder per study)")
     run.add_argument("--potential", default="auto")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--structure", default=None,
+                     help="your-material: a CIF (or a shipped example: Li3N, 'Na3PS4 (cubic)')")
+    run.add_argument("--ion", default=None, help="your-material: the mobile ion (default: the example's, or Li)")
     run.add_argument("--jobs", type=int, default=1,
                      help="for 'all': studies run at once, each on one torch thread (memory: ~1.6 GB each)")
     reproduce = sub.add_parser("reproduce", help="compute a study's research points (resumes from the committed files)")
@@ -271,10 +274,25 @@ def main(argv: list[str] | None = None) -> int:
         return _distill(args)
     from toolkit.runner import run_all, run_study
 
+    own = {k: v for k, v in (("structure", args.structure), ("ion", args.ion)) if v is not None}
+    if own and args.study != "your-material":
+        print(f"--structure and --ion belong to 'run your-material', not to {args.study!r}", file=sys.stderr)
+        return 2
+    if "structure" in own:
+        from pathlib import Path
+
+        from toolkit.studies.your_material import EXAMPLES
+
+        if own["structure"] not in EXAMPLES:
+            if not Path(own["structure"]).is_file():
+                print(f"no structure file {own['structure']}", file=sys.stderr)
+                return 2
+            own["structure"] = str(Path(own["structure"]).resolve())  # the notebook runs in another folder
+        own.setdefault("ion", EXAMPLES.get(own["structure"], (None, "Li"))[1])
     if args.study == "all":
         run_all(args.mode, args.out, args.potential, args.seed, jobs=args.jobs)
     else:
-        run_study(args.study, args.mode, args.out, args.potential, args.seed)
+        run_study(args.study, args.mode, args.out, args.potential, args.seed, parameters=own)
     return 0
 
 

@@ -43,7 +43,7 @@ def conductivity(D_by_temperature: dict[float, list], n_carriers: int, volume_A3
     temperature, D falling with T), and ``fit_problem`` then says why."""
     d = {float(t): list(combine_replicas(values)) for t, values in sorted(D_by_temperature.items()) if len(values)}
     try:
-        return {"D": d, "fit": conductivity_from_arrhenius(d, n_carriers, volume_A3, temperature_K, charge, haven_ratio),
-                "fit_problem": None}
+        fit = conductivity_from_arrhenius(d, n_carriers, volume_A3, temperature_K, charge, haven_ratio)
+        return {"D": d, "fit": fit, "fit_problem": None}
     except ValueError as error:
         return {"D": d, "fit": None, "fit_problem": str(error)}

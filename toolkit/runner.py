@@ -26,6 +26,7 @@ STUDIES = {
     "proton-phonon": "01_proton_phonon_coupling.ipynb",
     "oxyhalide-volcano": "02_oxyhalide_volcano.ipynb",
     "liga-alloy": "03_liga_alloy_anode.ipynb",
+    "your-material": "04_your_material.ipynb",
 }
 MODES = ("quick", "full")
 #: seconds one cell may run before the run counts as hung, by mode (None: no limit). Quick mode's longest
@@ -235,19 +236,20 @@ def run_notebook(source: Path, out: str | Path, parameters: dict, cell_timeout_s
 
 
 def run_study(study: str, mode: str = "quick", out: str | Path = "results", potential: str = "auto",
-              seed: int = 0) -> Path:
+              seed: int = 0, parameters: dict | None = None) -> Path:
     """Execute ``study``'s notebook into ``out`` (:func:`run_notebook`) and return its ``summary.json``.
 
-    The notebook receives ``mode``, ``potential``, ``seed`` and ``out_dir`` through its
-    ``parameters`` cell. A cell that runs past ``CELL_TIMEOUT_S[mode]`` seconds starts the
-    notebook again, once.
+    The notebook receives ``mode``, ``potential``, ``seed``, ``out_dir`` and ``parameters`` (the notebook's own,
+    such as ``structure`` and ``ion`` of ``your-material``) through its ``parameters`` cell. A cell that runs past
+    ``CELL_TIMEOUT_S[mode]`` seconds starts the notebook again, once.
     """
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; choose from {', '.join(STUDIES)} or 'all'")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     print(f"toolkit: running {study} ({mode} mode) -> {Path(out).resolve()}", flush=True)
-    return run_notebook(notebooks_dir() / STUDIES[study], out, {"mode": mode, "potential": potential, "seed": seed},
+    return run_notebook(notebooks_dir() / STUDIES[study], out,
+                        {"mode": mode, "potential": potential, "seed": seed, **(parameters or {})},
                         CELL_TIMEOUT_S[mode], label=study)
 
 
