@@ -111,7 +111,7 @@ def test_tilt_patterns_rotate_the_octahedra_rigidly_in_the_smallest_cells():
 
 def test_a_rotation_that_relaxes_back_to_its_start_is_not_an_end_state(monkeypatch):
     """An orientation that is no minimum relaxes back to the start; the NEB between two copies of the start
-    would read 0 eV. The next 90° rotation is taken instead, and where all relax back the error says so."""
+    would read 0 eV. The next 90° rotation is taken instead, and where all relax back there is no end state."""
     from toolkit.studies import proton_phonon_hops as hops
 
     doped = pv.y_doped(pv.basno3(), np.eye(3) * 2)
@@ -131,5 +131,4 @@ def test_a_rotation_that_relaxes_back_to_its_start_is_not_an_end_state(monkeypat
     end = hops.rotated_end(start, h, potential)
     assert np.allclose(end.positions, candidates[1].positions) and len(relaxed) == 2
     monkeypatch.setattr(hops, "relax", lambda atoms, potential, **_: start.copy())
-    with pytest.raises(ValueError, match=r"every 90° rotation of the proton \(atom 40\) relaxes back .* toy"):
-        hops.rotated_end(start, h, potential)
+    assert hops.rotated_end(start, h, potential) is None  # no rotated minimum: no barrier, not a 0 eV one

@@ -13,6 +13,8 @@ Units: Å, eV, THz, K, fs, cm²/s.
 
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,22 +32,26 @@ from toolkit.relax import relax
 from toolkit.store import ResultsStore
 from toolkit.transport import ArrheniusFit, arrhenius_fit, diffusion_coefficient
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ProtonBarriers:
     """NEB bands (:class:`toolkit.barriers.NEBResult`) by ``(kind, where)``, kind ``"transfer"`` or
-    ``"rotation"``, where ``"near Y"`` or ``"far from Y"``; ``transfers`` holds each transfer's relaxed
-    ``(initial, final, donor, acceptor)``."""
+    ``"rotation"``, where ``"near Y"`` or ``"far from Y"`` (None for a rotation with no rotated minimum,
+    :func:`rotated_end`); ``transfers`` holds each transfer's relaxed ``(initial, final, donor, acceptor)``."""
 
     paths: dict = field(repr=False)
     transfers: dict = field(repr=False)
 
-    def barrier_eV(self, kind: str, where: str = "near Y") -> float:
-        return float(self.paths[(kind, where)].barrier_eV)
+    def barrier_eV(self, kind: str, where: str = "near Y") -> float | None:
+        """The barrier (eV), or None where the potential has no rotated minimum to go to."""
+        band = self.paths[(kind, where)]
+        return None if band is None else float(band.barrier_eV)
 
     def to_dict(self) -> dict:
-        return {"barriers_eV": {f"{k} {w}": b.barrier_eV for (k, w), b in self.paths.items()},
-                "neb_converged": {f"{k} {w}": b.converged for (k, w), b in self.paths.items()}}
+        return {"barriers_eV": {f"{k} {w}": self.barrier_eV(k, w) for k, w in self.paths},
+                "neb_converged": {f"{k} {w}": b.converged for (k, w), b in self.paths.items() if b is not None}}
 
 
 def proton_barriers(y_cell: Atoms, sites: list[dict], potential, relax_fmax_eV_A: float, n_images: int,
@@ -68,7 +74,7 @@ def proton_barriers(y_cell: Atoms, sites: list[dict], potential, relax_fmax_eV_A
         paths[("transfer", where)] = neb_barrier(start, final, potential, **neb)
         transfers[where] = (start, final, donor, acceptor)
         rotated = rotated_end(start, h, potential, **fixed_cell)
-        paths[("rotation", where)] = neb_barrier(start, rotated, potential, **neb)
+        paths[("rotation", where)] = None if rotated is None else neb_barrier(start, rotated, potential, **neb)
     return ProtonBarriers(paths, transfers)
 
 
@@ -77,18 +83,18 @@ def proton_barriers(y_cell: Atoms, sites: list[dict], potential, relax_fmax_eV_A
 ROTATION_MIN_SHIFT_A = 0.5
 
 
-def rotated_end(start: Atoms, h: int, potential, **relax_args) -> Atoms:
+def rotated_end(start: Atoms, h: int, potential, **relax_args) -> Atoms | None:
     """The first of the proton's 90° rotations (:func:`toolkit.protons.rotation_final_states`) that stays rotated
     when relaxed. An orientation that is not a minimum relaxes back to the start, and an NEB between two copies of
-    the start reads a barrier of 0 eV: with the DFT-anchored student the near-Y rotation did. Raises ValueError
-    where every rotation relaxes back."""
+    the start reads a barrier of 0 eV: with the DFT-anchored student the near-Y rotation did. None where every
+    rotation relaxes back (the potential has no rotated minimum there), which is logged."""
     for candidate, _ in rotation_final_states(start, h):
         end = relax(candidate, potential, **relax_args)
         if np.linalg.norm(find_mic(end.positions[h] - start.positions[h], start.cell)[0]) > ROTATION_MIN_SHIFT_A:
             return end
-    raise ValueError(f"every 90° rotation of the proton (atom {h}) relaxes back to its start with "
-                     f"{potential.info.name}: that orientation has no neighbouring minimum, so there is no rotation "
-                     "barrier to measure")
+    log.warning(f"every 90° rotation of the proton (atom {h}) relaxes back to its start with {potential.info.name}: "
+                "that orientation has no neighbouring minimum, so there is no rotation barrier to measure")
+    return None
 
 
 @dataclass(frozen=True)
