@@ -116,8 +116,8 @@ def relaxed(atoms: Atoms, potential, settings: MaterialSettings, store: ResultsS
 
 
 def cell_widths_A(atoms: Atoms) -> np.ndarray:
-    """The distances (Å) between opposite faces of the cell."""
-    return atoms.cell.volume / np.linalg.norm(np.cross(atoms.cell[[1, 2, 0]], atoms.cell[[2, 0, 1]]), axis=1)
+    """The distances (Å) between opposite faces of the cell: its volume over each face's area (ASE's)."""
+    return atoms.cell.volume / atoms.cell.areas()
 
 
 def md_cell(atoms: Atoms, min_width_A: float) -> Atoms:
@@ -193,16 +193,15 @@ def transport(cell: Atoms, ion: str, potential, settings: MaterialSettings, seed
 
 def hull(atoms: Atoms, potential, competing: dict[str, Atoms], settings: MaterialSettings,
          store: ResultsStore | None = None) -> dict:
-    """The material's place on the hull of itself and ``competing`` phases (name -> structure), each relaxed with
-    :func:`relaxed`: per phase its formation energy and energy above the hull (eV/atom)."""
+    """The place on the hull of ``atoms`` (relaxed by :func:`relaxed`) among ``competing`` phases (name -> structure),
+    each relaxed the same way: per phase its formation energy and energy above the hull (eV/atom)."""
     elemental = [set(c.get_chemical_symbols()) for c in competing.values() if len(set(c.get_chemical_symbols())) == 1]
     missing = sorted(set(atoms.get_chemical_symbols()) - set().union(*elemental))
     if missing:
         raise ValueError(f"a hull needs each element's own phase among the competing phases: none for "
                          f"{', '.join(missing)}")
     phases = {"material": atoms, **{name: relaxed(c, potential, settings, store) for name, c in competing.items()}}
-    energies = {name: (a, a.info["relax"]["energy_eV"] if "relax" in a.info else a.get_potential_energy())
-                for name, a in phases.items()}
+    energies = {name: (a, a.info["relax"]["energy_eV"]) for name, a in phases.items()}
     table = td.hull_table(td.phase_diagram(energies))
     return {name: {k: row[k] for k in ("formation_eV_atom", "e_above_hull_eV_atom", "stable")}
             for name, row in table.items()}
