@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from ase import Atoms
 
 from toolkit import phonons as ph
 from toolkit.perovskite import add_proton, basno3, y_doped
 from toolkit.widgets import highlight_indices, structure_view
+from toolkit.widgets.viewer import element_colours, mode_arrows, polyhedra_mesh, stage
 from toolkit.widgets.phonon_explorer import PhononModeExplorer
 
 from explorer_inputs import toy_alloy_explorer, toy_volcano_compositions
@@ -14,7 +16,7 @@ from explorer_inputs import toy_alloy_explorer, toy_volcano_compositions
 def test_structure_view_highlights_y_and_h():
     doped = add_proton(y_doped(basno3(), np.eye(3) * 2), 2, [0, 0, 1])
     assert highlight_indices(doped, ("H", "Y")) == {"Y": [1], "H": [40]}
-    view = structure_view(doped)
+    view = structure_view(doped).stage
     spheres = {m["kwargs"]["sele"]: m["kwargs"]["color"] for m in view._ngl_msg_archive
                if m.get("methodName") == "addRepresentation" and m["args"] == ["spacefill"]}
     assert spheres == {"@1": "orange", "@40": "white"}
@@ -22,11 +24,71 @@ def test_structure_view_highlights_y_and_h():
     assert len(spins) == 2 and all(angle > 0.1 for _, angle in spins)  # not straight down an axis
 
 
+def test_the_legend_names_every_element_in_the_colour_it_is_drawn():
+    doped = add_proton(y_doped(basno3(), np.eye(3) * 2), 2, [0, 0, 1])
+    colours = element_colours(doped, highlight=("H", "Y"))
+    # nglview's element colours are Jmol's: Ba green, Sn grey-blue, O red; highlighted ones take their sphere's colour
+    assert colours == {"Ba": "#00c900", "Y": "#ffa500", "Sn": "#668080", "O": "#ff0d0d", "H": "#ffffff"}
+    view = structure_view(doped, title="BaSn<sub>7</sub>YO<sub>24</sub>H")
+    legend = view.caption.value
+    assert "BaSn<sub>7</sub>YO<sub>24</sub>H" in legend
+    for element, colour in colours.items():
+        assert f'data-colour="{colour}"' in legend and f"</span> {element}</span>" in legend
+
+
+def test_octahedra_around_each_sn_and_nothing_for_a_flat_or_two_fold_centre():
+    host = basno3(4.116).repeat(2)
+    triangles, rgb = polyhedra_mesh(host, centres=("Sn",))
+    assert triangles.shape == (8 * 8, 3, 3)  # eight SnO6 octahedra of eight faces each, across the boundary
+    edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2)
+    assert np.allclose(edges, 4.116 / np.sqrt(2), atol=1e-6)  # O–O edges of a regular octahedron
+    assert np.allclose(rgb, [0.4, 0.5, 0.5], atol=0.01)  # Sn's colour
+    assert polyhedra_mesh(host, centres=("Ba",), ligands=("Sn",))[0].shape == (8 * 12, 3, 3)  # BaSn8 cubes
+    assert polyhedra_mesh(host, centres=("O",), ligands=("Ba",))[0].shape == (0, 3, 3)  # four Ba in a plane
+    assert polyhedra_mesh(host, centres=("O",), ligands=("Sn",))[0].shape == (0, 3, 3)  # two Sn: no polyhedron
+    view = stage(host, highlight=(), polyhedra=("Sn",))
+    meshes = [m for m in view._ngl_msg_archive if m.get("methodName") == "addShape"]
+    assert len(meshes) == 1 and len(meshes[0]["args"][1][0][1]) == 64 * 9
+
+
+def test_mode_arrows_start_at_equilibrium_and_follow_the_mode(host_phonon):
+    frames = ph.mode_animation(host_phonon, 0, ph.CUBIC_POINTS["R"], amplitude_A=0.2, n_frames=8)
+    starts, ends = mode_arrows(frames, longest_A=1.5)
+    base = np.mean([f.positions for f in frames], axis=0)
+    lengths = np.linalg.norm(ends - starts, axis=1)
+    assert lengths.max() == pytest.approx(1.5) and 0 < len(starts) <= len(base)
+    moves = np.linalg.norm(frames[0].positions - base, axis=1)
+    assert len(starts) == (moves >= 0.1 * moves.max()).sum()
+    assert all(np.isclose(np.linalg.norm(base - s, axis=1).min(), 0) for s in starts)
+    unit = (ends - starts) / lengths[:, None]
+    moved = frames[0].positions[moves >= 0.1 * moves.max()] - starts
+    assert np.allclose(unit, moved / np.linalg.norm(moved, axis=1)[:, None])
+
+
 def test_highlights_never_share_a_colour_with_oxygen_or_each_other():
     host = basno3().repeat(2)
-    spheres = [m["kwargs"]["color"] for m in structure_view(host, highlight=("Sn", "Ba", "O"))._ngl_msg_archive
+    spheres = [m["kwargs"]["color"] for m in stage(host, highlight=("Sn", "Ba", "O"))._ngl_msg_archive
                if m.get("methodName") == "addRepresentation" and m["args"] == ["spacefill"]]
     assert "royalblue" in spheres and len(set(spheres)) == 3 and "red" not in spheres
+
+
+@pytest.mark.parametrize("example, ion", [("Li3N", "Li"), ("Na3PS4", "Na")])
+def test_every_colour_in_a_view_stands_apart(example, ion):
+    """Each element (highlighted or not) and the arrows get colours a participant can tell apart:
+    the Li highlight once took lime green, which is Cl's colour in the oxyhalide glasses."""
+    from matplotlib.colors import to_rgb
+
+    from ase.io import read
+
+    from toolkit.studies.your_material import EXAMPLE_DIR
+    from toolkit.widgets.viewer import ARROW_COLOUR, MIN_CONTRAST
+
+    glass = Atoms("TaCl5Li2O", positions=np.arange(27).reshape(9, 3), cell=[9, 9, 9], pbc=True)
+    for atoms, highlight in ((glass, ("Li",)), (glass, ("Li", "Ta")), (read(EXAMPLE_DIR / f"{example}.cif"), (ion,)),
+                             (basno3().repeat(2), ("Sn", "Ba"))):
+        colours = [to_rgb(c) for c in element_colours(atoms, highlight).values()] + [to_rgb(ARROW_COLOUR)]
+        gaps = [np.linalg.norm(np.subtract(a, b)) for i, a in enumerate(colours) for b in colours[i + 1:]]
+        assert min(gaps) >= MIN_CONTRAST, (atoms.get_chemical_formula(), highlight, element_colours(atoms, highlight))
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +113,12 @@ def test_mode_explorer_follows_its_controls(host_phonon):
     assert len(options) == 15 and marked == [i for i, f in enumerate(freqs) if f < -0.3]
     assert explorer.branch.value == int(np.argmin(freqs))
 
+    # the caption names the mode and what carries it; the stage has its displacement arrows
+    freq = freqs[explorer.branch.value]
+    assert f"R, branch {explorer.branch.value}: {freq:+.2f} THz" in explorer.caption.value
+    assert "moves O" in explorer.caption.value and "displacement" in explorer.caption.value
+    assert [m["args"] for m in explorer.view._ngl_msg_archive if m.get("methodName") == "addBuffer"] == [["arrow"]]
+
     explorer.amplitude.value = 0.5
     moves = max(np.linalg.norm(f.positions - explorer.frames[0].positions, axis=1).max() for f in explorer.frames)
     assert moves == pytest.approx(1.0, rel=0.05)  # peak to peak, twice the amplitude
@@ -72,10 +140,11 @@ def test_alloy_explorer_follows_the_slider():
     explorer = toy_alloy_explorer()
     assert [value for _, value in explorer.slider.options] == ["vacancy", "perfect", "antisite"]  # by Li content
     explorer.slider.value = "antisite"
-    assert explorer.highlights()["red"] and not explorer.highlights()["blue"]
+    assert explorer.highlights()["antisite"][1] and not explorer.highlights()["next to a vacancy"][1]
+    assert "antisite" in explorer.legend.value and "next to a vacancy" not in explorer.legend.value
     assert "1 antisite" in explorer.info.value
     explorer.slider.value = "vacancy"
-    assert explorer.highlights()["blue"] and not explorer.highlights()["red"]
+    assert explorer.highlights()["next to a vacancy"][1] and not explorer.highlights()["antisite"][1]
     assert "x = 0.484" in explorer.info.value
 
 

@@ -122,3 +122,36 @@ def has_axes(png: bytes, dark: int = 120, span: float = 0.3) -> bool:
 
     grey = np.asarray(Image.open(BytesIO(png)).convert("L")) < dark
     return bool(grey.mean(axis=1).max() > span and grey.mean(axis=0).max() > span)
+
+
+def hue_fraction(png: bytes, colour: str, hue_tol_deg: float = 12.0, min_saturation: float = 0.35) -> float:
+    """Fraction of pixels drawn in ``colour``'s hue (within ``hue_tol_deg``) and at least ``min_saturation``:
+    a shaded sphere, mesh or arrow keeps its hue while its brightness varies with the lighting."""
+    import colorsys
+    from io import BytesIO
+
+    from matplotlib.colors import to_rgb
+    from PIL import Image
+
+    target = colorsys.rgb_to_hsv(*to_rgb(colour))[0] * 360
+    hsv = np.asarray(Image.open(BytesIO(png)).convert("HSV")).reshape(-1, 3).astype(float)
+    hue, saturation, value = hsv[:, 0] * 360 / 255, hsv[:, 1] / 255, hsv[:, 2] / 255
+    gap = np.abs((hue - target + 180) % 360 - 180)
+    return float(((gap <= hue_tol_deg) & (saturation >= min_saturation) & (value > 0.2)).mean())
+
+
+def legend_colours(output) -> dict[str, str]:
+    """Label -> colour of each entry of the legend (``.toolkit-legend``) in ``output``, checking on a
+    screenshot that each entry's swatch is drawn in its colour."""
+    from io import BytesIO
+
+    from matplotlib.colors import to_rgb
+    from PIL import Image
+
+    found = {}
+    for entry in output.locator(".toolkit-legend-entry").all():
+        colour = entry.get_attribute("data-colour")
+        pixels = np.asarray(Image.open(BytesIO(entry.screenshot())).convert("RGB")).reshape(-1, 3) / 255
+        assert (np.abs(pixels - to_rgb(colour)).max(axis=1) < 0.1).sum() >= 9, f"swatch {colour} not drawn"
+        found[entry.inner_text().strip()] = colour
+    return found

@@ -7,7 +7,7 @@ import ipywidgets as widgets
 
 from toolkit.defects import defect_map
 from toolkit.widgets.panel import SliderPanel
-from toolkit.widgets.viewer import VIEW_WIDTH, structure_view
+from toolkit.widgets.viewer import VIEW_WIDTH, caption_html, stage
 
 
 class AlloyExplorer(SliderPanel):
@@ -22,10 +22,10 @@ class AlloyExplorer(SliderPanel):
                                                  description="Li content", layout=widgets.Layout(width="480px")),
                          figsize=(4.5, 5))
 
-    def highlights(self) -> dict[str, list[int]]:
-        """Colour -> atom indices: antisites red, neighbours of vacancies blue."""
+    def highlights(self) -> dict[str, tuple[str, list[int]]]:
+        """Label -> (colour, atom indices): antisites red, neighbours of vacancies blue."""
         found = defect_map(self.configurations[self.slider.value], self.perfect)
-        return {"red": found["antisites"], "blue": found["vacancy_neighbours"]}
+        return {"antisite": ("red", found["antisites"]), "next to a vacancy": ("blue", found["vacancy_neighbours"])}
 
     def redraw(self) -> None:
         name = self.slider.value
@@ -34,7 +34,8 @@ class AlloyExplorer(SliderPanel):
         self.info.value = (f"<b>{name}</b>: x = {row['x']:.3f}, formation energy {row['formation_eV_atom']:.3f} eV/atom, "
                            f"{1000 * row['e_above_hull_eV_atom']:.1f} meV/atom above the hull; "
                            f"{len(found['vacancies'])} vacancy(ies), {len(found['antisites'])} antisite(s)")
-        self.show_view(structure_view(self.configurations[name], highlight=(), extra=self.highlights(), width=VIEW_WIDTH))
+        atoms, marks = self.configurations[name], self.highlights()
+        self.show_view(stage(atoms, highlight=(), extra=marks, width=VIEW_WIDTH), caption_html(atoms, (), marks))
         with self.plot.drawing() as fig:
             ax, ax_v = fig.subplots(2, 1, sharex=True)
             for other, r in self.table.items():

@@ -1,4 +1,4 @@
-"""The layout the explorers share: controls, a line of text, and a plot beside a 3D view.
+"""The layout the explorers share: controls, a line of text, a legend, and a plot beside (or above) a 3D view.
 
 The plot is a :class:`WidgetFigure`: a ``matplotlib.figure.Figure`` that the widget owns, rendered to
 PNG into an ``ipywidgets.Image``. Neither pyplot nor an ``Output`` widget is involved, because widget
@@ -62,21 +62,25 @@ class WidgetFigure:
 class SliderPanel:
     """Base for explorers driven by one selection ``slider``: subclasses draw in :meth:`redraw`,
     filling ``info`` (HTML), the plot (``with self.plot.drawing() as fig``) and the 3D view
-    (:meth:`show_view`). ``figsize`` (inches) sizes the plot."""
+    (:meth:`show_view`). ``figsize`` (inches) sizes the plot; a plot too wide to leave room for the
+    view beside it in a notebook's column puts the view ``below`` it."""
 
-    def __init__(self, slider: widgets.SelectionSlider, figsize=(4.5, 3.2)):
+    def __init__(self, slider: widgets.SelectionSlider, figsize=(4.5, 3.2), below: bool = False):
         self.slider = slider
         self.info = widgets.HTML()
+        self.legend = widgets.HTML()
         self.plot = WidgetFigure(figsize)
-        self.row = widgets.HBox([self.plot.widget])
+        self.row = (widgets.VBox if below else widgets.HBox)([self.plot.widget])
         self.slider.observe(lambda _: self.redraw(), "value")
         self.redraw()
-        self.widget = widgets.VBox([self.slider, self.info, self.row])
+        self.widget = widgets.VBox([self.slider, self.info, self.legend, self.row])
 
     def redraw(self) -> None:
         raise NotImplementedError
 
-    def show_view(self, view) -> None:
-        """Put ``view`` beside the plot, replacing the previous one."""
+    def show_view(self, view, legend: str) -> None:
+        """Put ``view`` (:func:`toolkit.widgets.viewer.stage`) beside the plot (or below), replacing the previous one,
+        with ``legend`` (:func:`toolkit.widgets.viewer.caption_html`) above the row."""
         self.view = view
+        self.legend.value = legend
         show_beside(self.row, self.plot.widget, view)

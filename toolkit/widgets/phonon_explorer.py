@@ -9,12 +9,13 @@ import numpy as np
 
 from toolkit import phonons
 from toolkit.widgets.panel import WidgetFigure, show_beside
-from toolkit.widgets.viewer import VIEW_WIDTH, structure_view
+from toolkit.widgets.viewer import VIEW_WIDTH, caption_html, mode_arrows, stage
 
 
 class PhononModeExplorer:
     """Band structure (or Γ spectrum), a q/branch picker with imaginary modes marked, and an
-    nglview animation of the chosen mode with an amplitude slider (Å).
+    nglview animation of the chosen mode with an amplitude slider (Å), displacement arrows, and a
+    caption with the mode's frequency, which elements carry it, and the element legend.
 
     ``points`` maps labels to reduced q; ``bands`` is :func:`toolkit.phonons.band_structure`
     output (omit it for a supercell whose bands are not meaningful: the Γ spectrum is drawn).
@@ -31,6 +32,7 @@ class PhononModeExplorer:
         self.play = widgets.Play(min=0, max=n_frames - 1, interval=80, description="play the mode")
         self.plot = WidgetFigure((4.5, 3.2))
         self.row = widgets.HBox([self.plot.widget])
+        self.caption = widgets.HTML()
         self.frames: list = []
         self._link = None
         self._updating = False
@@ -41,7 +43,7 @@ class PhononModeExplorer:
         self.branch.observe(lambda _: self._updating or self._redraw(), "value")
         self.amplitude.observe(lambda _: self._redraw(), "value")
         self.widget = widgets.VBox([widgets.HBox([self.q_picker, self.branch, self.amplitude, self.play]),
-                                    self.row])
+                                    self.caption, self.row])
 
     def branch_options(self) -> list[tuple[str, int]]:
         """Dropdown entries for the current q: ``(label, band_index)``, imaginary ones marked."""
@@ -68,13 +70,27 @@ class PhononModeExplorer:
             return
         self.frames = phonons.mode_animation(self.phonon, self.branch.value, self.q_picker.value,
                                              self.amplitude.value, self.n_frames)
-        view = structure_view(self.frames, highlight=self.highlight, width=VIEW_WIDTH)
+        arrows = mode_arrows(self.frames)
+        view = stage(self.frames, highlight=self.highlight, width=VIEW_WIDTH, arrows=arrows)
+        self.caption.value = caption_html(self.frames[0], self.highlight, title=self.title(), arrows=True)
         if self._link is not None:
             self._link.unlink()
         self._link = widgets.jslink((self.play, "value"), (view, "frame"))  # played in the browser, no kernel round trip
         self.view = view
         show_beside(self.row, self.plot.widget, view)
         self._draw_plot()
+
+    def title(self) -> str:
+        """The chosen mode in words: q-point, branch, frequency (THz), and the share of the mode
+        (mass-weighted eigenvector norm) each element carries, largest first."""
+        label = next(lab for lab, q in self.q_picker.options if q == self.q_picker.value)
+        freq = phonons.frequencies_at(self.phonon, self.q_picker.value)[self.branch.value]
+        cell = self.phonon.primitive
+        groups = {s: [i for i, t in enumerate(cell.symbols) if t == s] for s in dict.fromkeys(cell.symbols)}
+        shares = phonons.participation(self.phonon, self.branch.value, groups, self.q_picker.value)
+        carried = ", ".join(f"{s} {100 * w:.0f} %" for s, w in sorted(shares.items(), key=lambda kv: -kv[1]) if w >= 0.05)
+        kind = " (imaginary: unstable)" if freq < -self.threshold else ""
+        return f"{label}, branch {self.branch.value}: {freq:+.2f} THz{kind}; moves {carried}"
 
     def _draw_plot(self) -> None:
         label = next(lab for lab, q in self.q_picker.options if q == self.q_picker.value)

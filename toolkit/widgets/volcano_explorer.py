@@ -7,7 +7,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from toolkit.widgets.panel import SliderPanel
-from toolkit.widgets.viewer import VIEW_WIDTH, structure_view
+from toolkit.widgets.viewer import VIEW_WIDTH, caption_html, stage
 
 
 class VolcanoExplorer(SliderPanel):
@@ -20,7 +20,7 @@ class VolcanoExplorer(SliderPanel):
         self.compositions, self.label = compositions, label
         super().__init__(widgets.SelectionSlider(options=[(f"{x:g}", x) for x in sorted(compositions)],
                                                  description="x (Li₂O)", layout=widgets.Layout(width="420px")),
-                         figsize=(11, 3.2))
+                         figsize=(11, 3.2), below=True)
 
     def volcano(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x, σ, error)`` (S/cm) of every composition with a conductivity."""
@@ -35,7 +35,8 @@ class VolcanoExplorer(SliderPanel):
         self.info.value = (f"<b>TaCl₅·{x:g}Li₂O</b>, {len(entry['atoms'])} atoms: most common motif {top} "
                            f"({100 * entry['motifs'][top]:.0f} % of Ta); σ(300 K) = "
                            + (f"{sigma[0]:.2e} ± {sigma[1]:.1e} S/cm" if sigma else "no Arrhenius fit"))
-        self.show_view(structure_view(entry["atoms"], highlight=("Li",), width=VIEW_WIDTH))
+        self.show_view(stage(entry["atoms"], highlight=("Li",), width=VIEW_WIDTH, polyhedra=("Ta",)),
+                       caption_html(entry["atoms"], highlight=("Li",)))
         with self.plot.drawing() as fig:
             ax_m, ax_v, ax_a = fig.subplots(1, 3)
             names = sorted(entry["motifs"])
