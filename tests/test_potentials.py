@@ -43,7 +43,7 @@ def test_auto_prefers_a_cached_mace_mp_model(tiny_mace_path, capsys):
 
 def test_mace_model_file_loads_through_mace_torch(tiny_mace_path):
     calc = load_potential(str(tiny_mace_path), device="cpu", trust=True)
-    assert calc.info.elements == ("H", "O", "Sr", "Sn", "Ba")
+    assert calc.info.elements == ("H", "O", "Sr", "Sn", "Ba") and calc.info.cutoff_A == 4.0  # the model's r_max
     atoms = srtio_like()
     atoms.rattle(0.05, seed=1)
     atoms.calc = calc

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import shutil
 import sys
 import time
 
@@ -141,3 +142,43 @@ def test_volcano_recovers_a_known_activation_energy_and_peak():
     rows[0]["result"]["D_Li_cm2_s"]["500"][0] = -1e-9  # a glass whose Li did not move: the fit says why it is missing
     stuck = volcano(rows[:1])[0.5]
     assert stuck["fit"] is None and "positive D" in stuck["fit_problem"]
+
+
+def test_a_folder_of_cifs_is_screened_on_dask_into_a_ranked_table_with_the_bad_files_named(tmp_path):
+    from toolkit.studies.your_material import EXAMPLE_DIR
+
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    shutil.copy(EXAMPLE_DIR / "Li3N.cif", folder)
+    shutil.copy(EXAMPLE_DIR / "Na3PS4.cif", folder)  # no Li
+    (folder / "broken.cif").write_text("data_broken\n_cell_length_a oops\n")
+    changes = {"relax_fmax_eV_A": 0.05, "phonon_displacements_A": [0.03], "md_ps": 0.04, "md_runs": 1,
+               "md_sample_every": 2, "md_blocks": 2}
+    out = tmp_path / "screen.json"
+    command = [sys.executable, "-m", "toolkit", "screen", str(folder), "--ion", "Li", "--potential", "chgnet",
+               "--workers", "1", "--changes", json.dumps(changes), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["file"] for row in rows] == ["Li3N.cif", "Na3PS4.cif", "broken.cif"]  # ranked; refused files last
+    li3n, na3ps4, broken = rows
+    assert li3n["formula"] == "Li3N" and set(li3n["D_cm2_s"]) == {"800", "1000"} and li3n["potential"] == "chgnet-0.3.0"
+    assert "holds no Li" in na3ps4["error"] and "could not read broken.cif" in broken["error"]
+    table = done.stdout
+    assert "| 1 | Li3N.cif | Li3N | Li |" in table and "refused: Na6P2S8 holds no Li" in table
+
+
+def test_ranked_puts_stable_conductors_first_by_sigma():
+    from toolkit.studies.your_material import ranked, ranked_markdown
+
+    def row(name, stable, sigma):
+        return {"file": name, "formula": name, "ion": "Li", "phonons": {"stable": stable, "displacement_check": True},
+                "sigma_S_cm": [sigma, sigma / 2] if sigma else None, "Ea_eV": [0.3, 0.05] if sigma else None,
+                "sigma_temperature_K": 300.0, "fit_problem": None if sigma else "D does not rise with T"}
+
+    rows = [row("a", True, 1e-4), {"file": "bad", "error": "no Li"}, row("b", False, 1e-2), row("c", True, None),
+            row("d", True, 1e-3)]
+    assert [r["file"] for r in ranked(rows)] == ["d", "a", "c", "b", "bad"]
+    table = ranked_markdown(rows)
+    assert "| 1 | d | d | Li | yes | 1.00e-03 ± 5.0e-04 at 300 K | 0.30 ± 0.05 |" in table
+    assert "no fit: D does not rise with T" in table and "refused: no Li" in table

@@ -1,4 +1,4 @@
-"""Command line: ``python -m toolkit run|reproduce|sweep|distill|anchors|info|store|fetch``."""
+"""Command line: ``python -m toolkit run|reproduce|sweep|screen|distill|anchors|info|store|fetch``."""
 
 from __future__ import annotations
 
@@ -152,6 +152,33 @@ def _sweep(args) -> int:
     return 0
 
 
+def _screen(args) -> int:
+    import json
+    import time
+
+    from toolkit.provenance import package_versions, write_json_atomic
+    from toolkit.studies.your_material import ranked_markdown
+    from toolkit.sweeps import connect, screen_folder
+
+    started = time.time()
+    client = connect(args.scheduler, n_workers=args.workers)
+    print(f"toolkit: screening the CIFs of {args.folder} for {args.ion} on {args.scheduler}; dashboard "
+          f"{client.dashboard_link}", flush=True)
+    try:
+        rows = screen_folder(args.folder, args.ion, client, args.mode, args.potential, args.seed,
+                             json.loads(args.changes) if args.changes else None)
+    finally:
+        client.close()
+    print(ranked_markdown(rows))
+    if args.out:
+        write_json_atomic(args.out, {
+            "command": f"python -m toolkit screen {args.folder} --ion {args.ion} --mode {args.mode}",
+            "provenance": {"versions": package_versions(), "wall_time_s": round(time.time() - started, 1),
+                           "seed": args.seed, "changes": args.changes},
+            "rows": rows})
+    return 0
+
+
 def _distill(args) -> int:
     from dataclasses import replace
 
@@ -196,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--structure", default=None,
                      help="your-material: a CIF (or a shipped example: Li3N, 'Na3PS4 (cubic)')")
     run.add_argument("--ion", default=None, help="your-material: the mobile ion (default: the example's, or Li)")
+    run.add_argument("--amorphous", action="store_true",
+                     help="your-material: also melt-quench a glass and compare its transport with the crystal's")
     run.add_argument("--jobs", type=int, default=1,
                      help="for 'all': studies run at once, each on one torch thread (memory: ~1.6 GB each)")
     reproduce = sub.add_parser("reproduce", help="compute a study's research points (resumes from the committed files)")
@@ -208,6 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     reproduce.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: torch's)")
     reproduce.add_argument("--scheduler", default="local", help="local, slurm, pbs, gateway, or tcp://host:port")
     reproduce.add_argument("--commit", action="store_true", help="git-commit each point's file as it is written")
+    screen = sub.add_parser("screen", help="notebook 04's steps on every CIF of a folder on Dask: a ranked table")
+    screen.add_argument("folder", help="a folder of *.cif files")
+    screen.add_argument("--ion", required=True, help="the mobile ion (a file without it is listed as refused)")
+    screen.add_argument("--mode", choices=MODES, default="quick")
+    screen.add_argument("--potential", default="auto")
+    screen.add_argument("--seed", type=int, default=0)
+    screen.add_argument("--changes", default=None,
+                        help='JSON of MaterialSettings changes, e.g. \'{"md_ps": 2.0, "md_runs": 3}\'')
+    screen.add_argument("--scheduler", default="local", help="local, slurm, pbs, gateway, or tcp://host:port")
+    screen.add_argument("--workers", type=int, default=None, help="workers to start or scale to")
+    screen.add_argument("--out", default=None, help="also write the rows with provenance as JSON here")
     sweep = sub.add_parser("sweep", help="run a study's parameter sweep on Dask (resumable)")
     sweep.add_argument("study", help="a study with a sweep task (see toolkit.sweeps.STUDY_TASKS)")
     sweep.add_argument("--grid", required=True, help="JSON file: a list of parameter sets, or a dict of lists")
@@ -264,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "screen":
+        return _screen(args)
     if args.command == "reproduce":
         return _reproduce(args)
     if args.command == "store":
@@ -274,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         return _distill(args)
     from toolkit.runner import run_all, run_study
 
-    own = {k: v for k, v in (("structure", args.structure), ("ion", args.ion)) if v is not None}
+    own = {k: v for k, v in (("structure", args.structure), ("ion", args.ion), ("amorphous", args.amorphous or None))
+           if v is not None}
     if own and args.study != "your-material":
-        print(f"--structure and --ion belong to 'run your-material', not to {args.study!r}", file=sys.stderr)
+        print(f"--structure, --ion and --amorphous belong to 'run your-material', not to {args.study!r}", file=sys.stderr)
         return 2
     if "structure" in own:
         from pathlib import Path

@@ -39,6 +39,9 @@ class PotentialInfo:
     sha256: str
     source: str
     elements: tuple[str, ...] = field(repr=False)
+    #: The distance (Å) within which an atom feels another (a MACE model's r_max, CHGNet's atom-graph cutoff);
+    #: None where the back end does not say. A cell narrower than this lets an atom feel its own periodic image.
+    cutoff_A: float | None = None
 
     @property
     def loadable_name(self) -> str:

@@ -283,6 +283,7 @@ def _load_mace_file(path: Path, name: str, source: str, device: str, dtype: str,
         sha256=digest,
         source=f"{source}; unpickled as {trusted_as}",
         elements=tuple(chemical_symbols[z] for z in numbers),
+        cutoff_A=float(inner.models[0].r_max),
     )
     return Potential(inner, info)
 
@@ -318,6 +319,7 @@ def _load_chgnet(device: str) -> Potential:
         sha256=file_sha256(path),
         source=f"weights bundled with the chgnet {chgnet.__version__} package (offline)",
         elements=CHGNET_ELEMENTS,
+        cutoff_A=float(model.graph_converter.atom_graph_cutoff),
     )
     return Potential(inner, info)
 

@@ -25,6 +25,7 @@ from typing import Callable
 from ase import Atoms
 from toolkit.progress import progress_bar
 
+from toolkit.calculator import file_sha256
 from toolkit.store import ResultsStore, code_version
 
 #: Scheduler names :func:`connect` understands besides an address.
@@ -164,6 +165,48 @@ def oxyhalide_glass(x: float, n_ta: int, seed: int, temperatures_K: list, md_ps:
     glass = ov.glass(x, seed, settings, calc, store, progress=False)
     row = ov.diffusion({x: [glass]}, settings, calc, store, progress=False)[0]["result"]
     return {**row, "n_atoms": len(glass), "potential": calc.info.name, "potential_sha256": calc.info.sha256}
+
+
+def material_card(structure: str, structure_sha256: str, ion: str, mode: str = "quick", potential: str = "auto",
+                  seed: int = 0, changes: dict | None = None) -> dict:
+    """Notebook 04's steps (:func:`toolkit.studies.your_material.run`) on one structure file, as a sweep task: the
+    file must still have ``structure_sha256`` (the sweep's key holds it, so an edited file is computed afresh).
+    ``changes`` alter the ``mode``'s :class:`~toolkit.studies.your_material.MaterialSettings`.
+
+    Returns the row :func:`toolkit.studies.your_material.ranked` sorts: the summary's formula, stability, D, Ea and
+    σ with the potential and its hash; or ``{"file", "error"}`` naming why the structure was refused (unreadable,
+    without the ion, elements the potential lacks, ...), so that one bad file does not stop a screen.
+    """
+    from toolkit.calculator import UnsupportedElementsError
+    from toolkit.studies import your_material as ym
+    from toolkit.validation import StructureError
+
+    path = Path(structure)
+    if file_sha256(path) != structure_sha256:
+        raise ValueError(f"{path} changed since the sweep was planned: plan it again")
+    calc = worker_potential(potential)
+    settings = (ym.MaterialSettings.quick if mode == "quick" else ym.MaterialSettings.full)(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in (changes or {}).items()})
+    try:
+        result = ym.run(path, ion, settings, calc, ResultsStore(), seed=seed, progress=False)
+    except (StructureError, UnsupportedElementsError, FileNotFoundError) as error:
+        return {"file": path.name, "error": str(error)}
+    return {"file": path.name, **result.to_summary(), "potential": calc.info.name,
+            "potential_sha256": calc.info.sha256}
+
+
+def screen_folder(folder: str | Path, ion: str, client, mode: str = "quick", potential: str = "auto", seed: int = 0,
+                  changes: dict | None = None, store: ResultsStore | None = None, progress: bool = True) -> list[dict]:
+    """:func:`material_card` of every ``*.cif`` in ``folder`` on ``client``'s cluster (resumable, as every sweep),
+    ranked by :func:`toolkit.studies.your_material.ranked`."""
+    from toolkit.studies.your_material import ranked
+
+    files = sorted(Path(folder).glob("*.cif"))
+    if not files:
+        raise FileNotFoundError(f"no *.cif files in {folder}")
+    grid = [{"structure": str(f.resolve()), "structure_sha256": file_sha256(f), "ion": ion, "mode": mode,
+             "potential": potential, "seed": seed, "changes": changes or {}} for f in files]
+    return ranked(run_sweep(material_card, grid, client, store, progress))
 
 
 #: Sweeps shipped with the package: ``<study>.json`` written by ``python -m toolkit sweep`` from ``<study>.grid.json``.
