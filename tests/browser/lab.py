@@ -155,3 +155,16 @@ def legend_colours(output) -> dict[str, str]:
         assert (np.abs(pixels - to_rgb(colour)).max(axis=1) < 0.1).sum() >= 9, f"swatch {colour} not drawn"
         found[entry.inner_text().strip()] = colour
     return found
+
+
+def drawn_canvas(canvas, timeout_s: float = 15.0, at_least: float = 0.005) -> bytes:
+    """A screenshot of an NGL ``canvas`` once its stage has drawn (more than ``at_least`` of it differs from
+    the background), or the last one after ``timeout_s``: a stage renders asynchronously after it scrolls into
+    view, later on a busy machine."""
+    canvas.scroll_into_view_if_needed()
+    deadline = time.time() + timeout_s
+    while True:
+        time.sleep(0.5)
+        png = canvas.screenshot()
+        if drawn_fraction(png) > at_least or time.time() > deadline:
+            return png

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from .conftest import ROOT
-from .lab import CHROMIUM, Lab, drawn_fraction, has_axes, hue_fraction, legend_colours, run_all_cells
+from .lab import CHROMIUM, Lab, drawn_canvas, drawn_fraction, has_axes, hue_fraction, legend_colours, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: `make test` installs it (root)")]
@@ -94,11 +94,8 @@ def test_each_explorer_keeps_a_whole_plot_through_ten_control_changes(lab, page)
     settled(page)
     check(phonon, "phonon", 11)
 
-    view = phonon.locator("canvas").first
-    view.scroll_into_view_if_needed()
-    time.sleep(1.0)
-    view.screenshot(path=str(artefacts / "explorer-phonon-view.png"))
-    png = view.screenshot()
+    png = drawn_canvas(phonon.locator("canvas").first)
+    (artefacts / "explorer-phonon-view.png").write_bytes(png)
     assert drawn_fraction(png) > 0.005, "the mode's 3D view is blank"
     # the legend names what the view draws, and the arrows are on the canvas in the legend's colour
     legend = legend_colours(phonon)
@@ -108,11 +105,9 @@ def test_each_explorer_keeps_a_whole_plot_through_ten_control_changes(lab, page)
         assert hue_fraction(png, legend[element]) > 0.001, f"{element} is not drawn in its legend colour"
     assert "THz" in phonon.locator(".widget-html b").first.inner_text()  # the mode's title
 
-    view = volcano.locator("canvas").first
-    view.scroll_into_view_if_needed()
-    time.sleep(1.0)
-    png = view.screenshot()
-    view.screenshot(path=str(artefacts / "explorer-volcano-view.png"))
+    png = drawn_canvas(volcano.locator("canvas").first)
+    (artefacts / "explorer-volcano-view.png").write_bytes(png)
+    assert drawn_fraction(png) > 0.005, "the glass's 3D view is blank"
     legend = legend_colours(volcano)
     assert {"Ta", "Cl", "O", "Li"} <= set(legend), legend
     for element in ("Li", "Cl", "Ta"):  # Li's highlight spheres, the Cl ligands and the TaX polyhedra

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from .lab import CHROMIUM, Lab, drawn_fraction, legend_colours, run_all_cells
+from .lab import CHROMIUM, Lab, drawn_canvas, drawn_fraction, legend_colours, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: `make test` installs it (root)")]
@@ -66,9 +66,7 @@ def test_notebook_runs_and_draws_in_jupyterlab(lab, page, notebook):
     views = canvases(page)
     assert views, "no 3D viewer drew a canvas"
     for canvas in views:
-        canvas.scroll_into_view_if_needed()
-        time.sleep(1.0)  # the stage renders asynchronously after it scrolls into view
-        assert drawn_fraction(canvas.screenshot()) > 0.005, "a 3D viewer is blank"
+        assert drawn_fraction(drawn_canvas(canvas)) > 0.005, "a 3D viewer is blank"
 
     # every viewer comes with a legend whose swatches are drawn, naming elements the notebook's structures hold
     legends = page.locator(".jp-OutputArea-output .toolkit-legend").all()

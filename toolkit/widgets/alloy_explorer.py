@@ -35,7 +35,7 @@ class AlloyExplorer(SliderPanel):
                            f"{1000 * row['e_above_hull_eV_atom']:.1f} meV/atom above the hull; "
                            f"{len(found['vacancies'])} vacancy(ies), {len(found['antisites'])} antisite(s)")
         atoms, marks = self.configurations[name], self.highlights()
-        self.show_view(stage(atoms, highlight=(), extra=marks, width=VIEW_WIDTH), caption_html(atoms, (), marks))
+        self.show_view(stage(atoms, highlight=(), extra=marks, width=VIEW_WIDTH, view=self.view), caption_html(atoms, (), marks))
         with self.plot.drawing() as fig:
             ax, ax_v = fig.subplots(2, 1, sharex=True)
             for other, r in self.table.items():

@@ -70,6 +70,7 @@ class SliderPanel:
         self.info = widgets.HTML()
         self.legend = widgets.HTML()
         self.plot = WidgetFigure(figsize)
+        self.view = None
         self.row = (widgets.VBox if below else widgets.HBox)([self.plot.widget])
         self.slider.observe(lambda _: self.redraw(), "value")
         self.redraw()
@@ -79,8 +80,9 @@ class SliderPanel:
         raise NotImplementedError
 
     def show_view(self, view, legend: str) -> None:
-        """Put ``view`` (:func:`toolkit.widgets.viewer.stage`) beside the plot (or below), replacing the previous one,
-        with ``legend`` (:func:`toolkit.widgets.viewer.caption_html`) above the row."""
+        """Put ``view`` (:func:`toolkit.widgets.viewer.stage`) beside the plot (or below), with ``legend``
+        (:func:`toolkit.widgets.viewer.caption_html`) above the row. Draw it with ``view=self.view`` after the first
+        time (see :func:`~toolkit.widgets.viewer.stage`)."""
         self.view = view
         self.legend.value = legend
         show_beside(self.row, self.plot.widget, view)

@@ -35,6 +35,7 @@ class PhononModeExplorer:
         self.caption = widgets.HTML()
         self.frames: list = []
         self._link = None
+        self.view = None  # one stage for every mode (see toolkit.widgets.viewer.stage)
         self._updating = False
         # one redraw at a time: callbacks can arrive on ipykernel's subshell threads as well as its main thread
         self._lock = threading.RLock()
@@ -71,7 +72,7 @@ class PhononModeExplorer:
         self.frames = phonons.mode_animation(self.phonon, self.branch.value, self.q_picker.value,
                                              self.amplitude.value, self.n_frames)
         arrows = mode_arrows(self.frames)
-        view = stage(self.frames, highlight=self.highlight, width=VIEW_WIDTH, arrows=arrows)
+        view = stage(self.frames, highlight=self.highlight, width=VIEW_WIDTH, arrows=arrows, view=self.view)
         self.caption.value = caption_html(self.frames[0], self.highlight, title=self.title(), arrows=True)
         if self._link is not None:
             self._link.unlink()

@@ -35,6 +35,9 @@ POLYHEDRON_OPACITY = 0.5
 #: A ligand belongs to a polyhedron within this factor of the sum of the two covalent radii
 #: (Sn–O 2.05 Å x 1.2 = 2.46 Å; Ta–Cl 2.72 Å x 1.2 = 3.26 Å).
 BOND_FACTOR = 1.2
+#: Messages of an nglview stage that belong to its components (see :func:`stage`).
+STALE_AFTER_REMOVAL = (("addRepresentation", "compList"), ("addShape", "Widget"), ("setParameters", "Representation"),
+                       ("loadFile", "Stage"))
 #: The default view turns this far (rad) about the screen's x and then y axis: looking straight down a
 #: cell axis, atoms hide behind each other (an Sn behind its O octahedron).
 VIEW_TILT_RAD = (0.35, 0.5)
@@ -142,7 +145,7 @@ def mode_arrows(frames: list[Atoms], longest_A: float = ARROW_LONGEST_A, smalles
 
 
 def stage(atoms: Atoms | list[Atoms], highlight=("H", "Y"), extra: dict[str, tuple[str, list[int]]] | None = None,
-          width: str | None = None, polyhedra=(), arrows: tuple[np.ndarray, np.ndarray] | None = None):
+          width: str | None = None, polyhedra=(), arrows: tuple[np.ndarray, np.ndarray] | None = None, view=None):
     """The ``nglview`` widget of ``atoms``: ball-and-stick in the element colours, unit cell, highlighted
     species as spheres, seen slightly off the cell axes (:data:`VIEW_TILT_RAD`).
 
@@ -152,13 +155,28 @@ def stage(atoms: Atoms | list[Atoms], highlight=("H", "Y"), extra: dict[str, tup
     on the first frame). ``arrows`` is ``(starts, ends)`` (Å) as from :func:`mode_arrows`. ``width``
     (CSS, e.g. ``"480px"``) is needed where the viewer sits in a row beside other widgets: a flex row
     squeezes a viewer without one to 1 pixel.
+
+    ``view``: an earlier ``stage`` to draw into instead of a new one, keeping its camera. Explorers pass theirs
+    on every redraw: each NGL stage holds a WebGL context that nglview never releases, a browser keeps about 16,
+    and past that it drops the oldest, blanking another viewer on the page.
     """
     import nglview
 
     frames = list(atoms) if isinstance(atoms, (list, tuple)) else [atoms]
-    view = nglview.show_asetraj(frames) if len(frames) > 1 else nglview.show_ase(frames[0])
+    fresh = view is None
+    if fresh:
+        view = nglview.NGLWidget()
+    for component in list(view._ngl_component_ids):
+        view.remove_component(component)
+    # nglview drops a removed component's loadFile from the messages it replays when the widget is shown again,
+    # but keeps the representations and shapes drawn on it, which would land on the new structure
+    view._ngl_msg_archive = [m for m in view._ngl_msg_archive if (m.get("methodName"), m.get("target"))
+                             not in STALE_AFTER_REMOVAL]
+    if len(frames) > 1:
+        view.add_trajectory(nglview.ASETrajectory(frames), default_representation=False)
+    else:
+        view.add_structure(nglview.ASEStructure(frames[0]), default_representation=False)
     atoms = frames[0]
-    view.clear_representations()
     view.add_ball_and_stick(radiusScale=0.6)
     view.add_unitcell()
     groups = {colour: idx for s, colour in highlight_colours(atoms, highlight).items()
@@ -172,16 +190,17 @@ def stage(atoms: Atoms | list[Atoms], highlight=("H", "Y"), extra: dict[str, tup
         if len(triangles):
             view.shape.add_mesh(triangles.ravel().tolist(), rgb.ravel().tolist())
             view.update_representation(component=len(view._ngl_component_ids) - 1, opacity=POLYHEDRON_OPACITY)
-    if arrows is not None and len(arrows[0]):
-        starts, ends = arrows
-        view.shape.add_buffer("arrow", position1=np.ravel(starts).tolist(), position2=np.ravel(ends).tolist(),
-                              color=np.tile(to_rgb(ARROW_COLOUR), len(starts)).tolist(), radius=[0.12] * len(starts))
-    view.camera = "orthographic"
-    view.control.spin([1, 0, 0], VIEW_TILT_RAD[0])
-    view.control.spin([0, 1, 0], VIEW_TILT_RAD[1])
-    view.layout.height = VIEW_HEIGHT
-    if width is not None:
-        view.layout.width = width
+    if arrows is not None:
+        for start, end in zip(*arrows):
+            view.shape.add_arrow(np.asarray(start).tolist(), np.asarray(end).tolist(), list(to_rgb(ARROW_COLOUR)), 0.12)
+    view.center()  # fit the structure: a stage keeps its first zoom, set before the structure or the shapes arrived
+    if fresh:
+        view.camera = "orthographic"
+        view.control.spin([1, 0, 0], VIEW_TILT_RAD[0])
+        view.control.spin([0, 1, 0], VIEW_TILT_RAD[1])
+        view.layout.height = VIEW_HEIGHT
+        if width is not None:
+            view.layout.width = width
     return view
 
 

@@ -35,7 +35,7 @@ class VolcanoExplorer(SliderPanel):
         self.info.value = (f"<b>TaCl₅·{x:g}Li₂O</b>, {len(entry['atoms'])} atoms: most common motif {top} "
                            f"({100 * entry['motifs'][top]:.0f} % of Ta); σ(300 K) = "
                            + (f"{sigma[0]:.2e} ± {sigma[1]:.1e} S/cm" if sigma else "no Arrhenius fit"))
-        self.show_view(stage(entry["atoms"], highlight=("Li",), width=VIEW_WIDTH, polyhedra=("Ta",)),
+        self.show_view(stage(entry["atoms"], highlight=("Li",), width=VIEW_WIDTH, polyhedra=("Ta",), view=self.view),
                        caption_html(entry["atoms"], highlight=("Li",)))
         with self.plot.drawing() as fig:
             ax_m, ax_v, ax_a = fig.subplots(1, 3)
