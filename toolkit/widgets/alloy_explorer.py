@@ -22,9 +22,10 @@ class AlloyExplorer(SliderPanel):
                                                  description="Li content", layout=widgets.Layout(width="480px")),
                          figsize=(4.5, 5))
 
-    def highlights(self) -> dict[str, tuple[str, list[int]]]:
-        """Label -> (colour, atom indices): antisites red, neighbours of vacancies blue."""
-        found = defect_map(self.configurations[self.slider.value], self.perfect)
+    def highlights(self, found: dict | None = None) -> dict[str, tuple[str, list[int]]]:
+        """Label -> (colour, atom indices): antisites red, neighbours of vacancies blue; ``found`` is the shown
+        configuration's :func:`toolkit.defects.defect_map`, when the caller has it already."""
+        found = found or defect_map(self.configurations[self.slider.value], self.perfect)
         return {"antisite": ("red", found["antisites"]), "next to a vacancy": ("blue", found["vacancy_neighbours"])}
 
     def redraw(self) -> None:
@@ -34,7 +35,7 @@ class AlloyExplorer(SliderPanel):
         self.info.value = (f"<b>{name}</b>: x = {row['x']:.3f}, formation energy {row['formation_eV_atom']:.3f} eV/atom, "
                            f"{1000 * row['e_above_hull_eV_atom']:.1f} meV/atom above the hull; "
                            f"{len(found['vacancies'])} vacancy(ies), {len(found['antisites'])} antisite(s)")
-        atoms, marks = self.configurations[name], self.highlights()
+        atoms, marks = self.configurations[name], self.highlights(found)
         self.show_view(stage(atoms, highlight=(), extra=marks, width=VIEW_WIDTH, view=self.view), caption_html(atoms, (), marks))
         with self.plot.drawing() as fig:
             ax, ax_v = fig.subplots(2, 1, sharex=True)

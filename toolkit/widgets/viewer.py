@@ -179,8 +179,8 @@ def stage(atoms: Atoms | list[Atoms], highlight=("H", "Y"), extra: dict[str, tup
     atoms = frames[0]
     view.add_ball_and_stick(radiusScale=0.6)
     view.add_unitcell()
-    groups = {colour: idx for s, colour in highlight_colours(atoms, highlight).items()
-              for idx in [highlight_indices(atoms, (s,))[s]]}
+    marked = highlight_indices(atoms, highlight)
+    groups = {colour: marked[s] for s, colour in highlight_colours(atoms, highlight).items()}
     groups.update({colour: indices for colour, indices in (extra or {}).values()})
     for colour, indices in groups.items():
         if len(indices):
