@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="keep the student there and time its force call and its teacher's again")
     sub.add_parser("info", help="versions, offline potentials, and what 'auto' picks")
     anchors = sub.add_parser("anchors", help="compute a study's DFT anchor points (GPAW; resumes from the files there)")
-    anchors.add_argument("study", help="liga-alloy")
+    anchors.add_argument("study", help="liga-alloy, proton-phonon or oxyhalide-volcano")
     anchors.add_argument("--only", nargs="*", default=None, help="compute only these points")
     anchors.add_argument("--out", default=None, help="folder of <study>/<point>.json (default: the package's)")
     anchors.add_argument("--commit", action="store_true", help="git-commit each point's file as it is written")

@@ -20,6 +20,8 @@ The campaign for study 3 (LiGa) has:
   sites (a split vacancy) at or below the on-site vacancy? :func:`li_vacancy_rows` and :func:`hop_image_rows` set
   any potential beside them.
 
+Study 2's campaign (oxyhalide-volcano: the density and forces of its glasses) is :mod:`toolkit.glass_anchors`.
+
 The campaign for study 1 (proton-phonon) asks whether cubic BaSnO3 is stable against octahedral tilts:
 
 - ``relaxed-BaSnO3``: the cubic lattice parameter, with the minimum of E(a) as a check on the stress;
@@ -37,7 +39,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -45,9 +47,9 @@ from typing import Callable
 import numpy as np
 from ase import Atoms
 
-from toolkit import defects, liga, perovskite
+from toolkit import defects, glass_anchors, liga, perovskite
 from toolkit.campaign import compute_in_order, read_points
-from toolkit.dft import DFTSettings, load_dft, setup_hashes
+from toolkit.dft import DFTSettings, described, frame_atoms, load_dft, single_point
 from toolkit.phonons import displaced, mode_energy_profile
 from toolkit.provenance import package_versions
 from toolkit.relax import relax
@@ -75,12 +77,6 @@ def formation_energy_eV_atom(e_liga_atom: float, e_li_atom: float, e_ga_atom: fl
     return e_liga_atom - (e_li_atom + e_ga_atom) / 2
 
 
-def _described(dft, atoms=None) -> dict:
-    """What a point records of its DFT method: its info and settings, and the setup hashes of ``atoms``' elements."""
-    described = {"method": dft.info.as_dict(), "settings": asdict(dft.inner.settings)}
-    return described if atoms is None else {"setup_sha256": setup_hashes(atoms, dft), **described}
-
-
 def _relaxed(phase: str, store: ResultsStore) -> dict:
     build, label = LIGA_PHASES[phase]
     dft = load_dft(METHOD, SETTINGS)
@@ -93,7 +89,7 @@ def _relaxed(phase: str, store: ResultsStore) -> dict:
             "steps": info["steps"], "fmax_eV_A": info["fmax_eV_A"],
             "experimental_lattice_A": liga.EXPERIMENTAL_LATTICE_A[label],
             "positions_A": result.positions.tolist(), "cell_A": result.cell.array.tolist(),
-            "symbols": result.get_chemical_symbols(), **_described(dft, result)}
+            "symbols": result.get_chemical_symbols(), **described(dft, result)}
 
 
 def _convergence(setting: str, value: float) -> dict:
@@ -107,7 +103,7 @@ def _convergence(setting: str, value: float) -> dict:
     return {"setting": setting, "value": value, "energy_eV_atom": energies,
             "formation_eV_atom": formation_energy_eV_atom(energies["B32-LiGa"], energies["bcc-Li"],
                                                           energies["alpha-Ga"]),
-            "geometry": "experimental lattice parameters (toolkit.liga)", **_described(dft)}
+            "geometry": "experimental lattice parameters (toolkit.liga)", **described(dft)}
 
 
 #: O displacements (Å) at which the tilt energy is computed.
@@ -137,7 +133,7 @@ def _relaxed_basno3(store: ResultsStore) -> dict:
     return {"lattice_A": lattice, "energy_minimum_lattice_A": float(-curve[1] / (2 * curve[0])),
             "energy_eV_fu": info["energy_eV"], "converged": info["converged"], "steps": info["steps"],
             "fmax_eV_A": info["fmax_eV_A"], "experimental_lattice_A": perovskite.BASNO3_A_EXP,
-            **_described(dft, result)}
+            **described(dft, result)}
 
 
 def _tilt(kind: str, root: Path, settings: DFTSettings = SETTINGS, amplitudes_A=TILT_AMPLITUDES_A) -> dict:
@@ -148,7 +144,7 @@ def _tilt(kind: str, root: Path, settings: DFTSettings = SETTINGS, amplitudes_A=
             "n_atoms": len(cell), "amplitudes_A": list(amplitudes_A),
             "energy_meV_fu": tilt_profile_meV_fu(lattice, kind, dft, amplitudes_A),
             "pattern": "toolkit.perovskite.tilt_cell (rigid rotation of the SnO6 octahedra about z, O displacement)",
-            **_described(dft, cell)}
+            **described(dft, cell)}
 
 
 #: The training frames of study 1 (:func:`frames`): cubic strains (fraction of a), tilt amplitudes (Å of O
@@ -173,27 +169,6 @@ def _proton_frames(lattice_A: float) -> dict[str, Atoms]:
             rattled.positions += np.random.default_rng(seed).normal(0.0, FRAME_RATTLE_A, rattled.positions.shape)
             frames[f"frame-rattled-{kind}-{seed}"] = rattled
     return frames
-
-
-def _frame(atoms: Atoms) -> dict:
-    """A configuration with its DFT energy (eV), forces (eV/Å) and stress (eV/Å³, Voigt)."""
-    dft = load_dft(METHOD, SETTINGS)
-    work = atoms.copy()
-    work.calc = dft
-    return {"n_atoms": len(work), "numbers": work.numbers.tolist(), "cell_A": work.cell.array.tolist(),
-            "positions_A": work.positions.tolist(), "energy_eV": float(work.get_potential_energy()),
-            "forces_eV_A": work.get_forces().tolist(), "stress_eV_A3": work.get_stress(voigt=True).tolist(),
-            **_described(dft, work)}
-
-
-def frame_atoms(point: dict, name: str) -> Atoms:
-    """The configuration of a ``frame-*`` point, its DFT results in ``info``/``arrays`` (``dft_energy_eV``,
-    ``dft_stress_eV_A3``, ``dft_forces_eV_A``) and ``info["anchor"]`` its name."""
-    atoms = Atoms(numbers=point["numbers"], positions=point["positions_A"], cell=point["cell_A"], pbc=True)
-    atoms.info.update(anchor=name, dft_energy_eV=point["energy_eV"],
-                      dft_stress_eV_A3=np.asarray(point["stress_eV_A3"]))
-    atoms.arrays["dft_forces_eV_A"] = np.asarray(point["forces_eV_A"])
-    return atoms
 
 
 def frames(study: str, root: Path = ANCHOR_DIR) -> list[Atoms]:
@@ -232,7 +207,7 @@ def _vacancy_bcc_li(store: ResultsStore, root: Path) -> dict:
     dft = load_dft(METHOD, SETTINGS)
     result = li_vacancy_formation_eV(dft, lattice, store)
     relaxed = result.pop("relaxed")
-    return {"lattice_A": lattice, **result, "positions_A": relaxed.positions.tolist(), **_described(dft, relaxed)}
+    return {"lattice_A": lattice, **result, "positions_A": relaxed.positions.tolist(), **described(dft, relaxed)}
 
 
 def _hop_images(store: ResultsStore) -> dict:
@@ -251,7 +226,7 @@ def _hop_images(store: ResultsStore) -> dict:
             "path_energies_eV": [float(hop.band.energies_eV[i]) for i in HOP_IMAGES],
             "dft_energies_eV": [e - energies[0] for e in energies], "symbols": frames[0].get_chemical_symbols(),
             "cell_A": frames[0].cell.array.tolist(), "positions_A": [f.positions.tolist() for f in frames],
-            **_described(dft, frames[0])}
+            **described(dft, frames[0])}
 
 
 def _liga_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:
@@ -299,12 +274,13 @@ def _proton_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], 
     relaxed = point_path("proton-phonon", "relaxed-BaSnO3", root)
     if relaxed.is_file():  # the frames are built at the DFT lattice
         lattice = json.loads(relaxed.read_text())["lattice_A"]
-        points.update({name: (lambda atoms=atoms: _frame(atoms)) for name, atoms in _proton_frames(lattice).items()})
+        points.update({name: (lambda atoms=atoms: single_point(atoms, load_dft(METHOD, SETTINGS))) for name, atoms in _proton_frames(lattice).items()})
     return points
 
 
 #: Each study's campaign: (store, root) -> point name -> a function computing it, in the order they run.
-CAMPAIGNS = {"liga-alloy": _liga_campaign, "proton-phonon": _proton_campaign}
+CAMPAIGNS = {"liga-alloy": _liga_campaign, "proton-phonon": _proton_campaign,
+             "oxyhalide-volcano": lambda store, root: glass_anchors.campaign(store)}
 
 
 def campaign(study: str, store: ResultsStore, root: Path = ANCHOR_DIR) -> dict[str, Callable[[], dict]]:

@@ -18,6 +18,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+from ase import Atoms
 from ase.data import chemical_symbols
 
 from toolkit.calculator import Potential, PotentialInfo, PotentialUnavailableError, file_sha256
@@ -108,6 +110,36 @@ def setup_hashes(atoms, potential: Potential) -> dict[str, str]:
     xc = FUNCTIONALS[potential.info.name]
     files = setup_files(xc)
     return {symbol: file_sha256(files[symbol]) for symbol in sorted(set(atoms.get_chemical_symbols()))}
+
+
+def described(dft: Potential, atoms=None) -> dict:
+    """What a DFT result records of its method: its info and settings, and the setup hashes of ``atoms``' elements."""
+    record = {"method": dft.info.as_dict(), "settings": asdict(dft.inner.settings)}
+    return record if atoms is None else {"setup_sha256": setup_hashes(atoms, dft), **record}
+
+
+def single_point(atoms, dft: Potential) -> dict:
+    """``atoms`` with their DFT energy (eV), forces (eV/Å) and, in plane-wave mode, stress (eV/Å³, Voigt): a
+    JSON-ready record of the configuration and its labels, with :func:`described`."""
+    work = atoms.copy()
+    work.calc = dft
+    record = {"n_atoms": len(work), "numbers": work.numbers.tolist(), "cell_A": work.cell.array.tolist(),
+              "positions_A": work.positions.tolist(), "energy_eV": float(work.get_potential_energy()),
+              "forces_eV_A": work.get_forces().tolist()}
+    if dft.inner.settings.mode == "pw":
+        record["stress_eV_A3"] = work.get_stress(voigt=True).tolist()
+    return {**record, **described(dft, work)}
+
+
+def frame_atoms(point: dict, name: str) -> Atoms:
+    """The configuration of a :func:`single_point` record, its DFT results in ``info``/``arrays`` (``dft_energy_eV``,
+    ``dft_stress_eV_A3`` where computed, ``dft_forces_eV_A``) and ``info["anchor"]`` its ``name``."""
+    atoms = Atoms(numbers=point["numbers"], positions=point["positions_A"], cell=point["cell_A"], pbc=True)
+    atoms.info.update(anchor=name, dft_energy_eV=point["energy_eV"])
+    if "stress_eV_A3" in point:
+        atoms.info["dft_stress_eV_A3"] = np.asarray(point["stress_eV_A3"])
+    atoms.arrays["dft_forces_eV_A"] = np.asarray(point["forces_eV_A"])
+    return atoms
 
 
 def _make_gpaw_calculator(xc: str, settings: DFTSettings, atoms):
