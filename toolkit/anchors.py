@@ -48,17 +48,15 @@ import numpy as np
 from ase import Atoms
 
 from toolkit import defects, glass_anchors, liga, perovskite
-from toolkit.campaign import compute_in_order, read_points
-from toolkit.dft import DFTSettings, described, frame_atoms, load_dft, single_point
+from toolkit.campaign import compute_in_order
+from toolkit.dft import ANCHOR_DIR, DFTSettings, described, frame_atoms, load_dft, single_point
 from toolkit.phonons import displaced, mode_energy_profile
-from toolkit.provenance import package_versions
+from toolkit.provenance import package_versions, read_points
 from toolkit.relax import relax
 from toolkit.store import ResultsStore
 
 log = logging.getLogger(__name__)
 
-#: Where the anchors of each study live: ``ANCHOR_DIR / <study> / <point>.json``.
-ANCHOR_DIR = Path(__file__).resolve().parent / "reference_data" / "dft"
 #: The DFT method and settings of every anchor (PBE, plane waves at 800 eV, 3 k-points per Å⁻¹,
 #: Fermi-Dirac 0.05 eV); :data:`CONVERGENCE` shows what they converge. The cutoff is set by the stress, which
 #: the cell relaxations follow: for cubic BaSnO3 at 500 eV GPAW's stress vanished at a = 4.04 Å while the
@@ -264,6 +262,16 @@ def hop_image_rows(potential, points: dict[str, dict]) -> list[dict]:
             for image, e, dft in list(zip(point["images"], energies, point["dft_energies_eV"]))[1:]]
 
 
+def _quick_glasses(teacher, store: ResultsStore | None) -> dict[float, Atoms]:
+    """x -> study 2's quick-mode glass (seed 0) of each x of :data:`toolkit.glass_anchors.GLASS_X`, made with
+    ``teacher`` by the study's own step, as the notebook makes it offline."""
+    from toolkit.studies import oxyhalide_volcano as ov
+
+    settings = ov.VolcanoSettings.quick(seed=glass_anchors.FRAME_SEED)
+    return {x: ov.glass(x, glass_anchors.FRAME_SEED, settings, teacher, store, progress=False)
+            for x in glass_anchors.GLASS_X}
+
+
 def _proton_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], dict]]:
     points = {"relaxed-BaSnO3": lambda: _relaxed_basno3(store),
               "tilt-M": lambda: _tilt("M", root), "tilt-R": lambda: _tilt("R", root)}
@@ -280,7 +288,7 @@ def _proton_campaign(store: ResultsStore, root: Path) -> dict[str, Callable[[], 
 
 #: Each study's campaign: (store, root) -> point name -> a function computing it, in the order they run.
 CAMPAIGNS = {"liga-alloy": _liga_campaign, "proton-phonon": _proton_campaign,
-             "oxyhalide-volcano": lambda store, root: glass_anchors.campaign(store)}
+             "oxyhalide-volcano": lambda store, root: glass_anchors.campaign(_quick_glasses, store)}
 
 
 def campaign(study: str, store: ResultsStore, root: Path = ANCHOR_DIR) -> dict[str, Callable[[], dict]]:

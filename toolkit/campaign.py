@@ -10,7 +10,6 @@ recomputed. Points run on a Dask cluster (:func:`toolkit.sweeps.connect`) or, wi
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from toolkit.progress import progress_bar
-from toolkit.provenance import provenance, write_json_atomic
+from toolkit.provenance import provenance, read_points, write_json_atomic
 from toolkit.sweeps import REFERENCE_DIR, task_name, worker_potential
 
 log = logging.getLogger(__name__)
@@ -45,13 +44,6 @@ class Point:
 def campaign_dir(study: str) -> Path:
     """Where ``study``'s research points are committed: ``toolkit/reference_data/<study>/``."""
     return REFERENCE_DIR / study
-
-
-def read_points(folder: Path) -> dict[str, dict]:
-    """Every point file in ``folder``: name -> record (none where the folder does not exist yet)."""
-    if not folder.is_dir():
-        return {}
-    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
 
 
 def finished(study: str) -> dict[str, dict]:

@@ -24,6 +24,8 @@ from ase.data import chemical_symbols
 
 from toolkit.calculator import Potential, PotentialInfo, PotentialUnavailableError, file_sha256
 
+#: Where each study's DFT anchors live: ``ANCHOR_DIR / <study> / <point>.json`` (:mod:`toolkit.anchors`).
+ANCHOR_DIR = Path(__file__).resolve().parent / "reference_data" / "dft"
 #: Exchange-correlation functional of each DFT name :func:`load_dft` takes.
 FUNCTIONALS = {"gpaw-pbe": "PBE"}
 #: What to run to get GPAW.

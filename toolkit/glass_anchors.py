@@ -31,8 +31,9 @@ from ase.eos import EquationOfState
 from ase.units import GPa
 
 from toolkit.amorphous import mass_density_g_cm3
-from toolkit.dft import DFTSettings, frame_atoms, load_dft, single_point
+from toolkit.dft import ANCHOR_DIR, DFTSettings, frame_atoms, load_dft, single_point
 from toolkit.md.runs import run_md
+from toolkit.provenance import read_points
 from toolkit.store import ResultsStore
 
 STUDY = "oxyhalide-volcano"
@@ -55,14 +56,6 @@ EOS_X = 2.0
 EOS_VOLUME_FACTORS = (0.7, 0.8, 0.9, 1.0, 1.1)
 
 
-def glasses(teacher, store: ResultsStore | None = None) -> dict[float, Atoms]:
-    """x -> the study's quick-mode glass (seed 0) made with ``teacher``, as the notebook makes it."""
-    from toolkit.studies import oxyhalide_volcano as ov
-
-    settings = ov.VolcanoSettings.quick(seed=FRAME_SEED)
-    return {x: ov.glass(x, FRAME_SEED, settings, teacher, store, progress=False) for x in GLASS_X}
-
-
 def md_frames(glass: Atoms, teacher, temperature_K: float, store: ResultsStore | None = None) -> list[Atoms]:
     """:data:`FRAMES_PER_RUN` frames of the study's MD (2 fs steps, seed :data:`FRAME_SEED`) of ``glass`` at
     ``temperature_K`` (K), the last at :data:`FRAME_MD_PS` (ps)."""
@@ -81,10 +74,11 @@ def scaled(atoms: Atoms, volume_factor: float) -> Atoms:
     return out
 
 
-def configurations(teacher, store: ResultsStore | None = None) -> dict[str, Atoms]:
-    """Every frame of the campaign by point name (without DFT labels), built with ``teacher``."""
+def configurations(glasses: dict[float, Atoms], teacher, store: ResultsStore | None = None) -> dict[str, Atoms]:
+    """Every frame of the campaign by point name (without DFT labels): ``glasses`` (x -> the study's glass) and
+    their MD with ``teacher``."""
     out = {}
-    for x, glass in glasses(teacher, store).items():
+    for x, glass in glasses.items():
         bare = Atoms(glass.numbers, positions=glass.positions, cell=glass.cell, pbc=True)
         out[f"frame-x{x:g}-relaxed"] = bare
         for temperature in FRAME_TEMPERATURES_K:
@@ -93,6 +87,11 @@ def configurations(teacher, store: ResultsStore | None = None) -> dict[str, Atom
         if x == EOS_X:
             out.update({f"frame-x{x:g}-eos-{f:g}": scaled(bare, f) for f in EOS_VOLUME_FACTORS if f != 1.0})
     return out
+
+
+def load_points() -> dict[str, dict]:
+    """Every shipped point of this campaign, by name."""
+    return read_points(ANCHOR_DIR / STUDY)
 
 
 def frame_names() -> list[str]:
@@ -106,12 +105,17 @@ def frame_names() -> list[str]:
     return names
 
 
-def campaign(store: ResultsStore) -> dict[str, Callable[[], dict]]:
-    """Point name -> a function computing it (:mod:`toolkit.anchors` runs it). The glasses and their MD are made
-    (with CHGNet, the study's offline potential) only when a point needs them."""
+def campaign(make_glasses: Callable, store: ResultsStore) -> dict[str, Callable[[], dict]]:
+    """Point name -> a function computing it (:mod:`toolkit.anchors` runs it). ``make_glasses(teacher, store)``
+    gives x -> the study's glass for each x of :data:`GLASS_X`; the glasses and their MD are made with CHGNet, the
+    study's offline potential, only when a point needs them."""
     from toolkit.potentials import load_potential
 
-    built = cache(lambda: configurations(load_potential("chgnet"), store))
+    @cache
+    def built() -> dict[str, Atoms]:
+        teacher = load_potential("chgnet")
+        return configurations(make_glasses(teacher, store), teacher, store)
+
     dft = cache(lambda: load_dft(METHOD, SETTINGS))
     points = {name: (lambda name=name: single_point(built()[name], dft())) for name in frame_names()}
     reference = f"frame-x{EOS_X:g}-relaxed"
@@ -157,9 +161,12 @@ def eos_against_dft(potential, points: dict[str, dict]) -> dict | None:
     volumes = [a.get_volume() for a in frames]
     curves = {"dft": [a.info["dft_energy_eV"] for a in frames],
               "potential": [float(potential.get_potential_energy(a)) for a in frames]}
-    density_times_volume = mass_density_g_cm3(frames[0]) * volumes[0]  # the mass, in g/cm³ times Å³
     reference = EOS_VOLUME_FACTORS.index(1.0)
-    result = {"x": EOS_X, "volumes_A3": volumes, "relaxed_density_g_cm3": mass_density_g_cm3(frames[0]),
+    density = mass_density_g_cm3(frames[reference])
+    density_times_volume = density * volumes[reference]  # the mass, in g/cm³ times Å³
+    result = {"x": EOS_X, "n_atoms": len(frames[0]), "volumes_A3": volumes,
+              "densities_g_cm3": [density_times_volume / v for v in volumes], "relaxed_density_g_cm3": density,
+              "relaxed_pressure_GPa": float(-np.mean(potential.get_stress(frames[reference])[:3]) / GPa),
               "potential_name": potential.info.name}
     for label, energies in curves.items():
         v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
@@ -186,3 +193,13 @@ def convergence_rows(points: dict[str, dict]) -> list[dict]:
 def pressure_GPa(point: dict) -> float:
     """The pressure (GPa) of a DFT record's stress: positive when the cell would expand."""
     return float(-np.mean(point["stress_eV_A3"][:3]) / GPa)
+
+
+def force_rmse_by_group(rows: list[dict]) -> dict[str, float]:
+    """The force RMSE (eV/Å) of :func:`frame_rows` over each group of frames: ``x<x>-relaxed``, ``x<x>-<T>K`` (the MD
+    frames of one run) and ``x<x>-eos``."""
+    groups: dict[str, list[float]] = {}
+    for row in rows:
+        parts = row["frame"].removeprefix("frame-").split("-")
+        groups.setdefault("-".join(parts[:2]), []).append(row["force_rmse_eV_A"])
+    return {group: float(np.sqrt(np.mean(np.square(values)))) for group, values in groups.items()}

@@ -55,6 +55,13 @@ def umask() -> int:
     return mask
 
 
+def read_points(folder: Path) -> dict[str, dict]:
+    """Every point file in ``folder``: name -> record (none where the folder does not exist yet)."""
+    if not folder.is_dir():
+        return {}
+    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+
+
 def write_json_atomic(path: str | Path, obj) -> Path:
     """Write ``obj`` as JSON so that readers see the old file or the new one, never half."""
     path = Path(path)

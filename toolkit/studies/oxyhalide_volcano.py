@@ -21,6 +21,7 @@ from ase import Atoms
 
 from toolkit import amorphous as am
 from toolkit import coordination as co
+from toolkit import glass_anchors as ga
 from toolkit.conductivity import conductivity, ion_diffusion
 from toolkit.store import ResultsStore
 
@@ -183,13 +184,15 @@ def correlations(descriptor_values: dict, volcano_result: dict) -> dict[str, flo
 @dataclass(frozen=True)
 class VolcanoResult:
     """A run of study 2, from its steps: the ``glasses`` (x -> list), their :class:`Structure`, the :func:`diffusion`
-    rows, and the shipped ``reference`` sweep (:func:`toolkit.sweeps.reference_sweep`) or None."""
+    rows, the shipped ``reference`` sweep (:func:`toolkit.sweeps.reference_sweep`) or None, and the potential
+    against the DFT anchors (:func:`against_dft`) or None."""
 
     settings: VolcanoSettings
     glasses: dict = field(repr=False)
     structure: Structure = field(repr=False)
     rows: list = field(repr=False)
     reference: dict | None = field(default=None, repr=False)
+    dft: dict | None = field(default=None, repr=False)
 
     @property
     def transport(self) -> dict:
@@ -223,7 +226,34 @@ class VolcanoResult:
             "cutoffs_A": {co.pair_label(a, b): rc for (a, b), rc in self.structure.cutoffs_A.items()},
             "descriptor_correlation_with_log_sigma": correlations(descriptors(by_x), transport),
             "haven_ratio": self.settings.haven_ratio,
+            "against_dft": None if self.dft is None else dft_summary(self.dft),
         }
+
+
+def against_dft(potential) -> dict:
+    """``potential`` beside study 2's DFT anchors (:mod:`toolkit.glass_anchors`): ``eos``, the equation of state of
+    the anchored glass by both (None while a point is missing); ``frames``, its force and energy errors on each DFT
+    frame; ``convergence``, what tighter DFT settings change (the pressure at the converged cutoff among them)."""
+    points = ga.load_points()
+    return {"eos": ga.eos_against_dft(potential, points), "frames": ga.frame_rows(potential, points),
+            "convergence": ga.convergence_rows(points)}
+
+
+def dft_summary(dft: dict) -> dict:
+    """The summary's part of :func:`against_dft`: ``rows`` (quantity, potential, dft, difference) for the anchored
+    glass's density at its energy minimum (g/cm³), its bulk modulus (GPa) and the pressure (GPa) on the potential's
+    relaxed glass, DFT's at each higher cutoff; the force RMSE (eV/Å) per group of frames, and the frame count."""
+    rows, eos = [], dft["eos"]
+    if eos is not None:
+        rows += [{"quantity": f"x = {eos['x']:g} glass: {name}", "potential": eos["potential"][key],
+                  "dft": eos["dft"][key], "difference": eos["potential"][key] - eos["dft"][key]}
+                 for name, key in (("density at the E(V) minimum (g/cm³)", "density_g_cm3"),
+                                   ("bulk modulus (GPa)", "bulk_modulus_GPa"))]
+        rows += [{"quantity": f"x = {eos['x']:g} glass: pressure on the potential's relaxed glass (GPa; DFT at "
+                              f"{row['setting']} = {row['value']:g})", "potential": eos["relaxed_pressure_GPa"],
+                  "dft": row["pressure_GPa"], "difference": eos["relaxed_pressure_GPa"] - row["pressure_GPa"]}
+                 for row in dft["convergence"] if row["setting"] == "ecut_eV"]  # the stress converges with the cutoff
+    return {"rows": rows, "n_frames": len(dft["frames"]), "force_rmse_eV_A": ga.force_rmse_by_group(dft["frames"])}
 
 
 def run(settings: VolcanoSettings, potential, store: ResultsStore | None = None, reference: dict | None = None,
@@ -232,4 +262,5 @@ def run(settings: VolcanoSettings, potential, store: ResultsStore | None = None,
     shipped sweep to carry beside it (:func:`toolkit.sweeps.reference_sweep`)."""
     glasses = {x: [glass(x, s, settings, potential, store, progress) for s in settings.seeds] for x in settings.x_values}
     found = structure(glasses, settings.rdf_r_max_A)
-    return VolcanoResult(settings, glasses, found, diffusion(glasses, settings, potential, store, progress), reference)
+    return VolcanoResult(settings, glasses, found, diffusion(glasses, settings, potential, store, progress), reference,
+                         against_dft(potential))
