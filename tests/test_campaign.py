@@ -203,6 +203,8 @@ def test_run_composes_study_two_and_its_summary_fits_the_schema():
     assert [c["x"] for c in summary["compositions"]] == [1.0] and summary["reference_sweep"] is None
     assert summary["compositions"][0]["sigma_300K_S_cm"] is None  # one temperature: no Arrhenius fit
     assert set(summary["descriptor_correlation_with_log_sigma"]) == set(ov.descriptors(result.structure.by_x))
+    shipped = [name for name in ov.ga.load_points() if name.startswith("frame-")]
+    assert summary["against_dft"]["n_frames"] == len(shipped)  # the student beside every shipped DFT frame
     summary |= {"potential": student.info.name,
                 "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
     jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "oxyhalide-volcano.json").read_text()))

@@ -8,6 +8,7 @@ from ase.units import GPa
 from toolkit import amorphous as am
 from toolkit import glass_anchors as ga
 from toolkit.calculator import Potential, PotentialInfo
+from toolkit.dft import frame_errors
 
 ELEMENTS = ("Cl", "Li", "O", "Ta")
 
@@ -68,13 +69,14 @@ def test_frame_errors_remove_one_energy_offset_per_composition(glass):
     truth = lennard_jones(2.0)
     frames = {"frame-x2-700K-0": record(glass, truth), "frame-x2-700K-1": record(ga.scaled(glass, 0.9), truth),
               "frame-x2-relaxed": record(ga.scaled(glass, 1.1), truth), "relaxed-not-a-frame": {}}
-    rows = ga.frame_rows(lennard_jones(2.0, shift_eV_atom=-3.0), frames)
+    rows = frame_errors(lennard_jones(2.0, shift_eV_atom=-3.0), frames)
     assert [r["frame"] for r in rows] == ["frame-x2-700K-0", "frame-x2-700K-1", "frame-x2-relaxed"]
     for row in rows:
         assert row["energy_error_meV_atom"] == pytest.approx(0.0, abs=1e-9)
         assert row["force_rmse_eV_A"] == pytest.approx(0.0, abs=1e-12) and row["dft_force_rms_eV_A"] > 0
-    off = ga.frame_rows(lennard_jones(2.1), frames)
-    assert all(r["force_rmse_eV_A"] > 0 for r in off)
+        assert row["stress_error_GPa"] == pytest.approx(0.0, abs=1e-9)
+    off = frame_errors(lennard_jones(2.1), frames)
+    assert all(r["force_rmse_eV_A"] > 0 and r["stress_error_GPa"] > 0 for r in off)
     assert sum(r["energy_error_meV_atom"] for r in off) == pytest.approx(0.0, abs=1e-9)
     groups = ga.force_rmse_by_group(off)
     assert list(groups) == ["x2-700K", "x2-relaxed"] and groups["x2-relaxed"] == off[2]["force_rmse_eV_A"]

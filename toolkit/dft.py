@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
+from ase.units import GPa
 
 from toolkit.calculator import Potential, PotentialInfo, PotentialUnavailableError, file_sha256
 
@@ -142,6 +143,34 @@ def frame_atoms(point: dict, name: str) -> Atoms:
         atoms.info["dft_stress_eV_A3"] = np.asarray(point["stress_eV_A3"])
     atoms.arrays["dft_forces_eV_A"] = np.asarray(point["forces_eV_A"])
     return atoms
+
+
+def frame_errors(potential, points: dict[str, dict]) -> list[dict]:
+    """``potential`` on every ``frame-*`` record of ``points`` (:func:`single_point`'s): per frame its force RMSE and
+    largest error (eV/Å), the RMS of DFT's forces for scale, its stress error (GPa, largest Voigt component) where DFT
+    computed a stress, and its energy error (meV/atom) after removing the mean offset over the frames of the same
+    empirical formula (the two methods' energy zeros differ)."""
+    rows, offsets = [], {}
+    for name, point in sorted(points.items()):
+        if not name.startswith("frame-"):
+            continue
+        atoms = frame_atoms(point, name)
+        mine = atoms.copy()
+        mine.calc = potential
+        df = mine.get_forces() - atoms.arrays["dft_forces_eV_A"]
+        formula = atoms.get_chemical_formula(empirical=True)
+        de = (mine.get_potential_energy() - atoms.info["dft_energy_eV"]) / len(atoms)
+        offsets.setdefault(formula, []).append(de)
+        row = {"frame": name, "formula": formula, "n_atoms": len(atoms),
+               "force_rmse_eV_A": float(np.sqrt(np.mean(df ** 2))), "force_max_error_eV_A": float(np.abs(df).max()),
+               "dft_force_rms_eV_A": float(np.sqrt(np.mean(atoms.arrays["dft_forces_eV_A"] ** 2))),
+               "energy_error_meV_atom": de}
+        if "dft_stress_eV_A3" in atoms.info:
+            row["stress_error_GPa"] = float(np.abs(mine.get_stress() - atoms.info["dft_stress_eV_A3"]).max() / GPa)
+        rows.append(row)
+    for row in rows:
+        row["energy_error_meV_atom"] = 1000 * (row["energy_error_meV_atom"] - np.mean(offsets[row["formula"]]))
+    return rows
 
 
 def _make_gpaw_calculator(xc: str, settings: DFTSettings, atoms):

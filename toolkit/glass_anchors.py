@@ -7,7 +7,7 @@ forces on the study's own glasses and MD?
   notebook makes it offline), and ``frame-x<x>-<T>K-<k>``: :data:`FRAMES_PER_RUN` frames of the study's MD of that
   glass at each temperature of :data:`FRAME_TEMPERATURES_K`. Each has its DFT energy, forces and stress
   (:func:`toolkit.dft.single_point`), so any potential's force error on them is a few calls away
-  (:func:`frame_rows`);
+  (:func:`toolkit.dft.frame_errors`);
 - ``frame-x<x>-eos-<f>``: the relaxed glass of x = :data:`EOS_X` scaled homogeneously to ``f`` times its volume
   (fractional coordinates fixed), for each ``f`` of :data:`EOS_VOLUME_FACTORS`: DFT's equation of state of the
   potential's glass, whose minimum says which density DFT would give it (:func:`eos_against_dft`);
@@ -126,30 +126,6 @@ def campaign(make_glasses: Callable, store: ResultsStore) -> dict[str, Callable[
     return points
 
 
-def frame_rows(potential, points: dict[str, dict]) -> list[dict]:
-    """``potential`` on every DFT frame: per frame its force RMSE and largest error (eV/Å), and its energy error
-    (meV/atom) after removing the mean offset over the frames of the same composition (the two methods' energy
-    zeros differ). Frames not computed yet are left out."""
-    rows, offsets = [], {}
-    for name, point in sorted(points.items()):
-        if not name.startswith("frame-"):
-            continue
-        atoms = frame_atoms(point, name)
-        mine = atoms.copy()
-        mine.calc = potential
-        df = mine.get_forces() - atoms.arrays["dft_forces_eV_A"]
-        de = (mine.get_potential_energy() - atoms.info["dft_energy_eV"]) / len(atoms)
-        formula = atoms.get_chemical_formula()
-        offsets.setdefault(formula, []).append(de)
-        rows.append({"frame": name, "formula": formula, "n_atoms": len(atoms),
-                     "force_rmse_eV_A": float(np.sqrt(np.mean(df ** 2))), "force_max_error_eV_A": float(np.abs(df).max()),
-                     "dft_force_rms_eV_A": float(np.sqrt(np.mean(atoms.arrays["dft_forces_eV_A"] ** 2))),
-                     "energy_error_meV_atom": de})
-    for row in rows:
-        row["energy_error_meV_atom"] = 1000 * (row["energy_error_meV_atom"] - np.mean(offsets[row["formula"]]))
-    return rows
-
-
 def eos_against_dft(potential, points: dict[str, dict]) -> dict | None:
     """The equation of state of the x = :data:`EOS_X` glass by DFT and by ``potential`` on the same frames (the
     potential's relaxed glass, scaled): each one's equilibrium volume (Å³), density (g/cm³) and bulk modulus (GPa)
@@ -196,7 +172,7 @@ def pressure_GPa(point: dict) -> float:
 
 
 def force_rmse_by_group(rows: list[dict]) -> dict[str, float]:
-    """The force RMSE (eV/Å) of :func:`frame_rows` over each group of frames: ``x<x>-relaxed``, ``x<x>-<T>K`` (the MD
+    """The force RMSE (eV/Å) of :func:`toolkit.dft.frame_errors` over each group of frames: ``x<x>-relaxed``, ``x<x>-<T>K`` (the MD
     frames of one run) and ``x<x>-eos``."""
     groups: dict[str, list[float]] = {}
     for row in rows:

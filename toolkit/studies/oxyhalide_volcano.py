@@ -23,6 +23,7 @@ from toolkit import amorphous as am
 from toolkit import coordination as co
 from toolkit import glass_anchors as ga
 from toolkit.conductivity import conductivity, ion_diffusion
+from toolkit.dft import frame_errors
 from toolkit.store import ResultsStore
 
 #: The element pairs whose RDFs set the coordination cutoffs.
@@ -235,7 +236,7 @@ def against_dft(potential) -> dict:
     the anchored glass by both (None while a point is missing); ``frames``, its force and energy errors on each DFT
     frame; ``convergence``, what tighter DFT settings change (the pressure at the converged cutoff among them)."""
     points = ga.load_points()
-    return {"eos": ga.eos_against_dft(potential, points), "frames": ga.frame_rows(potential, points),
+    return {"eos": ga.eos_against_dft(potential, points), "frames": frame_errors(potential, points),
             "convergence": ga.convergence_rows(points)}
 
 
