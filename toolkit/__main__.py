@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from functools import partial
 
@@ -55,9 +56,20 @@ def _store(args) -> int:
 def _anchors(args) -> int:
     from pathlib import Path
 
-    from toolkit.anchors import ANCHOR_DIR, run_campaign
+    from toolkit.anchors import ANCHOR_DIR, point_path, run_campaign
+    from toolkit.store import ResultsStore
 
-    written = run_campaign(args.study, Path(args.out) if args.out else ANCHOR_DIR, only=args.only,
+    root, store, extra = Path(args.out) if args.out else ANCHOR_DIR, ResultsStore(), {}
+    relaxed = point_path(args.study, "relaxed-BaSnO3", root)
+    if args.study == "proton-phonon" and relaxed.is_file():
+        # the claim's own cells come from the study's research step, which the anchors module cannot import
+        from toolkit import doped_anchors
+        from toolkit.potentials import load_potential
+        from toolkit.studies import proton_phonon_research as ppr
+
+        make_mode = ppr.doped_soft_mode(load_potential(ppr.STUDENT), store)
+        extra = doped_anchors.campaign(make_mode, json.loads(relaxed.read_text())["lattice_A"])
+    written = run_campaign(args.study, root, store=store, only=args.only, extra=extra,
                            on_point=partial(_commit, command="anchors", what="DFT point") if args.commit else None)
     print(f"toolkit: {len(written)} new anchor point(s) for {args.study}; nothing left to compute")
     return 0

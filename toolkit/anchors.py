@@ -303,10 +303,12 @@ def point_path(study: str, point: str, root: Path = ANCHOR_DIR) -> Path:
 
 
 def run_campaign(study: str, root: Path = ANCHOR_DIR, store: ResultsStore | None = None,
-                 only: list[str] | None = None, on_point: Callable[[Path], None] | None = None) -> list[Path]:
-    """Compute every point of ``study``'s campaign (or those named in ``only``) that ``root`` lacks, in order, each
-    written as soon as it is done (then ``on_point(path)``: to commit it, say); returns the paths written now."""
-    points = campaign(study, store if store is not None else ResultsStore(), root)
+                 only: list[str] | None = None, on_point: Callable[[Path], None] | None = None,
+                 extra: dict[str, Callable[[], dict]] | None = None) -> list[Path]:
+    """Compute every point of ``study``'s campaign and of ``extra`` (points a caller adds: study 1's
+    :mod:`toolkit.doped_anchors`) or those named in ``only``, that ``root`` lacks, in order, each written as soon as
+    it is done (then ``on_point(path)``: to commit it, say); returns the paths written now."""
+    points = {**campaign(study, store if store is not None else ResultsStore(), root), **(extra or {})}
     unknown = sorted(set(only or ()) - set(points))
     if unknown:
         raise ValueError(f"unknown points {unknown}; {study} has {', '.join(points)}")

@@ -8,7 +8,7 @@ calculation resumes from the displacements already done.
 from __future__ import annotations
 
 import numpy as np
-from ase import Atoms
+from ase import Atoms, units
 from phonopy import Phonopy
 from phonopy.structure.atoms import PhonopyAtoms
 from toolkit.progress import progress_bar
@@ -237,6 +237,18 @@ def mode_animation(phonon: Phonopy, band_index: int, q=(0, 0, 0), amplitude_A: f
     paths = [np.real(u * np.exp(2j * np.pi * k / n_frames)) for k in range(n_frames)]
     scale = amplitude_A / max(np.linalg.norm(p, axis=1).max() for p in paths)
     return [displaced(base, p, scale) for p in paths]
+
+
+def frozen_mode_frequency_THz(energies_eV, amplitude_A: float, displacements: np.ndarray, masses_amu) -> float:
+    """The frequency (THz; negative: imaginary) of a mode from its frozen-phonon energies ``(E(-Q), E(0), E(+Q))`` (eV)
+    at amplitude Q = ``amplitude_A`` of the pattern ``displacements`` (Å per unit Q): the curvature
+    (E(+Q) + E(-Q) - 2 E(0)) / Q² over the mode's mass Σ m |u|² (amu). The symmetric difference cancels the linear term
+    a cell that is not at the method's own minimum has, so two methods can be compared on the same frames."""
+    e_minus, e_zero, e_plus = energies_eV
+    curvature = (e_plus + e_minus - 2 * e_zero) / amplitude_A ** 2
+    mass = float(np.sum(np.asarray(masses_amu) * np.sum(np.asarray(displacements) ** 2, axis=1)))
+    omega_per_fs = np.sqrt(abs(curvature) / mass) * units.fs
+    return float(np.sign(curvature) * omega_per_fs * 1000 / (2 * np.pi))
 
 
 def mode_energy_profile(atoms: Atoms, displacements: np.ndarray, amplitudes_A, potential) -> np.ndarray:

@@ -250,7 +250,7 @@ def dft_summary(dft: dict) -> dict:
                   "dft": eos["dft"][key], "difference": eos["potential"][key] - eos["dft"][key]}
                  for name, key in (("density at the E(V) minimum (g/cm³)", "density_g_cm3"),
                                    ("bulk modulus (GPa)", "bulk_modulus_GPa"))]
-        rows += [{"quantity": f"x = {eos['x']:g} glass: pressure on the potential's relaxed glass (GPa; DFT at "
+        rows += [{"quantity": f"x = {eos['x']:g} glass: pressure on the glass as CHGNet relaxed it (GPa; DFT at "
                               f"{row['setting']} = {row['value']:g})", "potential": eos["relaxed_pressure_GPa"],
                   "dft": row["pressure_GPa"], "difference": eos["relaxed_pressure_GPa"] - row["pressure_GPa"]}
                  for row in dft["convergence"] if row["setting"] == "ecut_eV"]  # the stress converges with the cutoff

@@ -8,8 +8,11 @@ at, and its depth against k_B T says whether it matters at room temperature.
 
 from __future__ import annotations
 
+from functools import cache
+
 from ase.units import kB
 
+from toolkit import doped_anchors
 from toolkit import phonons as ph
 from toolkit.campaign import Point, slug
 from toolkit.claims import FAILS, HOLDS
@@ -52,6 +55,25 @@ def research_instability(potential, n_formula_units: int, displacement_A: float)
     return {**found.to_dict(), "n_atoms": {n: len(a) for n, a in found.cells.cells.items()},
             "displacement_A": displacement_A,
             "profiles": softest_mode_profiles(found.gamma, found.cells.cells, potential)}
+
+
+def doped_soft_mode(potential, store: ResultsStore | None = None):
+    """``make_mode`` of :func:`toolkit.doped_anchors.campaign`: ``(n_formula_units, cell_name)`` -> the cell as
+    ``potential`` relaxes it at research settings (:func:`instability`, displacements of 0.03 Å), its softest optical Γ
+    mode (largest displacement 1 Å) and its description."""
+
+    @cache
+    def found(n_formula_units: int):
+        return instability(potential, store, n_formula_units, FMAX_EV_A, DISPLACEMENTS_A[0], progress=False)
+
+    def make(n_formula_units: int, cell: str):
+        result = found(n_formula_units)
+        phonon = result.gamma.phonons[cell]
+        band, frequency = ph.softest_optical_mode(phonon)
+        return (result.cells.cells[cell], ph.mode_displacements(phonon, band),
+                doped_anchors.describe(potential, result.lattice_A, band, frequency))
+
+    return make
 
 
 def campaign() -> list[Point]:
