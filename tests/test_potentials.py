@@ -187,6 +187,28 @@ def test_a_student_that_differs_or_has_another_teacher_is_not_used(student_dir, 
     assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.family == "chgnet"
 
 
+def test_a_student_that_departs_from_its_teacher_towards_dft_is_used(student_dir, capsys):
+    def side(a, m_well, dft_a=4.17):
+        return {"lattice_A": a, "host_tilts": {"M": {"potential_double_well_meV_fu": m_well, "dft_double_well_meV_fu": 0.0,
+                                                      "dft_lattice_A": dft_a}}}
+
+    def anchored(student_well, student_force):
+        frames = {"teacher": {"force_rmse_meV_A": 29.0, "energy_rmse_meV_atom": 3.5},
+                  "student": {"force_rmse_meV_A": student_force, "energy_rmse_meV_atom": 2.0}}
+        student_dir(properties={"freq_THz": {"teacher": -1.9, "student": 0.8, "tolerance": 0.3, "agrees": False}},
+                    anchor={"errors_on_dft_frames": frames},
+                    against_dft={"teacher": side(4.19, 1.5), "student": side(4.18, student_well)})
+
+    anchored(student_well=0.0, student_force=16.0)
+    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.name == "student:toy"
+    assert "closer to DFT than its teacher on its card: DFT-frame force RMSE (meV/Å) 16 against 29" in capsys.readouterr().out
+    anchored(student_well=0.0, student_force=35.0)  # closer on the wells, further on the forces: not used
+    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.family == "chgnet"
+    assert "further from DFT than its teacher on DFT-frame force RMSE" in capsys.readouterr().out
+    anchored(student_well=2.0, student_force=16.0)
+    assert potentials.study_potential("toy", "auto", "quick", device="cpu").info.family == "chgnet"
+
+
 def test_full_mode_and_explicit_names_ignore_the_student(student_dir):
     assert potentials.study_potential("toy", "auto", "full", device="cpu").info.family == "chgnet"
     assert potentials.study_potential("toy", "student:toy", "full", device="cpu").info.name == "student:toy"

@@ -75,3 +75,27 @@ def anchor_markdown(card: dict) -> str:
                      f"{well(tilts['R']['potential_double_well_meV_fu'])} | {imaginary} | "
                      f"{'yes' if gamma['y_induced_instability'] else 'no'} |")
     return "\n".join(lines)
+
+
+def closer_to_dft(card: dict) -> tuple[bool, str]:
+    """Whether a DFT-anchored student's card shows it closer to DFT than its teacher on everything the card sets
+    beside DFT: force and energy errors on the DFT frames, the host's lattice (Å) and its tilt double wells (meV per
+    formula unit); and a one-line reason. A card without DFT rows is not."""
+    if "against_dft" not in card:
+        return False, "its card sets nothing beside DFT"
+    frames, rows = card["anchor"]["errors_on_dft_frames"], card["against_dft"]
+    teacher, student = rows["teacher"], rows["student"]
+    dft_tilts = student["host_tilts"]
+    gaps = {"DFT-frame force RMSE (meV/Å)": (frames["student"]["force_rmse_meV_A"], frames["teacher"]["force_rmse_meV_A"]),
+            "DFT-frame energy RMSE (meV/atom)": (frames["student"]["energy_rmse_meV_atom"],
+                                                 frames["teacher"]["energy_rmse_meV_atom"]),
+            "lattice error (Å)": (abs(student["lattice_A"] - dft_tilts["M"]["dft_lattice_A"]),
+                                  abs(teacher["lattice_A"] - dft_tilts["M"]["dft_lattice_A"]))}
+    gaps.update({f"{kind}-tilt well error (meV/f.u.)": tuple(
+        abs(r["host_tilts"][kind]["potential_double_well_meV_fu"] - dft_tilts[kind]["dft_double_well_meV_fu"])
+        for r in (student, teacher)) for kind in dft_tilts})
+    worse = [name for name, (mine, theirs) in gaps.items() if mine > theirs]
+    if worse:
+        return False, f"it is further from DFT than its teacher on {', '.join(worse)}"
+    return True, "closer to DFT than its teacher on its card: " + ", ".join(
+        f"{name} {mine:.3g} against {theirs:.3g}" for name, (mine, theirs) in gaps.items())
