@@ -27,8 +27,11 @@ def card_markdown(card: dict) -> str:
         lines += ["", "| property | teacher | student | tolerance | agrees | in this notebook |",
                   "|---|---|---|---|---|---|"]
     else:
+        closer, why = closer_to_dft(card)
         lines += ["", "This card compares no properties with the teacher yet (`python -m toolkit distill "
-                      f"{card['study']} --recompare` computes them), so quick mode does not use the student."]
+                      f"{card['study']} --recompare` computes them), "
+                      + (f"but quick mode uses the student: it is {why}." if closer
+                         else "so quick mode does not use the student.")]
     def show(value):
         if value is None:
             return "failed"
