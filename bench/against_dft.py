@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 import record
-from toolkit import anchors, glass_anchors, thermodynamics
+from toolkit import anchors, thermodynamics
 from toolkit.calculator import UnsupportedElementsError
 from toolkit.dft import frame_errors
 from toolkit.potentials import cached_mace_models, load_potential
