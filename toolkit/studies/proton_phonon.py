@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
-from toolkit import anchors
+from toolkit import anchors, doped_anchors
 from toolkit import perovskite as pv
 from toolkit import phonons as ph
 from toolkit.progress import progress_bar
@@ -141,11 +141,14 @@ def host_convergence(host: Host, potential, store: ResultsStore | None = None,
 @dataclass(frozen=True)
 class AgainstDFT:
     """The potential beside DFT: the host's M and R tilts (:func:`toolkit.anchors.host_tilts_against_dft`), DFT's
-    relaxed lattice (Å, None where not computed) and the errors on every DFT frame (None where none ship)."""
+    relaxed lattice (Å, None where not computed), the errors on every DFT frame (None where none ship), and the
+    frozen-mode frequency of the claim's own mode in the Y-doped cells (:func:`toolkit.doped_anchors.frozen_mode_rows`;
+    empty where not computed)."""
 
     tilts: dict
     dft_lattice_A: float | None
     frame_errors: dict | None
+    claim_mode: list = field(default_factory=list)
 
 
 def against_dft(lattice_A: float, potential) -> AgainstDFT:
@@ -155,7 +158,8 @@ def against_dft(lattice_A: float, potential) -> AgainstDFT:
     frames = any(p.startswith("frame-") for p in points)
     return AgainstDFT(anchors.host_tilts_against_dft(lattice_A, potential, points),
                       relaxed["lattice_A"] if relaxed else None,
-                      errors(potential, dft_training_frames(STUDY, potential)) if frames else None)
+                      errors(potential, dft_training_frames(STUDY, potential)) if frames else None,
+                      doped_anchors.frozen_mode_rows(potential, points))
 
 
 @dataclass(frozen=True)
@@ -329,6 +333,7 @@ class ProtonResult:
             "host_tilt_double_well_meV_per_fu": self.convergence.well_depth_meV,
             "host_tilts_vs_dft": self.dft.tilts,
             "dft_frame_errors": self.dft.frame_errors,
+            "claim_mode_vs_dft": self.dft.claim_mode,
             "y_fraction": pv.y_fraction(doped),
             "supercell_matrix": np.asarray(self.cells.matrix).tolist(),
             "doped_imaginary_freqs_THz": imaginary["Y-doped + H"],
