@@ -370,8 +370,8 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
         return _load_mace_file(path, f"mace-file:{path.name}", f"MACE model file {path}", device, dtype,
                                "trusted by the caller" if trust else None)
     raise PotentialUnavailableError(
-        f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, 'gpaw-pbe' (DFT), "
-        f"'{STUDENT_PREFIX}<study>', or the path of a MACE .model file"
+        f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, 'gpaw-pbe', "
+        f"'gpaw-pbesol' (DFT), '{STUDENT_PREFIX}<study>', or the path of a MACE .model file"
     )
 
 
