@@ -47,3 +47,19 @@ def test_rows_compare_both_methods_on_the_same_frames(student, mode):
     assert row["phonon_frequency_THz"] == frequency and row["n_formula_units"] == n
     del points[da.point_name(n, name, da.AMPLITUDE_A)]
     assert da.frozen_mode_rows(student, points) == []
+
+
+def test_transfer_rows_set_dft_barriers_beside_the_potentials_on_the_paths_frames(student, mode):
+    cell, pattern, _ = mode
+    frames = dict(zip(da.IMAGES, (ph.displaced(cell, pattern, q) for q in (0.0, 0.1, 0.05))))
+    energies = {image: float(student.get_potential_energy(frame)) for image, frame in frames.items()}
+    points = {f"transfer-near-{image}": {
+        "numbers": frame.numbers.tolist(), "positions_A": frame.positions.tolist(), "cell_A": frame.cell.array.tolist(),
+        "energy_eV": energies[image] - 11.0, "path": {"potential": student.info.as_dict()}}
+        for image, frame in frames.items()}
+    barrier, reaction = da.transfer_rows(student, points)
+    assert barrier["quantity"] == "proton transfer near Y: barrier on the path (eV)"
+    assert barrier["dft"] == pytest.approx(energies["saddle"] - energies["start"]) and barrier["dft"] > 0
+    assert reaction["potential"] == pytest.approx(reaction["dft"]) and barrier["path_from"] == "student:proton-phonon"
+    del points["transfer-near-end"]
+    assert da.transfer_rows(student, points) == []

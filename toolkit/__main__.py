@@ -67,8 +67,9 @@ def _anchors(args) -> int:
         from toolkit.potentials import load_potential
         from toolkit.studies import proton_phonon_research as ppr
 
-        make_mode = ppr.doped_soft_mode(load_potential(ppr.STUDENT), store)
-        extra = doped_anchors.campaign(make_mode, json.loads(relaxed.read_text())["lattice_A"])
+        student = load_potential(ppr.STUDENT)
+        extra = {**doped_anchors.campaign(ppr.doped_soft_mode(student, store), json.loads(relaxed.read_text())["lattice_A"]),
+                 **doped_anchors.transfer_campaign(ppr.transfer_path(student, store))}
     written = run_campaign(args.study, root, store=store, only=args.only, extra=extra,
                            on_point=partial(_commit, command="anchors", what="DFT point") if args.commit else None)
     print(f"toolkit: {len(written)} new anchor point(s) for {args.study}; nothing left to compute")

@@ -9,6 +9,11 @@ displacement Q, Å). The symmetric difference gives each method's frozen-mode fr
 from a ``make_mode`` step the caller passes (:func:`toolkit.studies.proton_phonon_research.doped_soft_mode`), so that
 the study's own step makes them.
 
+The proton's transfer, near Y and far from Y, gets ``transfer-<near|far>-<start|saddle|end>`` points: single points of
+the end states and the highest image of the potential's converged NEB (from a ``make_path`` step the caller passes,
+:func:`toolkit.studies.proton_phonon_research.transfer_path`), so that DFT's barrier on the potential's path sits
+beside the potential's own (:func:`transfer_rows`).
+
 Plane waves at 600 eV and 2 k-points per Å⁻¹: the M-tilt energy of BaSnO3 at 0.2 Å changes by 0.5 meV/f.u. (2 %)
 from there to 1000 eV and 4.5 k-points per Å⁻¹ (the ``tilt-M-convergence-*`` points).
 """
@@ -61,6 +66,46 @@ def campaign(make_mode: Callable, lattice_A: float) -> dict[str, Callable[[], di
 
     return {point_name(n, c, q): (lambda n=n, c=c, q=q: compute(n, c, q))
             for n, c in CELLS for q in (0.0, -AMPLITUDE_A, AMPLITUDE_A)}
+
+
+#: The transfers anchored, and the images of each: the end states and the potential's saddle.
+WHERE = {"near": "near Y", "far": "far from Y"}
+IMAGES = ("start", "saddle", "end")
+
+
+def transfer_campaign(make_path: Callable) -> dict[str, Callable[[], dict]]:
+    """Point name -> a function computing it. ``make_path(where)`` (``"near Y"`` or ``"far from Y"``) gives the
+    potential's transfer :class:`~toolkit.barriers.NEBResult` and a JSON-ready description of how it was made."""
+    path = cache(make_path)
+    dft = cache(lambda: load_dft(METHOD, SETTINGS))
+
+    def compute(where: str, image: str) -> dict:
+        band, described = path(WHERE[where])
+        index = {"start": 0, "saddle": int(np.argmax(band.energies_eV)), "end": len(band.images) - 1}[image]
+        return {"where": WHERE[where], "image": image, "image_index": index, "path": described,
+                "path_energies_eV": [float(e) for e in band.energies_eV], "path_fmax_eV_A": band.fmax_eV_A,
+                **single_point(band.images[index], dft())}
+
+    return {f"transfer-{where}-{image}": (lambda w=where, i=image: compute(w, i)) for where in WHERE for image in IMAGES}
+
+
+def transfer_rows(potential, points: dict[str, dict]) -> list[dict]:
+    """Per anchored transfer, its barrier and reaction energy (eV) by DFT and by ``potential`` on the same three
+    frames (the path's own potential found the saddle); no rows for a transfer whose points are not all computed."""
+    rows = []
+    for where, label in WHERE.items():
+        names = [f"transfer-{where}-{image}" for image in IMAGES]
+        if any(name not in points for name in names):
+            continue
+        records = [points[name] for name in names]
+        frames = [Atoms(numbers=r["numbers"], positions=r["positions_A"], cell=r["cell_A"], pbc=True) for r in records]
+        dft = [r["energy_eV"] - records[0]["energy_eV"] for r in records]
+        mine = [float(potential.get_potential_energy(f)) for f in frames]
+        mine = [e - mine[0] for e in mine]
+        rows += [{"quantity": f"proton transfer {label}: {name} (eV)", "potential": mine[k], "dft": dft[k],
+                  "difference": mine[k] - dft[k], "path_from": records[0]["path"]["potential"]["name"]}
+                 for name, k in (("barrier on the path", 1), ("reaction energy", 2))]
+    return rows
 
 
 def frozen_mode_rows(potential, points: dict[str, dict]) -> list[dict]:

@@ -17,7 +17,8 @@ from toolkit import phonons as ph
 from toolkit.campaign import Point, slug
 from toolkit.claims import FAILS, HOLDS
 from toolkit.store import ResultsStore
-from toolkit.studies.proton_phonon import instability
+from toolkit.studies.proton_phonon import ProtonSettings, doped_cells, instability, relaxed_host
+from toolkit.studies.proton_phonon_hops import proton_barriers
 
 #: The student fine-tuned on DFT frames (its card: ``anchor``) and its teacher.
 STUDENT, TEACHER = "student:proton-phonon", "chgnet"
@@ -72,6 +73,28 @@ def doped_soft_mode(potential, store: ResultsStore | None = None):
         band, frequency = ph.softest_optical_mode(phonon)
         return (result.cells.cells[cell], ph.mode_displacements(phonon, band),
                 doped_anchors.describe(potential, result.lattice_A, band, frequency))
+
+    return make
+
+
+def transfer_path(potential, store: ResultsStore | None = None):
+    """``make_path`` of :func:`toolkit.doped_anchors.transfer_campaign`: ``where`` -> ``potential``'s transfer NEB
+    near Y or far from Y in the 8-formula-unit cell, at full mode's settings (end states to 0.005 eV/Å, 9 images
+    converged to 0.01 eV/Å), and its description."""
+    settings = ProtonSettings.full(doped_cells=8)
+
+    @cache
+    def barriers():
+        lattice = float(relaxed_host(potential, store).cell.lengths()[0])
+        found = doped_cells(potential, lattice, settings.doped_cells, settings.relax_fmax_eV_A, store, progress=False)
+        return proton_barriers(found.cells["Y-doped"], found.sites, potential, settings.relax_fmax_eV_A,
+                               settings.neb_images, settings.neb_fmax_eV_A, settings.neb_max_steps, store, progress=False)
+
+    def make(where: str):
+        band = barriers().paths[("transfer", where)]
+        return band, {"potential": potential.info.as_dict(), "doped_cells": settings.doped_cells,
+                      "relax_fmax_eV_A": settings.relax_fmax_eV_A, "neb_images": settings.neb_images,
+                      "neb_fmax_eV_A": settings.neb_fmax_eV_A, "converged": band.converged, **band.to_dict()}
 
     return make
 
