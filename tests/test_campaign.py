@@ -183,6 +183,12 @@ def test_research_verdict_of_study_one_needs_the_ten_percent_cell_and_agreeing_d
     assert pr.research_verdict([row(10, True, True), row(10, True, True)]) == HOLDS
     assert pr.research_verdict([row(10, True, True), row(10, False, False)]) == "undecided: the displacements disagree"
     assert pr.research_verdict([row(10, True, True, potential="chgnet")]).startswith("undecided")
+    # DFT on the decisive cell's softest mode: agreeing leaves the verdict, disagreeing makes it undecided
+    mode = {"n_formula_units": 10, "cell": "Y-doped", "potential": 0.8, "dft": 0.5}
+    assert pr.research_verdict([row(10, False, False)], [mode]) == FAILS
+    assert pr.research_verdict([row(10, False, False)], [{**mode, "dft": -0.4}]).startswith(
+        "undecided: DFT finds the softest mode of the 10 % Y-doped cell unstable")
+    assert pr.research_verdict([row(10, False, False)], [{**mode, "n_formula_units": 8, "dft": -0.4}]) == FAILS
 
 
 def test_run_composes_study_two_and_its_summary_fits_the_schema():

@@ -130,13 +130,19 @@ def research_result(records: dict[str, dict], temperature_K: float = 300.0) -> l
     return rows
 
 
-def research_verdict(rows: list[dict]) -> str:
+def research_verdict(rows: list[dict], dft_rows: list[dict] = ()) -> str:
     """Does Y create an instability the host lacks? Decided by the DFT-anchored student in the cell of the paper's
     composition (10 %), where the harmonic verdict and the double well must agree at every displacement. The 12.5 %
     cell is shown beside it, not counted: a mode there that the 10 % cell lacks depends on that cell's Y content and
-    ordered Y arrangement, which the paper's material does not share."""
+    ordered Y arrangement, which the paper's material does not share. ``dft_rows``: the student against DFT on the
+    10 % Y-doped cell's softest mode (:func:`toolkit.doped_anchors.frozen_mode_rows`); where DFT calls it stable and
+    the student unstable, or the other way round, the verdict is undecided."""
     decisive = [r for r in rows if r["potential"] == STUDENT and r["n_formula_units"] == 10]
     votes = {r["y_induced"] and r["y_induced_well"] for r in decisive}
     if not decisive:
         return "undecided: not computed yet"
+    for row in dft_rows:
+        if row["n_formula_units"] == 10 and row["cell"] == "Y-doped" and (row["dft"] < 0) != (row["potential"] < 0):
+            return (f"undecided: DFT finds the softest mode of the 10 % Y-doped cell {'un' if row['dft'] < 0 else ''}"
+                    f"stable ({row['dft']:.2f} THz), the student {row['potential']:.2f} THz")
     return HOLDS if votes == {True} else FAILS if votes == {False} else "undecided: the displacements disagree"
