@@ -232,3 +232,19 @@ def test_shipped_research_points_carry_provenance_and_were_made_by_the_potential
             assert prov["potential"]["sha256"] == shipped[prov["potential"]["name"]], f"{name} is stale"
             assert prov["parameters"]["task"].startswith("toolkit.studies.") and prov["wall_time_s"] > 0, name
             assert prov["versions"]["toolkit"] and prov["command"] == "python -m toolkit reproduce", name
+
+
+def test_a_point_another_run_finishes_meanwhile_is_not_computed_again(tmp_path):
+    """Two runs of one campaign side by side: a point the other run wrote after this one started is skipped."""
+    from toolkit.campaign import compute_in_order
+
+    calls = []
+
+    def first():
+        calls.append("a")
+        (tmp_path / "b.json").write_text('{"by": "the other run"}')  # the other run finishes b meanwhile
+        return {"value": 1}
+
+    written = compute_in_order(tmp_path, {"a": first, "b": lambda: calls.append("b") or {"value": 2}}, "test",
+                               progress=False)
+    assert calls == ["a"] and [p.stem for p in written] == ["a"]

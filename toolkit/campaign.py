@@ -95,6 +95,9 @@ def compute_in_order(folder: Path, computations: dict[str, Callable[[], dict]], 
                       disable=not progress) as bar:
         for name in todo:
             started = time.time()
+            if (folder / f"{name}.json").is_file():  # another run of the same campaign finished it meanwhile
+                bar.update()
+                continue
             try:
                 written.append(_write(folder, name, computations[name](), on_point))
                 log.info(f"{desc}: {name} done in {time.time() - started:.0f} s")
