@@ -46,8 +46,7 @@ def proton_rows(potential, store) -> list[tuple]:
     rows = [("BaSnO3 a (Å)", a0, dft.dft_lattice_A)]
     rows += [(f"{kind} tilt double well (meV/BaSnO3)", t["potential_double_well_meV_fu"], t["dft_double_well_meV_fu"])
              for kind, t in dft.tilts.items()]
-    points = anchors.load_points("proton-phonon")
-    claim = doped_anchors.frozen_mode_rows(potential, points) + doped_anchors.transfer_rows(potential, points)
+    claim = dft.claim_mode + doped_anchors.transfer_rows(potential, anchors.load_points("proton-phonon"))
     return rows + [(r["quantity"], r["potential"], r["dft"]) for r in claim]
 
 

@@ -40,6 +40,7 @@ def test_rows_compare_both_methods_on_the_same_frames(student, mode):
         points[da.point_name(n, name, q)] = {
             "numbers": frame.numbers.tolist(), "positions_A": frame.positions.tolist(), "cell_A": frame.cell.array.tolist(),
             "energy_eV": float(student.get_potential_energy(frame)) + 7.0,  # another method's energy zero
+            "forces_eV_A": student.get_forces(frame).tolist(),
             "displacements_A": pattern.tolist(), "masses_amu": frame.get_masses().tolist(),
             "mode": da.describe(student, 4.18, 3, frequency)}
     (row,) = da.frozen_mode_rows(student, points)
@@ -55,7 +56,8 @@ def test_transfer_rows_set_dft_barriers_beside_the_potentials_on_the_paths_frame
     energies = {image: float(student.get_potential_energy(frame)) for image, frame in frames.items()}
     points = {f"transfer-near-{image}": {
         "numbers": frame.numbers.tolist(), "positions_A": frame.positions.tolist(), "cell_A": frame.cell.array.tolist(),
-        "energy_eV": energies[image] - 11.0, "path": {"potential": student.info.as_dict()}}
+        "energy_eV": energies[image] - 11.0, "forces_eV_A": student.get_forces(frame).tolist(),
+        "path": {"potential": student.info.as_dict()}}
         for image, frame in frames.items()}
     barrier, reaction = da.transfer_rows(student, points)
     assert barrier["quantity"] == "proton transfer near Y: barrier on the path (eV)"

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 from ase import Atoms
 
-from toolkit.dft import DFTSettings, load_dft, single_point
+from toolkit.dft import DFTSettings, frame_atoms, load_dft, single_point
 from toolkit.phonons import displaced, frozen_mode_frequency_THz
 
 METHOD = "gpaw-pbe"
@@ -98,7 +98,7 @@ def transfer_rows(potential, points: dict[str, dict]) -> list[dict]:
         if any(name not in points for name in names):
             continue
         records = [points[name] for name in names]
-        frames = [Atoms(numbers=r["numbers"], positions=r["positions_A"], cell=r["cell_A"], pbc=True) for r in records]
+        frames = [frame_atoms(r, name) for r, name in zip(records, names)]
         dft = [r["energy_eV"] - records[0]["energy_eV"] for r in records]
         mine = [float(potential.get_potential_energy(f)) for f in frames]
         mine = [e - mine[0] for e in mine]
@@ -118,7 +118,7 @@ def frozen_mode_rows(potential, points: dict[str, dict]) -> list[dict]:
         if any(name not in points for name in names):
             continue
         records = [points[name] for name in names]
-        frames = [Atoms(numbers=r["numbers"], positions=r["positions_A"], cell=r["cell_A"], pbc=True) for r in records]
+        frames = [frame_atoms(r, name) for r, name in zip(records, names)]
         pattern, masses = records[1]["displacements_A"], records[1]["masses_amu"]
         dft = frozen_mode_frequency_THz([r["energy_eV"] for r in records], AMPLITUDE_A, pattern, masses)
         mine = frozen_mode_frequency_THz([float(potential.get_potential_energy(f)) for f in frames], AMPLITUDE_A,
