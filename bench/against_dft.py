@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 import record
-from toolkit import anchors, doped_anchors, thermodynamics
+from toolkit import alloy_anchors, anchors, doped_anchors, thermodynamics
 from toolkit.calculator import UnsupportedElementsError
 from toolkit.dft import frame_errors
 from toolkit.potentials import cached_mace_models, load_potential
@@ -61,8 +61,9 @@ def liga_rows(potential, store) -> list[tuple]:
         {name: (atoms, atoms.info["relax"]["energy_eV"]) for name, atoms in relaxed.items()}))
     lattice = {name: float(atoms.cell.lengths()[0]) for name, atoms in relaxed.items()}
     points = anchors.load_points("liga-alloy")
-    rows = anchors.liga_dft_rows(lattice, table["LiGa (B32)"]["formation_eV_atom"], points)
-    rows += anchors.li_vacancy_rows(potential, points, store) + anchors.hop_image_rows(potential, points)
+    rows = alloy_anchors.liga_dft_rows(lattice, table["LiGa (B32)"]["formation_eV_atom"], points)
+    rows += alloy_anchors.b32_defect_rows(potential, points) + alloy_anchors.li_vacancy_rows(potential, points, store)
+    rows += alloy_anchors.hop_image_rows(potential, points)
     return [(r["quantity"], r["potential"], r["dft"]) for r in rows]
 
 

@@ -112,7 +112,7 @@ def test_shipped_anchor_points_carry_their_provenance():
 
 
 def test_the_potential_against_the_anchors_reads_b32_as_its_conventional_cell():
-    from toolkit import anchors
+    from toolkit import alloy_anchors as anchors
 
     points = {"relaxed-B32-LiGa": {"phase": "LiGa (B32)", "volume_A3_atom": 6.2 ** 3 / 16, "cell_lengths_A": [4.38] * 3,
                                   "energy_eV_atom": -2.72},
@@ -132,7 +132,7 @@ def test_transport_anchors_set_a_potential_beside_dft_on_the_anchors_own_cells()
     """The rows need no DFT to read: the potential is evaluated on the anchor's cells, whatever DFT gave."""
     from ase import Atoms
 
-    from toolkit import anchors, liga
+    from toolkit import alloy_anchors as anchors, liga
 
     student = load_potential("student:liga-alloy", device="cpu", dtype="float64")
     assert anchors.li_vacancy_rows(student, {}) == [] and anchors.hop_image_rows(student, {}) == []
@@ -147,10 +147,55 @@ def test_transport_anchors_set_a_potential_beside_dft_on_the_anchors_own_cells()
     point = {"images": [0, 2], "symbols": cell.get_chemical_symbols(), "cell_A": cell.cell.array.tolist(),
              "positions_A": [cell.positions.tolist(), moved.tolist()], "dft_energies_eV": [0.0, 0.1]}
     (hop,) = anchors.hop_image_rows(student, {"hop-LiGa-images": point})
+    (li_hop,) = anchors.hop_image_rows(student, {"hop-bcc-Li-images": point})
+    assert li_hop["quantity"] == "bcc Li vacancy hop, image 2 − start (eV)"
     energies = [student.get_potential_energy(Atoms(cell.symbols, positions=p, cell=cell.cell, pbc=True))
                 for p in (cell.positions, moved)]
     assert hop["quantity"] == "LiGa vacancy hop, image 2 − start (eV)"
     assert hop["potential"] == pytest.approx(energies[1] - energies[0]) and hop["dft"] == 0.1
+
+
+def test_b32_defect_rows_give_both_methods_formation_energies_on_the_same_frames():
+    """DFT's side is read from the records alone; the potential's is its energies on the same frames, with μ from the
+    relaxed-phase frames, so a fake "DFT" that is the potential itself gives zero differences."""
+    from toolkit import alloy_anchors, liga
+
+    student = load_potential("student:liga-alloy", device="cpu", dtype="float64")
+    assert alloy_anchors.b32_defect_rows(student, {}) == []
+    frames = alloy_anchors.b32_defect_frames(6.25, student)
+    assert [len(frames[k]) for k in ("perfect", "V_Li", "Ga_Li")] == [16, 15, 16]
+    assert frames["Ga_Li"].get_chemical_symbols().count("Ga") == 9
+    points = {f"frame-B32-{name}": {"numbers": atoms.numbers.tolist(), "positions_A": atoms.positions.tolist(),
+                                    "cell_A": atoms.cell.array.tolist(), "energy_eV": student.get_potential_energy(atoms),
+                                    "forces_eV_A": student.get_forces(atoms).tolist()}
+              for name, atoms in frames.items()}  # single_point's record, labelled by the student instead of DFT
+
+    def relaxed(atoms):
+        return {"symbols": atoms.get_chemical_symbols(), "positions_A": atoms.positions.tolist(),
+                "cell_A": atoms.cell.array.tolist(), "energy_eV_atom": student.get_potential_energy(atoms) / len(atoms)}
+
+    points |= {"relaxed-bcc-Li": relaxed(liga.bcc_li(3.44)), "relaxed-B32-LiGa": relaxed(liga.liga_b32(6.25, True))}
+    rows = alloy_anchors.b32_defect_rows(student, points)
+    assert [r["quantity"] for r in rows] == ["V_Li formation energy in LiGa, Li-rich (eV)",
+                                             "Ga_Li formation energy in LiGa, Li-rich (eV)"]
+    assert all(r["difference"] == pytest.approx(0.0, abs=1e-6) for r in rows)
+    assert all(r["dft_fmax_eV_A"] < 0.011 for r in rows)  # relaxed to 0.01 eV/Å by the same potential
+    # the formula: V_Li at the Li-rich end is E(V) − E(perfect) + μ_Li
+    energies = {k: student.get_potential_energy(a) for k, a in frames.items()}
+    mu_li = points["relaxed-bcc-Li"]["energy_eV_atom"]
+    assert rows[0]["dft"] == pytest.approx(energies["V_Li"] - energies["perfect"] + mu_li)
+    assert 0.0 < rows[0]["dft"] < 2.0
+
+
+def test_the_liga_campaign_adds_the_points_built_at_the_dft_lattice_once_it_has_one(tmp_path):
+    from toolkit import alloy_anchors
+    from toolkit.store import ResultsStore
+
+    before = alloy_anchors.campaign(ResultsStore(tmp_path / "store"), tmp_path)
+    assert "relaxed-B32-LiGa" in before and "frame-B32-V_Li" not in before and "hop-bcc-Li-images" not in before
+    shipped = alloy_anchors.campaign(ResultsStore(tmp_path / "store"), dft.ANCHOR_DIR)
+    assert {"frame-B32-perfect", "frame-B32-V_Li", "frame-B32-Ga_Li", "hop-bcc-Li-images",
+            "vacancy-bcc-Li"} <= set(shipped)
 
 
 @needs_gpaw

@@ -15,7 +15,7 @@ forces on the study's own glasses and MD?
   than :data:`SETTINGS`, to show what the settings converge.
 
 The DFT energy's minimum is trusted at :data:`SETTINGS`' cutoff, its stress is not: for cubic BaSnO3 GPAW's stress
-vanished 3 % below the energy minimum at 500 eV (see :data:`toolkit.anchors.SETTINGS`). Hence the density comes
+vanished 3 % below the energy minimum at 500 eV (see :data:`toolkit.dft.ANCHOR_SETTINGS`). Hence the density comes
 from E(V), and the stress is compared at the converged cutoff only.
 """
 

@@ -309,7 +309,7 @@ def diffusion_limited_current(b32: Atoms, x_range, d_300_cm2_s: float, thickness
 class LigaResult:
     """A run of study 3, from its steps: the relaxed ``phases``, the :class:`SolidSolution`, each host's
     :class:`VacancyHop` and :class:`LiDiffusion` runs (by system), and the potential against the DFT anchors
-    (:func:`toolkit.anchors.liga_dft_rows`)."""
+    (:func:`toolkit.alloy_anchors.liga_dft_rows`)."""
 
     settings: LigaSettings
     phases: dict = field(repr=False)
@@ -370,8 +370,9 @@ def run(settings: LigaSettings, potential, store: ResultsStore | None = None, tr
         seed: int = 0, progress: bool = True) -> LigaResult:
     """Study 3 from its steps: phases, solid solution and hull on ``potential``; hops and MD (``settings.md_replicas``
     per temperature, seeds from ``seed`` by :func:`md_seed`) on ``transport_potential`` (default ``potential``), in
-    ``potential``'s lattices. The result's ``dft_rows`` are left empty: :mod:`toolkit.anchors` sets a potential
-    beside DFT (``liga_dft_rows``, ``li_vacancy_rows``, ``hop_image_rows``), and the caller adds them."""
+    ``potential``'s lattices. The result's ``dft_rows`` are left empty: :mod:`toolkit.alloy_anchors` sets a
+    potential beside DFT (``liga_dft_rows``, ``b32_defect_rows``, ``li_vacancy_rows``, ``hop_image_rows``), and the
+    caller adds them."""
     transport = transport_potential or potential
     relaxed = phases(potential, settings.relax_fmax_eV_A / 2, store, progress)
     solution = solid_solution(relaxed, settings, potential, store, progress)
