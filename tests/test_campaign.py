@@ -123,7 +123,11 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
                 "D_Li_metal_equilibrium_cm2_s": [1e-9, 1e-10]}
     shifted = ls.LigaResult(tiny, result.phases, result.solution, result.hops, result.diffusion,
                             [{"quantity": "vacancy formation energy in bcc Li (eV)", "potential": 0.40, "dft": 0.52,
-                              "difference": -0.12, "potential_name": student.info.name}])
+                              "difference": -0.12, "potential_name": student.info.name},
+                             {"quantity": "V_Li formation energy in LiGa, Li-rich (eV)", "potential": 0.50, "dft": 0.12,
+                              "difference": 0.38, "dft_fmax_eV_A": 0.16},
+                             {"quantity": "bcc Li vacancy hop, image 3 − start (eV)", "potential": 0.164, "dft": 0.147,
+                              "difference": 0.017}])
     claims = lr.claim_rows(shifted, research)
 
     def claim(start):
@@ -134,6 +138,9 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
     assert float(faster["research"].split(" ± ")[0]) == pytest.approx(3 + decades, abs=0.05)
     assert faster["verdict"] == HOLDS and "10^-2.0" in faster["against_dft"]
     assert claim("LiGa is one phase")["research"] == "0.450–0.550" and claim("No Li plating")["verdict"] == HOLDS
+    assert "V_Li 0.50 vs 0.12 eV" in claim("LiGa is one phase")["against_dft"]
+    assert "bcc Li hop path, middle − start: +164 vs +147 meV" in faster["against_dft"]
+    assert "no LiGa hop anchor" in faster["against_dft"]
     summary |= {"potential": student.info.name,
                 "provenance": {"potential": {}, "parameters": {}, "seeds": {}, "versions": {}, "wall_time_s": 0}}
     jsonschema.validate(json.loads(json.dumps(summary)), json.loads((SCHEMA_DIR / "liga-alloy.json").read_text()))

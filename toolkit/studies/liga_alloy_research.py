@@ -163,6 +163,18 @@ def _log_ratio(a, b) -> tuple[float, float]:
     return float(np.log10(a[0] / b[0])), float(np.hypot(a[1] / a[0], b[1] / b[0]) / np.log(10))
 
 
+def _defect_note(dft_rows: list[dict]) -> str:
+    """The B32 defect anchors (:func:`toolkit.alloy_anchors.b32_defect_rows`) as the solid-solution claim reads them:
+    V_Li and Ga_Li both take LiGa to the Li-poor side, so a defect cheaper in DFT than in the potential means more
+    room there than the potential finds."""
+    rows = [r for r in dft_rows if "formation energy in LiGa" in r["quantity"]]
+    if not rows:
+        return "no defect anchor"
+    return ("E_f at the Li-rich end, potential vs DFT (16-atom cell): "
+            + ", ".join(f"{r['quantity'].split()[0]} {r['potential']:.2f} vs {r['dft']:.2f} eV" for r in rows)
+            + "; both are Li-poor defects: one cheaper in DFT widens the range on that side")
+
+
 def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
     """The claim table of study 3: for each claim of the paper, the quantity that decides it, ``quick``'s value
     (a :class:`~toolkit.studies.liga_alloy.LigaResult`, the live run), the research value (:func:`research_result`),
@@ -188,7 +200,7 @@ def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
     x_range = quick.solution.x_range
     resolution = 1 / (8 * LigaSettings.full().alloy_supercell ** 3)  # one defect in the research cell, in x
     row("LiGa is one phase over a Li range", "width of x within k_B T of the hull", f"{x_range[0]:.3f}–{x_range[1]:.3f}",
-        f"{ss['x_range'][0]:.3f}–{ss['x_range'][1]:.3f}" if ss else not_yet, "no defect anchor",
+        f"{ss['x_range'][0]:.3f}–{ss['x_range'][1]:.3f}" if ss else not_yet, _defect_note(quick.dft_rows),
         "a solid solution around x = 0.5 (paper)",
         verdict((ss["x_range"][1] - ss["x_range"][0]) if ss else (x_range[1] - x_range[0]), resolution, 0.0))
     v_err = 2 * dft_formation if dft_formation is not None else 0.0
@@ -205,9 +217,11 @@ def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
     ev_shift = ev["difference"] * to_decades if ev else 0.0  # log10 of D(Li metal) corrected / uncorrected, < 0 when soft
     ev_note = (f"E_v {ev['potential']:.2f} ({ev['potential_name']}) vs {ev['dft']:.2f} eV (DFT, 16 sites): "
                f"D(Li metal) × 10^{ev_shift:+.1f}" if ev else "no vacancy anchor")
-    hop = [r for r in quick.dft_rows if r["quantity"].startswith("LiGa vacancy hop")]
-    hop_note = (f"; hop path, middle − start: {1000 * hop[-1]['potential']:+.0f} vs {1000 * hop[-1]['dft']:+.0f} meV (DFT)"
-                if hop else "; no hop anchor")
+    hop_note = ""
+    for host in ("LiGa", "bcc Li"):
+        hop = [r for r in quick.dft_rows if r["quantity"].startswith(f"{host} vacancy hop")]
+        hop_note += (f"; {host} hop path, middle − start: {1000 * hop[-1]['potential']:+.0f} vs "
+                     f"{1000 * hop[-1]['dft']:+.0f} meV (DFT)" if hop else f"; no {host} hop anchor")
     metal_runs = [r for r in quick.diffusion["Li (bcc)"] if r.temperature_K == 300.0]
     quick_ratio = quick_metal = None
     if metal_runs:
