@@ -9,7 +9,7 @@ MODE ?= quick
 JOBS ?= 1
 OUT ?= results
 
-.PHONY: setup browser dft run test test-fast lab work info bench clean
+.PHONY: setup browser dft run test test-fast test-binder lab work info bench clean
 
 setup: $(VENV)/.installed
 
@@ -41,11 +41,15 @@ dft: setup
 	  echo "make: GPAW did not install (it needs libxc-dev and libopenblas-dev); the DFT tests will be skipped"
 
 test: setup browser dft
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not binder"
+
+# Binder's pip build in a fresh virtual environment, then postBuild's offline steps (minutes, about 2 GB).
+test-binder: setup
+	$(PY) -m pytest -q -m binder
 
 # The inner loop: everything but the study runs and the browser tests (a few minutes). CI runs `make test`.
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow and not browser"
+	$(PY) -m pytest -q -m "not slow and not browser and not binder"
 
 # JupyterLab on working copies of the notebooks in work/ (git-ignored), so that running them never changes
 # the committed notebooks/ (stored without outputs). A copy already there is kept: delete it to start over
