@@ -118,14 +118,14 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
     assert [c["verdict"].endswith("(quick run only)") for c in summary["claims"]][3:] == [True, True]
     # with research points the verdicts are the research result's, the DFT correction of E_v applied to them
     research = {"solid_solution": {"potential": student.info.name, "x_range": [0.45, 0.55], "voltage_in_range_V": [0.2, 0.6],
-                                   "table": result.solution.table},
+                                   "table": result.solution.table, "family": result.solution.family},
                 "D_Li": {"LiGa (B32)": {300.0: {"D_cm2_s": 1e-6, "D_err_cm2_s": 1e-7}}},
                 "D_Li_metal_equilibrium_cm2_s": [1e-9, 1e-10]}
     shifted = ls.LigaResult(tiny, result.phases, result.solution, result.hops, result.diffusion,
                             [{"quantity": "vacancy formation energy in bcc Li (eV)", "potential": 0.40, "dft": 0.52,
                               "difference": -0.12, "potential_name": student.info.name},
                              {"quantity": "V_Li formation energy in LiGa, Li-rich (eV)", "potential": 0.50, "dft": 0.12,
-                              "difference": 0.38, "dft_fmax_eV_A": 0.16},
+                              "difference": 0.38, "dft_fmax_eV_A": 0.16, "potential_name": student.info.name},
                              {"quantity": "bcc Li vacancy hop, image 3 − start (eV)", "potential": 0.164, "dft": 0.147,
                               "difference": 0.017}])
     claims = lr.claim_rows(shifted, research)
@@ -139,6 +139,7 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
     assert faster["verdict"] == HOLDS and "10^-2.0" in faster["against_dft"]
     assert claim("LiGa is one phase")["research"] == "0.450–0.550" and claim("No Li plating")["verdict"] == HOLDS
     assert "V_Li 0.50 vs 0.12 eV" in claim("LiGa is one phase")["against_dft"]
+    assert "the research range with DFT's defect energies: " in claim("LiGa is one phase")["against_dft"]
     assert "bcc Li hop path, middle − start: +164 vs +147 meV" in faster["against_dft"]
     assert "no LiGa hop anchor" in faster["against_dft"]
     summary |= {"potential": student.info.name,
@@ -255,3 +256,21 @@ def test_a_point_another_run_finishes_meanwhile_is_not_computed_again(tmp_path):
     written = compute_in_order(tmp_path, {"a": first, "b": lambda: calls.append("b") or {"value": 2}}, "test",
                                progress=False)
     assert calls == ["a"] and [p.stem for p in written] == ["a"]
+
+
+def test_the_dft_corrected_range_is_the_research_range_moved_by_the_defect_anchors():
+    """No correction gives back the committed range; V_Li made 0.44 eV cheaper (DFT against CHGNet in the 16-atom
+    cell) and Ga_Li 1 eV dearer moves the Li-poor edge from the Ga_Li configurations to the V_Li ones."""
+    from pathlib import Path
+
+    import toolkit
+
+    shipped = Path(toolkit.__file__).parent / "reference_data" / "liga-alloy" / "solid-solution-chgnet.json"
+    solution = json.loads(shipped.read_text())["result"]
+    full = ls.LigaSettings.full()
+    n, tolerance = 4 * full.alloy_supercell ** 3, full.hull_tolerance_eV_atom  # the 4-atom primitive cell repeated
+    assert lr.dft_corrected_range(solution, {}, n, tolerance) == pytest.approx(solution["x_range"])
+    rows = {"V_Li": {"difference": 0.44}, "Ga_Li": {"difference": -1.0}}
+    low, high = lr.dft_corrected_range(solution, rows, n, tolerance)
+    assert high == pytest.approx(solution["x_range"][1])
+    assert low == pytest.approx(solution["table"]["B32 4 V_Li"]["x"]) and low > solution["x_range"][0]

@@ -245,7 +245,7 @@ def b32_defect_rows(potential, points: dict[str, dict]) -> list[dict]:
                                   points["relaxed-bcc-Li"]["energy_eV_atom"],
                                   2 * points["relaxed-B32-LiGa"]["energy_eV_atom"])
     return [{"quantity": f"{kind} formation energy in LiGa, Li-rich (eV)", "potential": mine[kind], "dft": dft[kind],
-             "difference": mine[kind] - dft[kind],
+             "difference": mine[kind] - dft[kind], "potential_name": potential.info.name,
              "dft_fmax_eV_A": float(np.linalg.norm(frames[kind].arrays["dft_forces_eV_A"], axis=1).max())}
             for kind in B32_ANCHOR_DEFECTS]
 

@@ -41,6 +41,14 @@ def hull_table(diagram: PhaseDiagram) -> dict[str, dict]:
     return table
 
 
+def shifted_diagram(table: dict[str, dict], shifts_eV_atom: dict[str, float]) -> PhaseDiagram:
+    """The Li–Ga hull again from a :func:`hull_table`, each named entry's formation energy (eV/atom) moved by
+    ``shifts_eV_atom`` (the others kept): how the hull reads with some energies corrected, say to DFT's."""
+    return PhaseDiagram([PDEntry(Composition({"Li": row["x"], "Ga": 1 - row["x"]}),
+                                 row["formation_eV_atom"] + shifts_eV_atom.get(name, 0.0), name=name)
+                         for name, row in table.items()])
+
+
 def hull_voltage_steps(diagram: PhaseDiagram) -> list[dict]:
     """Two-phase plateaus between neighbouring stable phases: ``x_low``, ``x_high``, ``V``.
 

@@ -163,16 +163,36 @@ def _log_ratio(a, b) -> tuple[float, float]:
     return float(np.log10(a[0] / b[0])), float(np.hypot(a[1] / a[0], b[1] / b[0]) / np.log(10))
 
 
-def _defect_note(dft_rows: list[dict]) -> str:
-    """The B32 defect anchors (:func:`toolkit.alloy_anchors.b32_defect_rows`) as the solid-solution claim reads them:
-    V_Li and Ga_Li both take LiGa to the Li-poor side, so a defect cheaper in DFT than in the potential means more
-    room there than the potential finds."""
-    rows = [r for r in dft_rows if "formation energy in LiGa" in r["quantity"]]
+def _defect_rows(dft_rows: list[dict]) -> dict[str, dict]:
+    """Defect name -> its row of :func:`toolkit.alloy_anchors.b32_defect_rows` among ``dft_rows``."""
+    return {r["quantity"].split()[0]: r for r in dft_rows if "formation energy in LiGa" in r["quantity"]}
+
+
+def dft_corrected_range(solution: dict, defect_rows: dict[str, dict], n_perfect: int,
+                        tolerance_eV_atom: float) -> tuple[float, float]:
+    """The single-phase range (Li fractions) of a solid solution (``solution``: its ``table`` and ``family``) with
+    each anchored defect's formation energy moved to DFT's: a cell of ``n_perfect`` sites with k of a defect shifts by
+    k (E_f,DFT − E_f,potential) over its atoms, the host and the other phases kept at the potential's. The rows'
+    E_f are at the Li-rich end; at the Ga-rich end the two methods' difference changes only by their difference in
+    LiGa's formation energy per formula unit (10 meV for CHGNet)."""
+    from toolkit.thermodynamics import AB_DEFECTS, shifted_diagram, single_phase_range
+
+    shifts = {}
+    for name in solution["family"]:
+        words = name.split()  # "B32 <k> <defect>"
+        if len(words) == 3 and words[2] in defect_rows:
+            k, row = int(words[1]), defect_rows[words[2]]
+            n_atoms = n_perfect + k * sum(AB_DEFECTS[words[2]][:2])
+            shifts[name] = -k * row["difference"] / n_atoms
+    return single_phase_range(shifted_diagram(solution["table"], shifts), solution["family"], tolerance_eV_atom)
+
+
+def _defect_note(rows: dict[str, dict]) -> str:
+    """The B32 defect anchors as the solid-solution claim reads them."""
     if not rows:
         return "no defect anchor"
     return ("E_f at the Li-rich end, potential vs DFT (16-atom cell): "
-            + ", ".join(f"{r['quantity'].split()[0]} {r['potential']:.2f} vs {r['dft']:.2f} eV" for r in rows)
-            + "; both are Li-poor defects: one cheaper in DFT widens the range on that side")
+            + ", ".join(f"{name} {r['potential']:.2f} vs {r['dft']:.2f} eV" for name, r in rows.items()))
 
 
 def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
@@ -198,11 +218,21 @@ def claim_rows(quick: LigaResult, research: dict) -> list[dict]:
         f"{1000 * b2_research:.0f}" if ss else not_yet, dft_note, "B32 observed (Zintl & Brauer 1933)",
         verdict(b2_research if ss else b2, dft_formation or 0.0, 0.0))
     x_range = quick.solution.x_range
-    resolution = 1 / (8 * LigaSettings.full().alloy_supercell ** 3)  # one defect in the research cell, in x
+    full = LigaSettings.full()
+    resolution = 1 / (8 * full.alloy_supercell ** 3)  # one defect in the research cell, in x
+    defect_rows = _defect_rows(quick.dft_rows)
+    decided_range, defect_note = (ss["x_range"] if ss else x_range), _defect_note(defect_rows)
+    if ss and defect_rows and all(r["potential_name"] == ss["potential"] for r in defect_rows.values()):
+        # the research range with the anchored defects at DFT's energies decides: the potential's error on them is
+        # larger than the hull tolerance
+        decided_range = dft_corrected_range(ss, defect_rows, 4 * full.alloy_supercell ** 3,  # of the 4-atom primitive cell
+                                             full.hull_tolerance_eV_atom)
+        defect_note += f"; the research range with DFT's defect energies: {decided_range[0]:.3f}–{decided_range[1]:.3f}"
+    elif ss and defect_rows:
+        defect_note += f" (for {next(iter(defect_rows.values()))['potential_name']}; the research range is {ss['potential']}'s)"
     row("LiGa is one phase over a Li range", "width of x within k_B T of the hull", f"{x_range[0]:.3f}–{x_range[1]:.3f}",
-        f"{ss['x_range'][0]:.3f}–{ss['x_range'][1]:.3f}" if ss else not_yet, _defect_note(quick.dft_rows),
-        "a solid solution around x = 0.5 (paper)",
-        verdict((ss["x_range"][1] - ss["x_range"][0]) if ss else (x_range[1] - x_range[0]), resolution, 0.0))
+        f"{ss['x_range'][0]:.3f}–{ss['x_range'][1]:.3f}" if ss else not_yet, defect_note,
+        "a solid solution around x = 0.5 (paper)", verdict(decided_range[1] - decided_range[0], resolution, 0.0))
     v_err = 2 * dft_formation if dft_formation is not None else 0.0
     v_low = quick.solution.voltage_in_range_V[0]
     row("No Li plating: V > 0 across the single phase", "lowest V in the range (V vs Li/Li+)", f"{v_low:.2f}",
