@@ -32,8 +32,9 @@ def frame_rows(potential, study: str) -> list[tuple]:
     if not errors:
         return []
     n = len(errors)
-    rows = [(f"energy RMSE on {n} frames (meV/atom)", np.sqrt(np.mean([e["energy_error_meV_atom"] ** 2 for e in errors])), 0.0),
-            (f"force RMSE on {n} frames (eV/Å)", np.sqrt(np.mean([e["force_rmse_eV_A"] ** 2 for e in errors])), 0.0)]
+    energies = [e["energy_error_meV_atom"] for e in errors if e["energy_error_meV_atom"] is not None]
+    rows = [(f"energy RMSE on {len(energies)} frames (meV/atom)", np.sqrt(np.mean(np.square(energies))), 0.0)] if energies else []
+    rows.append((f"force RMSE on {n} frames (eV/Å)", np.sqrt(np.mean([e["force_rmse_eV_A"] ** 2 for e in errors])), 0.0))
     stresses = [e["stress_error_GPa"] for e in errors if "stress_error_GPa" in e]
     if stresses and study != "oxyhalide-volcano":  # study 2's frames are at a cutoff where DFT's stress is off
         rows.append((f"largest stress error on {n} frames (GPa)", max(stresses), 0.0))

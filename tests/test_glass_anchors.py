@@ -78,6 +78,9 @@ def test_frame_errors_remove_one_energy_offset_per_composition(glass):
     off = frame_errors(lennard_jones(2.1), frames)
     assert all(r["force_rmse_eV_A"] > 0 and r["stress_error_GPa"] > 0 for r in off)
     assert sum(r["energy_error_meV_atom"] for r in off) == pytest.approx(0.0, abs=1e-9)
+    alone = frame_errors(lennard_jones(2.1), {**frames, "frame-other": record(glass[:-1], truth)})
+    other = next(r for r in alone if r["frame"] == "frame-other")
+    assert other["energy_error_meV_atom"] is None  # alone with its formula: nothing to compare its energy with
     groups = ga.force_rmse_by_group(off)
     assert list(groups) == ["x2-700K", "x2-relaxed"] and groups["x2-relaxed"] == off[2]["force_rmse_eV_A"]
     assert groups["x2-700K"] == pytest.approx(np.sqrt((off[0]["force_rmse_eV_A"] ** 2 + off[1]["force_rmse_eV_A"] ** 2) / 2))

@@ -213,7 +213,8 @@ def frame_errors(potential, points: dict[str, dict]) -> list[dict]:
     """``potential`` on every ``frame-*`` record of ``points`` (:func:`single_point`'s): per frame its force RMSE and
     largest error (eV/Å), the RMS of DFT's forces for scale, its stress error (GPa, largest Voigt component) where DFT
     computed a stress, and its energy error (meV/atom) after removing the mean offset over the frames of the same
-    empirical formula (the two methods' energy zeros differ)."""
+    empirical formula (the two methods' energy zeros differ): None for a frame alone with its formula, whose offset
+    would remove the whole error."""
     rows, offsets = [], {}
     for name, point in sorted(points.items()):
         if not name.startswith("frame-"):
@@ -233,7 +234,8 @@ def frame_errors(potential, points: dict[str, dict]) -> list[dict]:
             row["stress_error_GPa"] = float(np.abs(mine.get_stress() - atoms.info["dft_stress_eV_A3"]).max() / GPa)
         rows.append(row)
     for row in rows:
-        row["energy_error_meV_atom"] = 1000 * (row["energy_error_meV_atom"] - np.mean(offsets[row["formula"]]))
+        same = offsets[row["formula"]]
+        row["energy_error_meV_atom"] = 1000 * (row["energy_error_meV_atom"] - np.mean(same)) if len(same) > 1 else None
     return rows
 
 
