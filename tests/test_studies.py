@@ -112,7 +112,8 @@ def test_liga_alloy_quick_mode(quick_runs):
         assert claim["verdict"] in (HOLDS, FAILS) or claim["verdict"].startswith("undecided"), claim
     assert summary["li_vacancy_in_li_eV"] > 0
     # the transport section runs on the student exactly when the card agrees on the rows it names
-    from toolkit.potentials import available_students, student_agrees
+    from toolkit.potentials import available_students
+    from toolkit.students.cards import student_agrees
 
     rows = summary["provenance"]["parameters"]["transport_rows"]
     student = student_agrees(available_students()["liga-alloy"], rows)[0]
@@ -137,6 +138,12 @@ def test_oxyhalide_volcano_quick_mode(quick_runs):
     fitted = [row for row in rows if row["sigma_300K_S_cm"]]
     assert summary["peak_x"] == max(fitted, key=lambda row: row["sigma_300K_S_cm"][0])["x"]
     assert summary["provenance"]["parameters"]["mode"] == "quick"
+    # the transport section runs on the student exactly when the card agrees on its rows (D at 1000 K)
+    from toolkit.potentials import available_students
+    from toolkit.students.cards import STUDENT_SECTIONS, student_agrees
+
+    student = student_agrees(available_students()["oxyhalide-volcano"], STUDENT_SECTIONS["oxyhalide-volcano"]["transport"])[0]
+    assert summary["section_potentials"] == {"transport": "student:oxyhalide-volcano" if student else summary["potential"]}
     for figure in ("rdfs", "coordination", "volcano", "descriptors"):
         assert (out / f"{figure}.png").is_file(), figure
 

@@ -11,6 +11,7 @@ from functools import partial
 def _info() -> int:
     from toolkit import potentials
     from toolkit.provenance import package_versions
+    from toolkit.students import cards
 
     print("versions:")
     for name, version in package_versions().items():
@@ -26,9 +27,9 @@ def _info() -> int:
         print(f"student:{study}: distilled from {card['teacher']['name']}; one force call on {speed['cell']} "
               f"({speed['n_atoms']} atoms, through ASE) is {speed['speedup']:.1f}x faster than its teacher's "
               "(MD on the toolkit's compiled engine gains more: docs/benchmarks.md)")
-        sections = {"whole notebook": None, **potentials.STUDENT_SECTIONS.get(study, {})}
+        sections = {"whole notebook": None, **cards.STUDENT_SECTIONS.get(study, {})}
         for section, rows in sections.items():
-            agrees, why = potentials.student_agrees(card, rows)
+            agrees, why = cards.student_agrees(card, rows)
             print(f"  quick mode, {section}: {'uses it' if agrees else 'does not use it'} when auto picks its "
                   f"teacher ({why})")
     return 0

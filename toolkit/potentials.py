@@ -42,7 +42,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.data import chemical_symbols
 
 from toolkit.calculator import Potential, PotentialInfo, PotentialUnavailableError, UntrustedModelError, file_sha256
-from toolkit.students.cards import closer_to_dft
+from toolkit.students.cards import closer_to_dft, student_agrees
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,8 @@ MACE_MP_MODELS = {
 CHGNET_ELEMENTS = tuple(chemical_symbols[1:95])
 NETWORK_PROBE_TIMEOUT_S = 3.0
 STUDENT_PREFIX = "student:"
-#: A student stands in for its teacher only below this held-out force error (meV/Å).
-STUDENT_MAX_FORCE_RMSE_MEV_A = 60.0
 #: Where the distilled students and their model cards ship (``<study>.model``, ``<study>.json``).
 STUDENTS_DIR = Path(__file__).resolve().parent / "students"
-#: Notebook sections that may run on their study's student on their own card rows, even where the student
-#: differs from its teacher on other rows: study -> section -> card rows (``study_potential(properties=...)``).
-STUDENT_SECTIONS = {
-    "liga-alloy": {"transport": ("lattice_B32_A", "lattice_bcc_Li_A", "V_Li_hop_barrier_eV", "D_Li_700K_V_Li_cm2_s",
-                                 "bcc_Li_V_Li_hop_barrier_eV", "D_Li_400K_V_Li_bcc_Li_cm2_s")},
-}
 
 
 def offline() -> bool:
@@ -373,35 +365,6 @@ def load_potential(name: str = "auto", device: str | None = None, dtype: str = "
         f"unknown potential {name!r}: use 'auto', 'chgnet', one of {', '.join(MACE_MP_MODELS)}, 'gpaw-pbe', "
         f"'gpaw-pbesol' (DFT), '{STUDENT_PREFIX}<study>', or the path of a MACE .model file"
     )
-
-
-def student_agrees(card: dict, properties=None) -> tuple[bool, str]:
-    """Whether a model card shows its student agrees with its teacher, and a one-line reason.
-
-    ``properties``: the card rows that count (a notebook section's); default: every row the card marks as
-    computed by the study's notebook. A row that ``properties`` names and the card lacks counts as a
-    disagreement: the card has not shown it."""
-    rmse = card.get("held_out_errors", {}).get("force_rmse_meV_A", float("inf"))
-    rows = card.get("properties", {})
-    if not rows:
-        return False, "its card compares no properties"
-    if properties is None:
-        counted = [name for name, row in rows.items() if row.get("used_by_notebook", True)]
-    else:
-        counted = list(properties)
-        missing = [name for name in counted if name not in rows]
-        if missing:
-            return False, f"its card does not compare {', '.join(missing)}"
-    if rmse >= STUDENT_MAX_FORCE_RMSE_MEV_A:
-        return False, f"held-out force RMSE {rmse:.0f} meV/Å (limit {STUDENT_MAX_FORCE_RMSE_MEV_A:g})"
-    differs = [name for name in counted if not rows[name]["agrees"]]
-    if differs:
-        return False, f"it differs from its teacher on {', '.join(differs)}"
-    if properties is not None:
-        return True, f"held-out force RMSE {rmse:.0f} meV/Å and {', '.join(counted)} agree on its card"
-    ignored = [name for name in rows if name not in counted]
-    return True, (f"held-out force RMSE {rmse:.0f} meV/Å and every property on its card that the notebook computes "
-                  f"agrees" + (f" ({', '.join(ignored)} not computed there)" if ignored else ""))
 
 
 def study_potential(study: str, name: str = "auto", mode: str = "quick", device: str | None = None,
