@@ -274,3 +274,12 @@ def test_the_dft_corrected_range_is_the_research_range_moved_by_the_defect_ancho
     low, high = lr.dft_corrected_range(solution, rows, n, tolerance)
     assert high == pytest.approx(solution["x_range"][1])
     assert low == pytest.approx(solution["table"]["B32 4 V_Li"]["x"]) and low > solution["x_range"][0]
+
+
+def test_study_one_campaign_ends_with_the_coupling_which_the_instability_rows_leave_out():
+    from toolkit.studies import proton_phonon_research as pr
+
+    points = pr.campaign()
+    assert points[-1].name == "coupling-8fu-student-proton-phonon" and points[-1].potential == pr.STUDENT
+    assert sum(p.name.startswith("instability-") for p in points) == len(pr.CELL_SIZES) * (len(pr.DISPLACEMENTS_A) + 1)
+    assert pr.research_result({"coupling-8fu-student-proton-phonon": {"result": {}, "provenance": {}}}) == []

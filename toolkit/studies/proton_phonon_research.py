@@ -18,7 +18,7 @@ from toolkit.campaign import Point, slug
 from toolkit.claims import FAILS, HOLDS
 from toolkit.store import ResultsStore
 from toolkit.studies.proton_phonon import ProtonSettings, doped_cells, instability, relaxed_host
-from toolkit.studies.proton_phonon_hops import proton_barriers
+from toolkit.studies.proton_phonon_hops import coupling, proton_barriers
 
 #: The student fine-tuned on DFT frames (its card: ``anchor``) and its teacher.
 STUDENT, TEACHER = "student:proton-phonon", "chgnet"
@@ -77,18 +77,21 @@ def doped_soft_mode(potential, store: ResultsStore | None = None):
     return make
 
 
+def research_barriers(potential, settings: ProtonSettings, store: ResultsStore | None = None):
+    """The proton barriers (:func:`~toolkit.studies.proton_phonon_hops.proton_barriers`) of the cells of
+    ``settings.doped_cells`` formula units at ``settings`` (research: end states to 0.005 eV/Å, NEBs to 0.01 eV/Å)."""
+    lattice = float(relaxed_host(potential, store).cell.lengths()[0])
+    found = doped_cells(potential, lattice, settings.doped_cells, settings.relax_fmax_eV_A, store, progress=False)
+    return proton_barriers(found.cells["Y-doped"], found.sites, potential, settings.relax_fmax_eV_A,
+                           settings.neb_images, settings.neb_fmax_eV_A, settings.neb_max_steps, store, progress=False)
+
+
 def transfer_path(potential, store: ResultsStore | None = None):
     """``make_path`` of :func:`toolkit.doped_anchors.transfer_campaign`: ``where`` -> ``potential``'s transfer NEB
     near Y or far from Y in the 8-formula-unit cell, at full mode's settings (end states to 0.005 eV/Å, 9 images
     converged to 0.01 eV/Å), and its description."""
     settings = ProtonSettings.full(doped_cells=8)
-
-    @cache
-    def barriers():
-        lattice = float(relaxed_host(potential, store).cell.lengths()[0])
-        found = doped_cells(potential, lattice, settings.doped_cells, settings.relax_fmax_eV_A, store, progress=False)
-        return proton_barriers(found.cells["Y-doped"], found.sites, potential, settings.relax_fmax_eV_A,
-                               settings.neb_images, settings.neb_fmax_eV_A, settings.neb_max_steps, store, progress=False)
+    barriers = cache(lambda: research_barriers(potential, settings, store))
 
     def make(where: str):
         band = barriers().paths[("transfer", where)]
@@ -99,12 +102,28 @@ def transfer_path(potential, store: ResultsStore | None = None):
     return make
 
 
+def research_coupling(potential, n_formula_units: int) -> dict:
+    """Campaign point: the coupling (:func:`~toolkit.studies.proton_phonon_hops.coupling`) at research settings in the
+    cell of ``n_formula_units``: the near-Y transfer on the lattice frozen along the Γ mode of the Y-doped + H cell
+    (:func:`instability`'s, at 0.03 Å) that most stretches the donor–acceptor O–O distance, at full mode's
+    amplitudes, with NEBs to 0.01 eV/Å, and dE_a/dQ with its error."""
+    store, settings = ResultsStore(), ProtonSettings.full(doped_cells=n_formula_units)
+    found = instability(potential, store, n_formula_units, FMAX_EV_A, DISPLACEMENTS_A[0], progress=False)
+    barriers = research_barriers(potential, settings, store)
+    result = coupling(barriers, found.gamma.phonons["Y-doped + H"], found.cells.doped, potential, settings.amplitudes_A,
+                      settings.neb_images, settings.neb_fmax_eV_A, settings.neb_max_steps, store)
+    return {"n_formula_units": n_formula_units, "transfer_barrier_eV": barriers.barrier_eV("transfer"),
+            "neb_converged": [r["converged"] for r in result.rows], **result.to_dict()}
+
+
 def campaign() -> list[Point]:
-    """The research points: every cell size and displacement on the student, then the teacher at 0.03 Å."""
+    """The research points: every cell size and displacement on the student, then the teacher at 0.03 Å; then the
+    coupling on the student in the 12.5 % cell (whose transfer paths the DFT anchors check)."""
     points = [Point(f"instability-{n}fu-{d:g}A-{slug(STUDENT)}", research_instability, STUDENT,
                     {"n_formula_units": n, "displacement_A": d}) for d in DISPLACEMENTS_A for n in CELL_SIZES]
     points += [Point(f"instability-{n}fu-{DISPLACEMENTS_A[0]:g}A-{slug(TEACHER)}", research_instability, TEACHER,
                      {"n_formula_units": n, "displacement_A": DISPLACEMENTS_A[0]}) for n in CELL_SIZES]
+    points.append(Point(f"coupling-8fu-{slug(STUDENT)}", research_coupling, STUDENT, {"n_formula_units": 8}))
     return points
 
 
@@ -116,6 +135,8 @@ def research_result(records: dict[str, dict], temperature_K: float = 300.0) -> l
     well in units of k_B T at ``temperature_K``."""
     rows = []
     for name, record in sorted(records.items()):
+        if not name.startswith("instability-"):
+            continue
         r = record["result"]
         wells = {cell: p["double_well_meV"] for cell, p in r["profiles"].items()}
         doped_well = max(wells["Y-doped"], wells["Y-doped + H"])
