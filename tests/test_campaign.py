@@ -124,7 +124,8 @@ def test_run_composes_study_three_and_its_summary_fits_the_schema():
     shifted = ls.LigaResult(tiny, result.phases, result.solution, result.hops, result.diffusion,
                             [{"quantity": "vacancy formation energy in bcc Li (eV)", "potential": 0.40, "dft": 0.52,
                               "difference": -0.12, "potential_name": student.info.name},
-                             {"quantity": "V_Li formation energy in LiGa, Li-rich (eV)", "potential": 0.50, "dft": 0.12,
+                             {"quantity": "V_Li formation energy in LiGa, Li-rich (eV)", "defect": "V_Li",
+                              "potential": 0.50, "dft": 0.12,
                               "difference": 0.38, "dft_fmax_eV_A": 0.16, "potential_name": student.info.name},
                              {"quantity": "bcc Li vacancy hop, image 3 − start (eV)", "potential": 0.164, "dft": 0.147,
                               "difference": 0.017}])

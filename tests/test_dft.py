@@ -178,6 +178,7 @@ def test_b32_defect_rows_give_both_methods_formation_energies_on_the_same_frames
     rows = alloy_anchors.b32_defect_rows(student, points)
     assert [r["quantity"] for r in rows] == ["V_Li formation energy in LiGa, Li-rich (eV)",
                                              "Ga_Li formation energy in LiGa, Li-rich (eV)"]
+    assert [r["defect"] for r in rows] == ["V_Li", "Ga_Li"]
     assert all(r["difference"] == pytest.approx(0.0, abs=1e-6) for r in rows)
     assert all(r["dft_fmax_eV_A"] < 0.011 for r in rows)  # relaxed to 0.01 eV/Å by the same potential
     # the formula: V_Li at the Li-rich end is E(V) − E(perfect) + μ_Li

@@ -92,7 +92,7 @@ def test_the_binder_environment_builds_with_pip_and_runs_postbuilds_offline_part
     for step in steps:
         done = subprocess.run(step, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
         assert done.returncode == 0, f"{' '.join(step)}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    assert (tmp_path / "out" / "getting-started" / "summary.json").is_file() or list((tmp_path / "out").rglob("summary.json"))
+    assert (tmp_path / "out" / "summary.json").is_file()  # a single study writes straight into --out
 
 
 def test_binder_postbuild_is_executable_predownloads_mace_mp_and_fills_the_store():

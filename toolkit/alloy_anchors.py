@@ -227,7 +227,7 @@ def b32_defect_formation_eV(perfect_eV: float, defect_eV: dict[str, float], e_li
 
 
 def b32_defect_rows(potential, points: dict[str, dict]) -> list[dict]:
-    """``potential`` against the ``frame-B32-*`` anchors: each defect's formation energy (eV, Li-rich end) with both
+    """``potential`` against the ``frame-B32-*`` anchors: each ``defect``'s formation energy (eV, Li-rich end) with both
     methods on the same frames and the chemical potentials from the ``relaxed-*`` frames; ``dft_fmax_eV_A`` is DFT's
     largest force on the defect frame. No rows until the frames and relaxed phases are computed."""
     names = ["frame-B32-perfect", *(f"frame-B32-{kind}" for kind in B32_ANCHOR_DEFECTS), "relaxed-bcc-Li",
@@ -244,7 +244,8 @@ def b32_defect_rows(potential, points: dict[str, dict]) -> list[dict]:
     dft = b32_defect_formation_eV(dft_energy["perfect"], {k: dft_energy[k] for k in B32_ANCHOR_DEFECTS},
                                   points["relaxed-bcc-Li"]["energy_eV_atom"],
                                   2 * points["relaxed-B32-LiGa"]["energy_eV_atom"])
-    return [{"quantity": f"{kind} formation energy in LiGa, Li-rich (eV)", "potential": mine[kind], "dft": dft[kind],
+    return [{"quantity": f"{kind} formation energy in LiGa, Li-rich (eV)", "defect": kind, "potential": mine[kind],
+             "dft": dft[kind],
              "difference": mine[kind] - dft[kind], "potential_name": potential.info.name,
              "dft_fmax_eV_A": float(np.linalg.norm(frames[kind].arrays["dft_forces_eV_A"], axis=1).max())}
             for kind in B32_ANCHOR_DEFECTS]

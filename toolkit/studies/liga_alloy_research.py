@@ -165,7 +165,7 @@ def _log_ratio(a, b) -> tuple[float, float]:
 
 def _defect_rows(dft_rows: list[dict]) -> dict[str, dict]:
     """Defect name -> its row of :func:`toolkit.alloy_anchors.b32_defect_rows` among ``dft_rows``."""
-    return {r["quantity"].split()[0]: r for r in dft_rows if "formation energy in LiGa" in r["quantity"]}
+    return {r["defect"]: r for r in dft_rows if "defect" in r}
 
 
 def dft_corrected_range(solution: dict, defect_rows: dict[str, dict], n_perfect: int,

@@ -77,11 +77,13 @@ def doped_soft_mode(potential, store: ResultsStore | None = None):
     return make
 
 
-def research_barriers(potential, settings: ProtonSettings, store: ResultsStore | None = None):
-    """The proton barriers (:func:`~toolkit.studies.proton_phonon_hops.proton_barriers`) of the cells of
-    ``settings.doped_cells`` formula units at ``settings`` (research: end states to 0.005 eV/Å, NEBs to 0.01 eV/Å)."""
-    lattice = float(relaxed_host(potential, store).cell.lengths()[0])
-    found = doped_cells(potential, lattice, settings.doped_cells, settings.relax_fmax_eV_A, store, progress=False)
+def research_barriers(potential, settings: ProtonSettings, store: ResultsStore | None = None, found=None):
+    """The proton barriers (:func:`~toolkit.studies.proton_phonon_hops.proton_barriers`) of ``found``
+    (:func:`~toolkit.studies.proton_phonon.doped_cells`; default: those of ``settings.doped_cells`` formula units
+    relaxed at ``settings``), at ``settings`` (research: end states to 0.005 eV/Å, NEBs to 0.01 eV/Å)."""
+    if found is None:
+        lattice = float(relaxed_host(potential, store).cell.lengths()[0])
+        found = doped_cells(potential, lattice, settings.doped_cells, settings.relax_fmax_eV_A, store, progress=False)
     return proton_barriers(found.cells["Y-doped"], found.sites, potential, settings.relax_fmax_eV_A,
                            settings.neb_images, settings.neb_fmax_eV_A, settings.neb_max_steps, store, progress=False)
 
@@ -109,7 +111,7 @@ def research_coupling(potential, n_formula_units: int) -> dict:
     amplitudes, with NEBs to 0.01 eV/Å, and dE_a/dQ with its error."""
     store, settings = ResultsStore(), ProtonSettings.full(doped_cells=n_formula_units)
     found = instability(potential, store, n_formula_units, FMAX_EV_A, DISPLACEMENTS_A[0], progress=False)
-    barriers = research_barriers(potential, settings, store)
+    barriers = research_barriers(potential, settings, store, found.cells)  # the cells the mode belongs to
     result = coupling(barriers, found.gamma.phonons["Y-doped + H"], found.cells.doped, potential, settings.amplitudes_A,
                       settings.neb_images, settings.neb_fmax_eV_A, settings.neb_max_steps, store)
     return {"n_formula_units": n_formula_units, "transfer_barrier_eV": barriers.barrier_eV("transfer"),
