@@ -284,3 +284,45 @@ def test_study_one_campaign_ends_with_the_coupling_which_the_instability_rows_le
     assert points[-1].name == "coupling-8fu-student-proton-phonon" and points[-1].potential == pr.STUDENT
     assert sum(p.name.startswith("instability-") for p in points) == len(pr.CELL_SIZES) * (len(pr.DISPLACEMENTS_A) + 1)
     assert pr.research_result({"coupling-8fu-student-proton-phonon": {"result": {}, "provenance": {}}}) == []
+
+
+def test_study_two_points_resume_and_assemble_into_its_claims(folder):
+    """Study 2's own research points at tiny settings: two glasses per x, their MD, the teacher-free claims."""
+    from toolkit.studies import oxyhalide_volcano as ov
+    from toolkit.studies import oxyhalide_volcano_research as orr
+
+    tiny = ov.VolcanoSettings.quick(x_values=(1.0, 2.0), seeds=(0, 1), md_ps=3.0, md_blocks=2,
+                                    md_temperatures_K=(900.0, 1200.0))
+    points = [p for p in orr.campaign(tiny) if "chgnet" not in p.name]
+    assert [p.name for p in points][:3] == ["glass-x1-seed0-student-oxyhalide-volcano",
+                                            "glass-x2-seed0-student-oxyhalide-volcano",
+                                            "md-x1-seed0-student-oxyhalide-volcano"]
+    with pytest.raises(RuntimeError, match="needs the glass point glass-x1-seed0-student-oxyhalide-volcano"):
+        orr.research_md(None, tiny.to_dict(), "glass-x1-seed0-student-oxyhalide-volcano", 0, [900.0])
+    with pytest.warns(UserWarning):  # 1 ps blocks are too short to be diffusive, and the step says so
+        assert len(run_campaign("oxyhalide-volcano", points, progress=False)) == 8
+    assert run_campaign("oxyhalide-volcano", points, progress=False) == []  # resumed: nothing left
+    research = orr.research_result(campaign.finished("oxyhalide-volcano"))
+    assert set(research["volcano"]) == {1.0, 2.0} and research["volcano"][1.0]["n_glasses"] == 2
+    assert sum(research["peak_bootstrap"].values()) <= 1.0 and set(research["haven_ratio"][2.0]) == {900.0, 1200.0}
+    assert research["glasses"][2.0]["n_atoms"] == 2 + 10 + 8 + 4 and research["glasses"][1.0]["density_g_cm3"][1] > 0
+    assert all(0 < a < 2 for v in research["volcano"].values() for a in v["msd_exponent"].values())
+    md = json.loads((folder / "oxyhalide-volcano" / "md-x2-seed1-student-oxyhalide-volcano.json").read_text())
+    assert md["provenance"]["seeds"] == {"md": 1} and md["result"]["glass"] == "glass-x2-seed1-student-oxyhalide-volcano"
+    d, err = md["result"]["by_temperature"]["900"]["D_sigma_cm2_s"]
+    assert np.isfinite(d) and err > 0
+    records = campaign.finished("oxyhalide-volcano")
+    glasses = {x: [orr.glass_atoms(records[orr.glass_name(x, k, orr.STUDENT)]["result"]) for k in (0, 1)]
+               for x in (1.0, 2.0)}
+    for x, group in glasses.items():
+        for g in group:
+            g.info["melt_quench"] = {"density_g_cm3": 2.5}
+    made = {n: r["result"] for n, r in records.items() if n.startswith("glass-")}
+    rows = orr._rows({n: r["result"] for n, r in records.items() if n.startswith("md-")}, made)
+    quick = ov.VolcanoResult(tiny, glasses, ov.structure(glasses), rows)  # a live run on the same glasses
+    claims = orr.claim_rows(quick, research, {"rows": [], "force_rmse_eV_A": {"md 700 K": 0.27}})
+    assert [c["claim"].split(" ")[0] for c in claims] == ["σ(x)", "the", "O", "the", "Li"]
+    assert all(set(c) == {"claim", "decided_by", "quick", "research", "against_dft", "literature", "verdict"}
+               and all(isinstance(v, str) for v in c.values()) for c in claims)
+    assert "force RMSE md 700 K 0.27 eV/Å" in claims[0]["against_dft"]
+    assert claims[4]["research"].endswith("(4 x–T pairs)") or claims[4]["research"] == "not computed yet"

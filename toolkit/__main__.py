@@ -79,6 +79,7 @@ def _anchors(args) -> int:
 
 #: study -> the module whose ``campaign()`` lists its research points (``python -m toolkit reproduce <study>``).
 CAMPAIGNS = {"liga-alloy": "toolkit.studies.liga_alloy_research",
+             "oxyhalide-volcano": "toolkit.studies.oxyhalide_volcano_research",
              "proton-phonon": "toolkit.studies.proton_phonon_research"}
 
 

@@ -6,32 +6,60 @@ Units: temperatures in K, time in fs, D in cm²/s, volumes in Å³, σ in S/cm.
 
 from __future__ import annotations
 
+import math
+import warnings
+from typing import NamedTuple
+
 from ase import Atoms
 
 from toolkit.md import run_md_many
 from toolkit.store import ResultsStore
-from toolkit.transport import Diffusion, combine_replicas, conductivity_from_arrhenius, diffusion_coefficient
+from toolkit.transport import (Diffusion, NotDiffusiveWarning, charge_diffusion, combine_replicas,
+                               conductivity_from_arrhenius, diffusion_coefficient, msd_exponent)
 
 
-def ion_diffusion(runs: list[tuple[Atoms, float, int]], species: str, potential, n_steps: int, timestep_fs: float,
+class IonTransport(NamedTuple):
+    """What one MD run says about a mobile ion: its ``tracer`` D and the ``charge`` (collective) D_σ
+    (:class:`~toolkit.transport.Diffusion`, cm²/s), and ``msd_exponent`` α (MSD ∝ t^α; 1 when diffusive; NaN for runs under 2 ps)."""
+
+    tracer: Diffusion
+    charge: Diffusion
+    msd_exponent: float
+
+    def to_dict(self) -> dict:
+        return {"D_cm2_s": list(self.tracer), "D_sigma_cm2_s": list(self.charge),
+                "msd_exponent": None if math.isnan(self.msd_exponent) else self.msd_exponent}
+
+
+def ion_transport(runs: list[tuple[Atoms, float, int]], species: str, potential, n_steps: int, timestep_fs: float,
                   sample_every: int, equilibration_fraction: float, n_blocks: int,
-                  store: ResultsStore | None = None, progress: bool = True) -> list[Diffusion]:
-    """D of ``species`` (cm²/s, with its block error) in each of ``runs``, given as ``(atoms, temperature_K, seed)``:
+                  store: ResultsStore | None = None, progress: bool = True) -> list[IonTransport]:
+    """:class:`IonTransport` of ``species`` in each of ``runs``, given as ``(atoms, temperature_K, seed)``:
     Langevin NVT MD of ``n_steps`` of ``timestep_fs`` (one batch on the MD engine for MACE models), sampled every
     ``sample_every`` steps, the first ``equilibration_fraction`` of the frames dropped, then
-    :func:`~toolkit.transport.diffusion_coefficient` over ``n_blocks`` blocks. Results are in the order of ``runs``."""
+    :func:`~toolkit.transport.diffusion_coefficient`, :func:`~toolkit.transport.charge_diffusion` and
+    :func:`~toolkit.transport.msd_exponent` (fits from 1 ps on). Results are in the order of ``runs``."""
     for atoms, _, _ in runs:
         if species not in atoms.get_chemical_symbols():
             raise ValueError(f"{atoms.get_chemical_formula()} holds no {species}: nothing to follow as the mobile ion")
     trajectories = run_md_many([atoms for atoms, _, _ in runs], potential, [t for _, t, _ in runs], n_steps,
                                timestep_fs=timestep_fs, seeds=[seed for _, _, seed in runs],
                                sample_every=sample_every, store=store, progress=progress)
-    out = []
+    out, dt_fs = [], timestep_fs * sample_every
     for (atoms, _, _), frames in zip(runs, trajectories):
         mobile = [i for i, symbol in enumerate(atoms.get_chemical_symbols()) if symbol == species]
         kept = frames[int(equilibration_fraction * len(frames)):]
-        out.append(diffusion_coefficient(kept, mobile, timestep_fs * sample_every, n_blocks=n_blocks))
+        with warnings.catch_warnings():  # the tracer D below warns once for both
+            warnings.simplefilter("ignore", NotDiffusiveWarning)
+            charge = charge_diffusion(kept, mobile, dt_fs, n_blocks=n_blocks)
+            exponent = msd_exponent(kept, mobile, dt_fs) if len(kept) * dt_fs > 2000 else float("nan")
+        out.append(IonTransport(diffusion_coefficient(kept, mobile, dt_fs, n_blocks=n_blocks), charge, exponent))
     return out
+
+
+def ion_diffusion(runs: list[tuple[Atoms, float, int]], *args, **kwargs) -> list[Diffusion]:
+    """The tracer D (cm²/s, with its block error) of :func:`ion_transport` for each of ``runs`` (same arguments)."""
+    return [found.tracer for found in ion_transport(runs, *args, **kwargs)]
 
 
 def conductivity(D_by_temperature: dict[float, list], n_carriers: int, volume_A3: float,

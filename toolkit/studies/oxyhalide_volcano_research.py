@@ -1,0 +1,327 @@
+"""Study 2's research campaign (``python -m toolkit reproduce oxyhalide-volcano``): the study's own steps
+(:mod:`toolkit.studies.oxyhalide_volcano`) at :meth:`~toolkit.studies.oxyhalide_volcano.VolcanoSettings.full`
+settings, one :class:`~toolkit.campaign.Point` per glass and one per glass's MD at every temperature, and
+:func:`research_result`, which assembles the committed points into the volcano, its peak with a bootstrap interval,
+the structure per x, the Haven ratio and the teacher's spot checks.
+
+The glasses and their MD run on the study's student. Its card agrees with the teacher on density, Ta coordination
+and D(Li) but not on the Li–Cl coordination of its small glasses, so the teacher makes two of the same glasses and
+runs two of the student's glasses at one temperature: those spot checks at research size say how far the student's
+structure and D can be trusted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from toolkit import amorphous as am
+from toolkit.campaign import Point, campaign_dir, finished, slug
+from toolkit.claims import FAILS, HOLDS, UNDECIDED, verdict
+from toolkit.conductivity import ion_transport
+from toolkit.store import ResultsStore
+from toolkit.studies.oxyhalide_volcano import VolcanoSettings, glass
+
+STUDY = "oxyhalide-volcano"
+#: The teacher (spot checks) and the student (every glass and MD run) of the campaign.
+TEACHER, STUDENT = "chgnet", "student:oxyhalide-volcano"
+#: The teacher's spot checks: glasses it makes itself, and student glasses it runs at one temperature (K).
+TEACHER_GLASSES = ((1.0, 0), (2.5, 0))
+TEACHER_MD = ((1.0, 0, 800.0), (2.0, 0, 800.0))
+
+
+def glass_name(x: float, seed: int, potential: str) -> str:
+    return f"glass-x{x:g}-seed{seed}-{slug(potential)}"
+
+
+def research_glass(potential, settings: dict, x: float, seed: int) -> dict:
+    """Campaign point: the glass of ``x`` and ``seed`` melt-quenched at ``settings`` (a
+    :meth:`~toolkit.studies.oxyhalide_volcano.VolcanoSettings.to_dict`), with its density (g/cm³) beside the
+    ideal-mixing one, its energy (eV) and its atoms (Å)."""
+    made = glass(x, seed, VolcanoSettings.from_dict(settings), potential, ResultsStore(), progress=False)
+    return {"x": x, "seed": seed, "n_atoms": len(made), "density_g_cm3": made.info["melt_quench"]["density_g_cm3"],
+            "ideal_mixing_density_g_cm3": am.ideal_mixing_density_g_cm3(x),
+            "energy_eV": made.info["melt_quench"]["energy_eV"], "symbols": made.get_chemical_symbols(),
+            "cell_A": made.cell.array.tolist(), "positions_A": made.positions.tolist()}
+
+
+def glass_atoms(result: dict) -> Atoms:
+    """The glass of a :func:`research_glass` result."""
+    return Atoms(result["symbols"], positions=result["positions_A"], cell=result["cell_A"], pbc=True)
+
+
+def committed_glass(name: str) -> Atoms:
+    """The glass of the committed point ``name``; a clear error if it is not committed yet."""
+    record = finished(STUDY).get(name)
+    if record is None:
+        raise RuntimeError(f"this MD point needs the glass point {name}, which is not in {campaign_dir(STUDY)} yet: "
+                           f"run `python -m toolkit reproduce {STUDY} --only {name}` first")
+    return glass_atoms(record["result"])
+
+
+def research_md(potential, settings: dict, glass_point: str, seed: int, temperatures_K: list[float]) -> dict:
+    """Campaign point: Langevin MD of the glass of the committed point ``glass_point`` at each of
+    ``temperatures_K`` (K; one batch), seed ``seed``; per temperature the Li tracer D and collective D_σ (cm²/s,
+    block errors) and the MSD exponent (:func:`toolkit.conductivity.ion_transport`)."""
+    s, atoms = VolcanoSettings.from_dict(settings), committed_glass(glass_point)
+    found = ion_transport([(atoms, t, seed) for t in temperatures_K], "Li", potential, s.md_steps, s.md_timestep_fs,
+                          s.md_sample_every, s.md_equilibration_fraction, s.md_blocks, ResultsStore(), progress=False)
+    return {"glass": glass_point, "seed": seed, "n_Li": atoms.get_chemical_symbols().count("Li"),
+            "volume_A3": float(atoms.get_volume()), "duration_ps": s.md_ps,
+            "by_temperature": {f"{t:g}": f.to_dict() for t, f in zip(temperatures_K, found)}}
+
+
+def campaign(settings: VolcanoSettings | None = None) -> list[Point]:
+    """The research points of study 2 at ``settings`` (default :meth:`VolcanoSettings.full`), in the order they run:
+    replica by replica (the k-th glass of every x, then its MD at every temperature), so that every x has one glass
+    and its D before any has three; the teacher's spot checks last."""
+    s = settings or VolcanoSettings.full()
+    config = s.to_dict()
+    temperatures = list(s.md_temperatures_K)
+
+    def make(x, seed, potential):
+        return Point(glass_name(x, seed, potential), research_glass, potential,
+                     {"settings": config, "x": x, "seed": seed}, {"packing_and_melt_quench": seed})
+
+    def md(x, seed, potential, at):
+        on = glass_name(x, seed, STUDENT).removeprefix("glass-")
+        name = f"md-{on}" if potential == STUDENT else f"md-{slug(potential)}-{'-'.join(f'{t:g}K' for t in at)}-{on}"
+        return Point(name, research_md, potential,
+                     {"settings": config, "glass_point": glass_name(x, seed, STUDENT), "seed": seed,
+                      "temperatures_K": at}, {"md": seed})
+
+    points = []
+    for seed in s.seeds:
+        points += [make(x, seed, STUDENT) for x in s.x_values]
+        points += [md(x, seed, STUDENT, temperatures) for x in s.x_values]
+    points += [make(x, s.seeds[k], TEACHER) for x, k in TEACHER_GLASSES]
+    points += [md(x, s.seeds[k], TEACHER, [t]) for x, k, t in TEACHER_MD]
+    return points
+
+
+def _sem(values) -> float | None:
+    """The standard error of the mean of ``values`` (None for fewer than two)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
+
+
+def _by_potential(records: dict[str, dict], kind: str) -> dict[str, dict[str, dict]]:
+    """The committed points of ``kind`` ("glass" or "md") by potential name: name -> point name -> result."""
+    out: dict = {}
+    for name, record in records.items():
+        if name.startswith(kind + "-"):
+            out.setdefault(record["provenance"]["potential"]["name"], {})[name] = record["result"]
+    return out
+
+
+def _rows(md: dict[str, dict], glasses: dict[str, dict]) -> list[dict]:
+    """:func:`~toolkit.studies.oxyhalide_volcano.volcano` rows of the MD points ``md`` on the glasses ``glasses``."""
+    rows = []
+    for r in md.values():
+        made = glasses[r["glass"]]
+        rows.append({"parameters": {"x": made["x"], "seed": made["seed"]},
+                     "result": {"n_Li": r["n_Li"], "volume_A3": r["volume_A3"], "density_g_cm3": made["density_g_cm3"],
+                                "D_Li_cm2_s": {t: v["D_cm2_s"] for t, v in r["by_temperature"].items()}}})
+    return rows
+
+
+def bootstrap_peak(rows: list[dict], n_draws: int = 1000, seed: int = 0) -> dict[float, float]:
+    """How often each x is the peak of the volcano over ``n_draws`` bootstrap draws (x -> fraction): in each draw
+    the glasses of every x are drawn with replacement and each glass's D at each temperature is redrawn from its
+    block error, then :func:`~toolkit.studies.oxyhalide_volcano.volcano` and its peak are recomputed. Draws in which
+    no composition has a fit count for no x."""
+    from toolkit.studies.oxyhalide_volcano import peak, volcano
+
+    rng = np.random.default_rng(seed)
+    by_x: dict[float, list[dict]] = {}
+    for row in rows:
+        by_x.setdefault(float(row["parameters"]["x"]), []).append(row)
+    counts = dict.fromkeys(by_x, 0)
+    for _ in range(n_draws):
+        drawn = []
+        for group in by_x.values():
+            for k in rng.integers(len(group), size=len(group)):
+                row = group[k]
+                d = {t: [max(v[0] + v[1] * rng.standard_normal(), 1e-3 * abs(v[0]) + 1e-12), v[1]]
+                     for t, v in row["result"]["D_Li_cm2_s"].items()}
+                drawn.append({"parameters": row["parameters"], "result": {**row["result"], "D_Li_cm2_s": d}})
+        top = peak(volcano(drawn))
+        if top is not None:
+            counts[top] += 1
+    return {x: n / n_draws for x, n in sorted(counts.items())}
+
+
+def haven_ratios(md: dict[str, dict], glasses: dict[str, dict]) -> dict[float, dict]:
+    """Per x, the Haven ratio H_R = D* / D_σ at each temperature, from the tracer D and the collective D_σ of all
+    its glasses, each combined over the glasses (:func:`~toolkit.transport.combine_replicas`), with the error of
+    the ratio propagated from both (cm²/s in, a number out): x -> T -> [H_R, error] (None where D_σ is not
+    positive)."""
+    from toolkit.transport import combine_replicas
+
+    pooled: dict = {}
+    for r in md.values():
+        x = glasses[r["glass"]]["x"]
+        for t, v in r["by_temperature"].items():
+            pooled.setdefault(x, {}).setdefault(float(t), []).append(v)
+    out = {}
+    for x, by_t in sorted(pooled.items()):
+        out[x] = {}
+        for t, values in sorted(by_t.items()):
+            tracer = combine_replicas([v["D_cm2_s"] for v in values])
+            charge = combine_replicas([v["D_sigma_cm2_s"] for v in values])
+            ratio = tracer[0] / charge[0] if charge[0] > 0 else None
+            out[x][t] = None if ratio is None else [ratio, ratio * float(np.hypot(tracer[1] / tracer[0],
+                                                                                   charge[1] / charge[0]))]
+    return out
+
+
+def research_result(records: dict[str, dict]) -> dict:
+    """Study 2's claims from committed campaign points (:func:`toolkit.campaign.finished`): whatever of them the
+    points so far allow, with the points each rests on.
+
+    - ``glasses``: x -> the student's glasses: ``n``, ``n_atoms``, ``density_g_cm3`` and ``CN_Ta_O`` (each [mean,
+      standard error over the glasses], with the cutoffs below) and ``ideal_mixing_density_g_cm3``;
+    - ``structure``: the cutoffs (Å) from the RDFs of all student glasses and per x the coordination numbers, Ta
+      motifs, bridging O, sharing and angles (:func:`~toolkit.studies.oxyhalide_volcano.structure`); ``descriptors``;
+    - ``volcano``: x -> ``D`` (T -> [D, error], cm²/s, combined over glasses, so the glass-to-glass scatter is in the
+      error), ``n_glasses``, ``Ea_eV`` and ``sigma_300K_S_cm`` ([value, error]; None where no Arrhenius line fits,
+      and ``fit_problem`` says why) and ``msd_exponent`` (T -> mean over glasses; 1 when diffusive);
+    - ``peak_x`` and ``peak_bootstrap`` (x -> how often it is the peak, :func:`bootstrap_peak`);
+    - ``correlations``: each descriptor's Pearson r with log σ(300 K);
+    - ``haven_ratio``: x -> T -> [H_R, error] (:func:`haven_ratios`);
+    - ``spot_checks``: the teacher's glasses beside the student's of the same x and seed (density and coordination
+      with the student's cutoffs) and the teacher's D on student glasses beside the student's.
+    """
+    from toolkit import coordination as co
+    from toolkit.studies import oxyhalide_volcano as ov
+
+    out: dict = {"points": sorted(records)}
+    glasses, md = _by_potential(records, "glass"), _by_potential(records, "md")
+    mine, student_md = glasses.get(STUDENT, {}), md.get(STUDENT, {})
+    if not mine:
+        return out
+    by_x: dict[float, list[dict]] = {}
+    for r in mine.values():
+        by_x.setdefault(float(r["x"]), []).append(r)
+    by_x = dict(sorted(by_x.items()))
+    found = ov.structure({x: [glass_atoms(r) for r in rs] for x, rs in by_x.items()})
+    ta_o = {x: [co.coordination_numbers([glass_atoms(r)], found.cutoffs_A)["Ta-O"] for r in rs] for x, rs in by_x.items()}
+    out["glasses"] = {x: {"n": len(rs), "n_atoms": rs[0]["n_atoms"], "CN_Ta_O": [float(np.mean(ta_o[x])), _sem(ta_o[x])],
+                          "density_g_cm3": [float(np.mean([r["density_g_cm3"] for r in rs])),
+                                            _sem([r["density_g_cm3"] for r in rs])],
+                          "ideal_mixing_density_g_cm3": rs[0]["ideal_mixing_density_g_cm3"]} for x, rs in by_x.items()}
+    out["structure"] = found.to_dict()
+    out["descriptors"] = {name: {x: float(v) for x, v in values.items()}
+                          for name, values in ov.descriptors(found.by_x).items()}
+    if student_md:
+        rows = _rows(student_md, mine)
+        transport = ov.volcano(rows)
+        exponents: dict = {}
+        for r in student_md.values():
+            for t, v in r["by_temperature"].items():
+                exponents.setdefault(mine[r["glass"]]["x"], {}).setdefault(float(t), []).append(v["msd_exponent"])
+        out["volcano"] = {x: {"D": v["D"], "n_glasses": v["n_glasses"],
+                              "Ea_eV": v["fit"]["Ea_eV"] if v["fit"] else None,
+                              "sigma_300K_S_cm": v["fit"]["sigma_S_cm"] if v["fit"] else None,
+                              "fit_problem": v["fit_problem"],
+                              "msd_exponent": {t: float(np.mean(a)) if None not in a else None
+                                               for t, a in sorted(exponents[x].items())}}
+                          for x, v in transport.items()}
+        out["peak_x"] = ov.peak(transport)
+        out["peak_bootstrap"] = bootstrap_peak(rows)
+        out["correlations"] = ov.correlations(ov.descriptors({x: found.by_x[x] for x in transport}), transport)
+        out["haven_ratio"] = haven_ratios(student_md, mine)
+    checks = []
+    for name, r in glasses.get(TEACHER, {}).items():
+        twin = mine.get(glass_name(r["x"], r["seed"], STUDENT))
+        if twin is not None:
+            checks.append({"kind": "glass", "x": r["x"], "seed": r["seed"], "density_g_cm3": {
+                TEACHER: r["density_g_cm3"], STUDENT: twin["density_g_cm3"]}, "coordination": {
+                who: co.coordination_numbers([glass_atoms(g)], found.cutoffs_A) for who, g in ((TEACHER, r), (STUDENT, twin))}})
+    for name, r in md.get(TEACHER, {}).items():
+        twin = next((m for m in student_md.values() if m["glass"] == r["glass"]), None)
+        for t, v in r["by_temperature"].items():
+            checks.append({"kind": "md", "x": mine[r["glass"]]["x"], "glass": r["glass"], "temperature_K": float(t),
+                           "D_cm2_s": {TEACHER: v["D_cm2_s"], STUDENT: twin["by_temperature"][t]["D_cm2_s"] if twin else None}})
+    out["spot_checks"] = checks
+    return out
+
+
+#: Pearson's |r| that six points reach by chance 5 % of the time (two-sided): a descriptor "tracks" σ above it.
+R_CRITICAL_6 = 0.811
+
+
+def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[dict]:
+    """The claim table of study 2: for each claim of the paper, the quantity that decides it, ``quick``'s value (a
+    :class:`~toolkit.studies.oxyhalide_volcano.VolcanoResult`, the live run), the research value
+    (:func:`research_result`), the research potential against DFT (``research_dft``: its
+    :func:`~toolkit.studies.oxyhalide_volcano.dft_summary`), the paper's or literature's value, and a verdict on the
+    research value (the quick one where no research point is committed yet)."""
+    from toolkit.studies import oxyhalide_volcano as ov
+
+    rows, not_yet = [], "not computed yet"
+
+    def row(claim, decided_by, quick_text, research_text, against_dft, literature, decided):
+        rows.append({"claim": claim, "decided_by": decided_by, "quick": quick_text, "research": research_text,
+                     "against_dft": against_dft, "literature": literature, "verdict": decided})
+
+    dft_note = "no DFT anchor for this potential"
+    if research_dft:
+        density = next((r for r in research_dft["rows"] if "density" in r["quantity"]), None)
+        rmse = research_dft["force_rmse_eV_A"]
+        dft_note = (f"force RMSE {', '.join(f'{k} {v:.2f}' for k, v in rmse.items())} eV/Å on DFT frames"
+                    + (f"; glass density {density['potential']:.2f} vs {density['dft']:.2f} g/cm³ (DFT)" if density else ""))
+    transport, volcano = quick.transport, research.get("volcano")
+    quick_peak = ov.peak(transport)
+    xs = sorted(transport)
+    interior = research.get("peak_bootstrap")
+    inside = sum(f for x, f in interior.items() if min(interior) < x < max(interior)) if interior else None
+    quick_interior = quick_peak is not None and xs[0] < quick_peak < xs[-1]
+    row("σ(x) rises, then falls: a volcano", "bootstrap share of draws whose σ(300 K) peak is inside the x range",
+        f"peak at x = {quick_peak}" + (" (inside)" if quick_interior else " (at an end)"),
+        f"peak at x = {research['peak_x']:g}; inside in {100 * inside:.0f} % of draws ("
+        + ", ".join(f"{x:g}: {100 * f:.0f} %" for x, f in interior.items() if f) + ")" if volcano else not_yet,
+        dft_note, "rises then falls with x (JACS 2025)",
+        (HOLDS if inside >= 0.95 else FAILS if inside <= 0.05 else UNDECIDED) if volcano else
+        ("holds" if quick_interior else "does not hold with this potential") + " (quick run only)")
+    best = volcano[research["peak_x"]]["sigma_300K_S_cm"] if volcano and research.get("peak_x") is not None else None
+    quick_best = transport[quick_peak]["fit"]["sigma_S_cm"] if quick_peak is not None else None
+
+    def log_sigma(s):
+        return (np.log10(s[0]), s[1] / s[0] / np.log(10)) if s else None
+
+    decided = log_sigma(best) or log_sigma(quick_best)
+    row("the best glass is a superionic conductor (σ(300 K) ≥ 0.1 mS/cm)", "log10 σ(300 K) at the peak (S/cm), H_R = 1",
+        f"{log_sigma(quick_best)[0]:.1f} ± {log_sigma(quick_best)[1]:.1f}" if quick_best else "—",
+        f"{log_sigma(best)[0]:.1f} ± {log_sigma(best)[1]:.1f}" if best else not_yet, dft_note,
+        "mS/cm for the best glasses (JACS 2025); >> 1 mS/cm for amorphous oxyhalides (Binci et al., arXiv:2601.06384)",
+        verdict(*decided, -4.0) + ("" if best else " (quick run only)") if decided else not_yet)
+    cn = research.get("glasses")
+    by_x = quick.structure.by_x
+    quick_rise = by_x[max(by_x)]["coordination"]["Ta-O"] - by_x[min(by_x)]["coordination"]["Ta-O"]
+    rise = err = None
+    if cn and len(cn) > 1 and all(cn[x]["CN_Ta_O"][1] is not None for x in (min(cn), max(cn))):
+        low, high = cn[min(cn)]["CN_Ta_O"], cn[max(cn)]["CN_Ta_O"]
+        rise, err = high[0] - low[0], float(np.hypot(low[1], high[1]))
+    row("O enters the Ta shell as x grows", "CN(Ta–O) at the largest x minus at the smallest", f"{quick_rise:+.2f}",
+        f"{rise:+.2f} ± {err:.2f}" if rise is not None else not_yet, "—", "Ta–O motifs replace Ta–Cl as x grows (JACS 2025)",
+        verdict(rise, err, 0.0) if rise is not None else verdict(quick_rise, 0.0, 0.0) + " (quick run only)")
+    correlations = research.get("correlations") or {}
+    strongest = max(((n, r) for n, r in correlations.items() if r is not None), key=lambda c: abs(c[1]), default=None)
+    quick_r = {n: r for n, r in ov.correlations(ov.descriptors(by_x), transport).items() if r is not None}
+    row("the Ta coordination structure sets σ", f"the strongest |r| of a descriptor with log σ (chance: {R_CRITICAL_6} "
+        "for six x at 5 %)", ", ".join(f"{n}: {r:+.2f}" for n, r in quick_r.items()) or "—",
+        f"{strongest[0]}: {strongest[1]:+.2f}" if strongest else not_yet, "—",
+        "σ follows the Ta–O/Ta–Cl motifs (JACS 2025)",
+        (HOLDS if abs(strongest[1]) >= R_CRITICAL_6 else UNDECIDED) if strongest else not_yet)
+    haven = [v for by_t in research.get("haven_ratio", {}).values() for v in by_t.values() if v is not None]
+    pooled = None
+    if haven:
+        values = np.array(haven)
+        weights = 1 / np.maximum(values[:, 1], 1e-9) ** 2
+        pooled = (float(np.sum(weights * values[:, 0]) / weights.sum()), float(1 / np.sqrt(weights.sum())))
+    row("Li hops are uncorrelated (H_R ≈ 1, as σ assumes)", "Haven ratio D*/D_σ, weighted over x and T", "not computed",
+        f"{pooled[0]:.2f} ± {pooled[1]:.2f} ({len(haven)} x–T pairs)" if pooled else not_yet, "—",
+        "H_R close to 1 in amorphous oxyhalides (Binci et al., arXiv:2601.06384)",
+        (HOLDS if abs(pooled[0] - 1) < 2 * pooled[1] and pooled[1] < 0.25 else
+         FAILS if abs(pooled[0] - 1) > 2 * pooled[1] else UNDECIDED) if pooled else not_yet)
+    return rows
