@@ -21,7 +21,7 @@ def _commit() -> str:
         return subprocess.run(["git", *args], cwd=BENCH, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+changes" if git("status", "--porcelain", "--", "toolkit", "bench") else "")
+    return commit + ("+changes" if git("status", "--porcelain", "--", ":/toolkit", ":/bench") else "")  # pathspecs from the top: git runs in bench/
 
 
 def machine() -> str:

@@ -215,7 +215,7 @@ def test_run_composes_study_two_and_its_summary_fits_the_schema():
     with pytest.warns(UserWarning):  # sub-picosecond blocks: the step says D is not yet diffusive
         result = ov.run(tiny, student, progress=False)
     summary = result.to_summary()
-    assert [c["x"] for c in summary["compositions"]] == [1.0] and summary["reference_sweep"] is None
+    assert [c["x"] for c in summary["compositions"]] == [1.0] and summary["claims"] == []
     assert summary["compositions"][0]["sigma_300K_S_cm"] is None  # one temperature: no Arrhenius fit
     assert set(summary["descriptor_correlation_with_log_sigma"]) == set(ov.descriptors(result.structure.by_x))
     shipped = [name for name in ov.ga.load_points() if name.startswith("frame-")]

@@ -209,14 +209,8 @@ def screen_folder(folder: str | Path, ion: str, client, mode: str = "quick", pot
     return ranked(run_sweep(material_card, grid, client, store, progress))
 
 
-#: Sweeps shipped with the package: ``<study>.json`` written by ``python -m toolkit sweep`` from ``<study>.grid.json``.
+#: Where the package's computed results ship (research campaigns, DFT anchors, examples).
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference_data"
-
-
-def reference_sweep(study: str) -> dict | None:
-    """The shipped sweep record of ``study`` (grid, command, provenance, rows), or None."""
-    path = REFERENCE_DIR / f"{study}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 #: study name -> its sweep task (``python -m toolkit sweep <study> --grid FILE``).

@@ -192,28 +192,22 @@ def correlations(descriptor_values: dict, volcano_result: dict) -> dict[str, flo
 @dataclass(frozen=True)
 class VolcanoResult:
     """A run of study 2, from its steps: the ``glasses`` (x -> list), their :class:`Structure`, the :func:`diffusion`
-    rows, the shipped ``reference`` sweep (:func:`toolkit.sweeps.reference_sweep`) or None, and the potential
-    against the DFT anchors (:func:`against_dft`) or None."""
+    rows, and the potential against the DFT anchors (:func:`against_dft`) or None."""
 
     settings: VolcanoSettings
     glasses: dict = field(repr=False)
     structure: Structure = field(repr=False)
     rows: list = field(repr=False)
-    reference: dict | None = field(default=None, repr=False)
     dft: dict | None = field(default=None, repr=False)
 
     @property
     def transport(self) -> dict:
         return volcano(self.rows, haven_ratio=self.settings.haven_ratio)
 
-    @property
-    def reference_volcano(self) -> dict:
-        """:func:`volcano` of the shipped sweep's rows ({} without one)."""
-        return {} if self.reference is None else volcano(self.reference["rows"], haven_ratio=self.settings.haven_ratio)
-
-    def to_summary(self) -> dict:
-        """The study's ``summary.json`` keys (units in their names)."""
-        transport, by_x, reference = self.transport, self.structure.by_x, self.reference_volcano
+    def to_summary(self, claims: list[dict] = ()) -> dict:
+        """The study's ``summary.json`` keys (units in their names); ``claims``: the claim table's rows
+        (:func:`toolkit.studies.oxyhalide_volcano_research.claim_rows`)."""
+        transport, by_x = self.transport, self.structure.by_x
         return {
             "compositions": [{
                 "x": x,
@@ -228,13 +222,11 @@ class VolcanoResult:
                 "sigma_300K_S_cm": transport[x]["fit"]["sigma_S_cm"] if transport[x]["fit"] else None,
             } for x, glasses in self.glasses.items()],
             "peak_x": peak(transport),
-            "reference_sweep": None if self.reference is None else {
-                "command": self.reference["command"], "grid": self.reference["grid"], "peak_x": peak(reference),
-                "sigma_300K_S_cm": {f"{x:g}": v["fit"]["sigma_S_cm"] if v["fit"] else None for x, v in reference.items()}},
             "cutoffs_A": {co.pair_label(a, b): rc for (a, b), rc in self.structure.cutoffs_A.items()},
             "descriptor_correlation_with_log_sigma": correlations(descriptors(by_x), transport),
             "haven_ratio": self.settings.haven_ratio,
             "against_dft": None if self.dft is None else dft_summary(self.dft),
+            "claims": list(claims),
         }
 
 
@@ -264,11 +256,9 @@ def dft_summary(dft: dict) -> dict:
     return {"rows": rows, "n_frames": len(dft["frames"]), "force_rmse_eV_A": ga.force_rmse_by_group(dft["frames"])}
 
 
-def run(settings: VolcanoSettings, potential, store: ResultsStore | None = None, reference: dict | None = None,
-        progress: bool = True) -> VolcanoResult:
-    """Study 2 from its steps: a glass per x and seed, their structure, and their Li diffusion; ``reference``: the
-    shipped sweep to carry beside it (:func:`toolkit.sweeps.reference_sweep`)."""
+def run(settings: VolcanoSettings, potential, store: ResultsStore | None = None, progress: bool = True) -> VolcanoResult:
+    """Study 2 from its steps: a glass per x and seed, their structure, and their Li diffusion."""
     glasses = {x: [glass(x, s, settings, potential, store, progress) for s in settings.seeds] for x in settings.x_values}
     found = structure(glasses, settings.rdf_r_max_A)
-    return VolcanoResult(settings, glasses, found, diffusion(glasses, settings, potential, store, progress), reference,
+    return VolcanoResult(settings, glasses, found, diffusion(glasses, settings, potential, store, progress),
                          against_dft(potential))

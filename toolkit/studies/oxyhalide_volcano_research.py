@@ -278,7 +278,7 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
     quick_interior = quick_peak is not None and xs[0] < quick_peak < xs[-1]
     row("σ(x) rises, then falls: a volcano", "bootstrap share of draws whose σ(300 K) peak is inside the x range",
         f"peak at x = {quick_peak}" + (" (inside)" if quick_interior else " (at an end)"),
-        f"peak at x = {research['peak_x']:g}; inside in {100 * inside:.0f} % of draws ("
+        f"peak at x = {research['peak_x']}; inside in {100 * inside:.0f} % of draws ("
         + ", ".join(f"{x:g}: {100 * f:.0f} %" for x, f in interior.items() if f) + ")" if volcano else not_yet,
         dft_note, "rises then falls with x (JACS 2025)",
         (HOLDS if inside >= 0.95 else FAILS if inside <= 0.05 else UNDECIDED) if volcano else
@@ -308,11 +308,13 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
     correlations = research.get("correlations") or {}
     strongest = max(((n, r) for n, r in correlations.items() if r is not None), key=lambda c: abs(c[1]), default=None)
     quick_r = {n: r for n, r in ov.correlations(ov.descriptors(by_x), transport).items() if r is not None}
+    decided_r = strongest[1] if strongest else max(quick_r.values(), key=abs, default=None)
     row("the Ta coordination structure sets σ", f"the strongest |r| of a descriptor with log σ (chance: {R_CRITICAL_6} "
         "for six x at 5 %)", ", ".join(f"{n}: {r:+.2f}" for n, r in quick_r.items()) or "—",
         f"{strongest[0]}: {strongest[1]:+.2f}" if strongest else not_yet, "—",
         "σ follows the Ta–O/Ta–Cl motifs (JACS 2025)",
-        (HOLDS if abs(strongest[1]) >= R_CRITICAL_6 else UNDECIDED) if strongest else not_yet)
+        not_yet if decided_r is None else (HOLDS if abs(decided_r) >= R_CRITICAL_6 else UNDECIDED)
+        + ("" if strongest else " (quick run only)"))
     haven = [v for by_t in research.get("haven_ratio", {}).values() for v in by_t.values() if v is not None]
     pooled = None
     if haven:
