@@ -139,8 +139,8 @@ class MeltQuench:
 
     Melt ``melt_ps`` at ``melt_K``; cool to ``final_K`` at ``quench_rate_K_per_ps`` in
     ``quench_stages`` equal temperature steps; anneal ``anneal_ps`` at ``anneal_K``;
-    relax positions and cell to ``relax_fmax_eV_A`` (when ``relax_cell``; this is where the
-    potential's stress sets the density).
+    relax positions and cell to ``relax_fmax_eV_A`` in at most ``relax_max_steps`` (when ``relax_cell``;
+    this is where the potential's stress sets the density).
     """
 
     melt_K: float = 1500.0
@@ -153,6 +153,7 @@ class MeltQuench:
     timestep_fs: float = 2.0
     relax_cell: bool = True
     relax_fmax_eV_A: float = 0.05
+    relax_max_steps: int = 300
 
     def stages(self) -> list[tuple[float, int]]:
         """``(temperature_K, n_steps)`` of every MD segment in order."""
@@ -182,7 +183,7 @@ def melt_quench(atoms: Atoms, potential, protocol: MeltQuench, seed: int, store:
     Each segment starts from the last frame of the one before, with velocities drawn
     afresh at the segment's temperature (seed ``seed + segment``). With a ``store`` every
     segment is cached and checkpointed. ``info["melt_quench"]`` records the protocol, the
-    seed and the final density (g/cm³) and energy (eV).
+    seed, the final density (g/cm³) and energy (eV), and whether the relaxation converged.
     """
     work = settle(atoms, potential, store)
     stages = protocol.stages()
@@ -195,7 +196,9 @@ def melt_quench(atoms: Atoms, potential, protocol: MeltQuench, seed: int, store:
         work = frames[-1].copy()
         work.set_constraint()
         work.set_momenta(None)
-    glass = relax(work, potential, fmax_eV_A=protocol.relax_fmax_eV_A, relax_cell=protocol.relax_cell, store=store)
+    glass = relax(work, potential, fmax_eV_A=protocol.relax_fmax_eV_A, max_steps=protocol.relax_max_steps,
+                  relax_cell=protocol.relax_cell, store=store)
     glass.info["melt_quench"] = {**asdict(protocol), "seed": seed, "density_g_cm3": mass_density_g_cm3(glass),
-                                 "energy_eV": glass.info["relax"]["energy_eV"]}
+                                 "energy_eV": glass.info["relax"]["energy_eV"],
+                                 "relax_converged": glass.info["relax"]["converged"]}
     return glass

@@ -37,11 +37,12 @@ def glass_name(x: float, seed: int, potential: str) -> str:
 def research_glass(potential, settings: dict, x: float, seed: int) -> dict:
     """Campaign point: the glass of ``x`` and ``seed`` melt-quenched at ``settings`` (a
     :meth:`~toolkit.studies.oxyhalide_volcano.VolcanoSettings.to_dict`), with its density (g/cm³) beside the
-    ideal-mixing one, its energy (eV) and its atoms (Å)."""
+    ideal-mixing one, its energy (eV), how its final relaxation ended and its atoms (Å)."""
     made = glass(x, seed, VolcanoSettings.from_dict(settings), potential, ResultsStore(), progress=False)
     return {"x": x, "seed": seed, "n_atoms": len(made), "density_g_cm3": made.info["melt_quench"]["density_g_cm3"],
             "ideal_mixing_density_g_cm3": am.ideal_mixing_density_g_cm3(x),
-            "energy_eV": made.info["melt_quench"]["energy_eV"], "symbols": made.get_chemical_symbols(),
+            "energy_eV": made.info["melt_quench"]["energy_eV"], "relax": made.info["relax"],
+            "symbols": made.get_chemical_symbols(),
             "cell_A": made.cell.array.tolist(), "positions_A": made.positions.tolist()}
 
 
