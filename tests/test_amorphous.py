@@ -1,5 +1,7 @@
 """Study 2 machinery: the amorphous-cell generator, melt–quench, coordination analysis, conductivity."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -87,6 +89,10 @@ def test_melt_quench_is_cached_and_relaxes_to_zero_pressure(emt, tmp_path):
     n_rows = len(store)
     again = am.melt_quench(atoms, emt, protocol, seed=0, store=store, progress=False)
     assert np.allclose(again.positions, glass.positions) and len(store) == n_rows
+    assert record["relax_converged"] and record["relax_max_steps"] == 300
+    short = am.melt_quench(atoms, emt, replace(protocol, relax_fmax_eV_A=1e-4, relax_max_steps=2), seed=0,
+                           progress=False)
+    assert not short.info["melt_quench"]["relax_converged"] and short.info["relax"]["steps"] <= 2
 
 
 @pytest.fixture(scope="module")
