@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--jobs", type=int, default=1,
                      help="for 'all': studies run at once, each on one torch thread (memory: ~1.6 GB each)")
     reproduce = sub.add_parser("reproduce", help="compute a study's research points (resumes from the committed files)")
-    reproduce.add_argument("study", help="a study with a research campaign (liga-alloy)")
+    reproduce.add_argument("study", help="a study with a research campaign (liga-alloy, proton-phonon, oxyhalide-volcano)")
     reproduce.add_argument("--resume", action="store_true",
                            help="continue from the committed points (always the case: a finished point is never redone)")
     reproduce.add_argument("--status", action="store_true", help="list what is left and compute nothing")

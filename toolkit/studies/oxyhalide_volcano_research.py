@@ -4,10 +4,10 @@ settings, one :class:`~toolkit.campaign.Point` per glass and one per glass's MD 
 :func:`research_result`, which assembles the committed points into the volcano, its peak with a bootstrap interval,
 the structure per x, the Haven ratio and the teacher's spot checks.
 
-The glasses and their MD run on the study's student. Its card agrees with the teacher on density, Ta coordination
-and D(Li) but not on the Li–Cl coordination of its small glasses, so the teacher makes two of the same glasses and
-runs two of the student's glasses at one temperature: those spot checks at research size say how far the student's
-structure and D can be trusted.
+The teacher makes the glasses; the study's student runs their MD. The student's card agrees with the teacher on
+D(Li), but it is not trusted with structure: its small glasses differ in Li–Cl coordination, and at research size it
+let Li fall together (0.97–1.25 Å) while melt-quenching Li-rich glasses (x = 1.5 from 1500 K, x = 3 even from
+1000 K). Two teacher MD runs on the same glasses at one temperature are spot checks of the student's D.
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from toolkit.store import ResultsStore
 from toolkit.studies.oxyhalide_volcano import VolcanoSettings, glass
 
 STUDY = "oxyhalide-volcano"
-#: The teacher (spot checks) and the student (every glass and MD run) of the campaign.
+#: The teacher (every glass, and the MD spot checks) and the student (every MD run) of the campaign.
 TEACHER, STUDENT = "chgnet", "student:oxyhalide-volcano"
-#: The teacher's spot checks: glasses it makes itself, and student glasses it runs at one temperature (K).
-TEACHER_GLASSES = ((1.0, 0), (2.5, 0))
+#: The teacher's MD spot checks: (x, the index of the glass's seed, temperature in K).
 TEACHER_MD = ((1.0, 0, 800.0), (2.0, 0, 800.0))
 
 
-def glass_name(x: float, seed: int, potential: str) -> str:
-    return f"glass-x{x:g}-seed{seed}-{slug(potential)}"
+def glass_name(x: float, seed: int) -> str:
+    return f"glass-x{x:g}-seed{seed}-{slug(TEACHER)}"
 
 
 def research_glass(potential, settings: dict, x: float, seed: int) -> dict:
@@ -75,29 +74,24 @@ def research_md(potential, settings: dict, glass_point: str, seed: int, temperat
 def campaign(settings: VolcanoSettings | None = None) -> list[Point]:
     """The research points of study 2 at ``settings`` (default :meth:`VolcanoSettings.full`), in the order they run:
     replica by replica (the k-th glass of every x, then its MD at every temperature), so that every x has one glass
-    and its D before any has three; the teacher's spot checks last."""
+    and its D before any has three; the teacher's MD spot checks last."""
     s = settings or VolcanoSettings.full()
     config = s.to_dict()
-    temperatures = list(s.md_temperatures_K)
 
-    def make(x, seed, potential):
-        return Point(glass_name(x, seed, potential), research_glass, potential,
-                     {"settings": config, "x": x, "seed": seed}, {"packing_and_melt_quench": seed})
+    def make(x, seed):
+        return Point(glass_name(x, seed), research_glass, TEACHER, {"settings": config, "x": x, "seed": seed},
+                     {"packing_and_melt_quench": seed})
 
-    def md(x, seed, potential, at):
-        on = glass_name(x, seed, STUDENT).removeprefix("glass-")
-        name = f"md-{on}" if potential == STUDENT else f"md-{slug(potential)}-{'-'.join(f'{t:g}K' for t in at)}-{on}"
-        return Point(name, research_md, potential,
-                     {"settings": config, "glass_point": glass_name(x, seed, STUDENT), "seed": seed,
-                      "temperatures_K": at}, {"md": seed})
+    def md(x, seed, potential, at, check=False):
+        name = f"md-x{x:g}-seed{seed}-" + ("".join(f"{t:g}K-" for t in at) if check else "") + slug(potential)
+        return Point(name, research_md, potential, {"settings": config, "glass_point": glass_name(x, seed),
+                                                    "seed": seed, "temperatures_K": at}, {"md": seed})
 
     points = []
     for seed in s.seeds:
-        points += [make(x, seed, STUDENT) for x in s.x_values]
-        points += [md(x, seed, STUDENT, temperatures) for x in s.x_values]
-    points += [make(x, s.seeds[k], TEACHER) for x, k in TEACHER_GLASSES]
-    points += [md(x, s.seeds[k], TEACHER, [t]) for x, k, t in TEACHER_MD]
-    return points
+        points += [make(x, seed) for x in s.x_values]
+        points += [md(x, seed, STUDENT, list(s.md_temperatures_K)) for x in s.x_values]
+    return points + [md(x, s.seeds[k], TEACHER, [t], check=True) for x, k, t in TEACHER_MD]
 
 
 def _sem(values) -> float | None:
@@ -151,11 +145,14 @@ def bootstrap_peak(rows: list[dict], n_draws: int = 1000, seed: int = 0) -> dict
     return {x: n / n_draws for x, n in sorted(counts.items())}
 
 
-def haven_ratios(md: dict[str, dict], glasses: dict[str, dict]) -> dict[float, dict]:
-    """Per x, the Haven ratio H_R = D* / D_σ at each temperature, from the tracer D and the collective D_σ of all
-    its glasses, each combined over the glasses (:func:`~toolkit.transport.combine_replicas`), with the error of
-    the ratio propagated from both (cm²/s in, a number out): x -> T -> [H_R, error] (None where D_σ is not
-    positive)."""
+def inverse_haven_ratios(md: dict[str, dict], glasses: dict[str, dict]) -> dict[float, dict]:
+    """Per x, the inverse Haven ratio 1/H_R = D_σ / D* at each temperature, from the collective D_σ and the tracer D
+    of all its glasses, each combined over the glasses (:func:`~toolkit.transport.combine_replicas`), with the
+    error of the ratio propagated from both: x -> T -> [1/H_R, error].
+
+    The inverse, because D_σ is the noisy one (one collective coordinate against dozens of tracers): D_σ / D* is
+    linear in it, so its noise averages out over temperatures and compositions (:func:`pooled_haven_ratio`), where
+    D* / D_σ would blow up wherever a D_σ comes out near zero."""
     from toolkit.transport import combine_replicas
 
     pooled: dict = {}
@@ -169,35 +166,45 @@ def haven_ratios(md: dict[str, dict], glasses: dict[str, dict]) -> dict[float, d
         for t, values in sorted(by_t.items()):
             tracer = combine_replicas([v["D_cm2_s"] for v in values])
             charge = combine_replicas([v["D_sigma_cm2_s"] for v in values])
-            ratio = tracer[0] / charge[0] if charge[0] > 0 else None
-            out[x][t] = None if ratio is None else [ratio, ratio * float(np.hypot(tracer[1] / tracer[0],
-                                                                                   charge[1] / charge[0]))]
+            ratio = charge[0] / tracer[0]
+            out[x][t] = [ratio, float(np.hypot(charge[1] / tracer[0], ratio * tracer[1] / tracer[0]))]
     return out
+
+
+def pooled_haven_ratio(inverse: dict[float, dict]) -> list[float] | None:
+    """H_R and its error from :func:`inverse_haven_ratios`: the weighted mean of 1/H_R over every x and
+    temperature, inverted (None without any, or where the mean is not positive)."""
+    values = np.array([v for by_t in inverse.values() for v in by_t.values()])
+    if not len(values):
+        return None
+    weights = 1 / np.maximum(values[:, 1], 1e-12) ** 2
+    mean, err = float(np.sum(weights * values[:, 0]) / weights.sum()), float(1 / np.sqrt(weights.sum()))
+    return [1 / mean, err / mean**2] if mean > 0 else None
 
 
 def research_result(records: dict[str, dict]) -> dict:
     """Study 2's claims from committed campaign points (:func:`toolkit.campaign.finished`): whatever of them the
     points so far allow, with the points each rests on.
 
-    - ``glasses``: x -> the student's glasses: ``n``, ``n_atoms``, ``density_g_cm3`` and ``CN_Ta_O`` (each [mean,
-      standard error over the glasses], with the cutoffs below) and ``ideal_mixing_density_g_cm3``;
-    - ``structure``: the cutoffs (Å) from the RDFs of all student glasses and per x the coordination numbers, Ta
+    - ``glasses``: x -> the glasses: ``n``, ``n_atoms``, ``density_g_cm3`` and ``CN_Ta_O`` (each [mean, standard
+      error over the glasses], with the cutoffs below) and ``ideal_mixing_density_g_cm3``;
+    - ``structure``: the cutoffs (Å) from the RDFs of all glasses and per x the coordination numbers, Ta
       motifs, bridging O, sharing and angles (:func:`~toolkit.studies.oxyhalide_volcano.structure`); ``descriptors``;
     - ``volcano``: x -> ``D`` (T -> [D, error], cm²/s, combined over glasses, so the glass-to-glass scatter is in the
       error), ``n_glasses``, ``Ea_eV`` and ``sigma_300K_S_cm`` ([value, error]; None where no Arrhenius line fits,
       and ``fit_problem`` says why) and ``msd_exponent`` (T -> mean over glasses; 1 when diffusive);
     - ``peak_x`` and ``peak_bootstrap`` (x -> how often it is the peak, :func:`bootstrap_peak`);
     - ``correlations``: each descriptor's Pearson r with log σ(300 K);
-    - ``haven_ratio``: x -> T -> [H_R, error] (:func:`haven_ratios`);
-    - ``spot_checks``: the teacher's glasses beside the student's of the same x and seed (density and coordination
-      with the student's cutoffs) and the teacher's D on student glasses beside the student's.
+    - ``inverse_haven_ratio``: x -> T -> [1/H_R, error] (:func:`inverse_haven_ratios`) and ``haven_ratio``,
+      [H_R, error] pooled over them (:func:`pooled_haven_ratio`);
+    - ``spot_checks``: the teacher's D beside the student's on the same glass, temperature and seed.
     """
     from toolkit import coordination as co
     from toolkit.studies import oxyhalide_volcano as ov
 
     out: dict = {"points": sorted(records)}
     glasses, md = _by_potential(records, "glass"), _by_potential(records, "md")
-    mine, student_md = glasses.get(STUDENT, {}), md.get(STUDENT, {})
+    mine, student_md = glasses.get(TEACHER, {}), md.get(STUDENT, {})
     if not mine:
         return out
     by_x: dict[float, list[dict]] = {}
@@ -230,20 +237,13 @@ def research_result(records: dict[str, dict]) -> dict:
         out["peak_x"] = ov.peak(transport)
         out["peak_bootstrap"] = bootstrap_peak(rows)
         out["correlations"] = ov.correlations(ov.descriptors({x: found.by_x[x] for x in transport}), transport)
-        out["haven_ratio"] = haven_ratios(student_md, mine)
-    checks = []
-    for name, r in glasses.get(TEACHER, {}).items():
-        twin = mine.get(glass_name(r["x"], r["seed"], STUDENT))
-        if twin is not None:
-            checks.append({"kind": "glass", "x": r["x"], "seed": r["seed"], "density_g_cm3": {
-                TEACHER: r["density_g_cm3"], STUDENT: twin["density_g_cm3"]}, "coordination": {
-                who: co.coordination_numbers([glass_atoms(g)], found.cutoffs_A) for who, g in ((TEACHER, r), (STUDENT, twin))}})
-    for name, r in md.get(TEACHER, {}).items():
-        twin = next((m for m in student_md.values() if m["glass"] == r["glass"]), None)
-        for t, v in r["by_temperature"].items():
-            checks.append({"kind": "md", "x": mine[r["glass"]]["x"], "glass": r["glass"], "temperature_K": float(t),
-                           "D_cm2_s": {TEACHER: v["D_cm2_s"], STUDENT: twin["by_temperature"][t]["D_cm2_s"] if twin else None}})
-    out["spot_checks"] = checks
+        out["inverse_haven_ratio"] = inverse_haven_ratios(student_md, mine)
+        out["haven_ratio"] = pooled_haven_ratio(out["inverse_haven_ratio"])
+    out["spot_checks"] = [
+        {"x": mine[r["glass"]]["x"], "glass": r["glass"], "temperature_K": float(t), "D_cm2_s": {
+            TEACHER: v["D_cm2_s"], STUDENT: next((m["by_temperature"][t]["D_cm2_s"] for m in student_md.values()
+                                                  if m["glass"] == r["glass"]), None)}}
+        for r in md.get(TEACHER, {}).values() for t, v in r["by_temperature"].items()]
     return out
 
 
@@ -316,14 +316,10 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
         "σ follows the Ta–O/Ta–Cl motifs (JACS 2025)",
         not_yet if decided_r is None else (HOLDS if abs(decided_r) >= R_CRITICAL_6 else UNDECIDED)
         + ("" if strongest else " (quick run only)"))
-    haven = [v for by_t in research.get("haven_ratio", {}).values() for v in by_t.values() if v is not None]
-    pooled = None
-    if haven:
-        values = np.array(haven)
-        weights = 1 / np.maximum(values[:, 1], 1e-9) ** 2
-        pooled = (float(np.sum(weights * values[:, 0]) / weights.sum()), float(1 / np.sqrt(weights.sum())))
-    row("Li hops are uncorrelated (H_R ≈ 1, as σ assumes)", "Haven ratio D*/D_σ, weighted over x and T", "not computed",
-        f"{pooled[0]:.2f} ± {pooled[1]:.2f} ({len(haven)} x–T pairs)" if pooled else not_yet, "—",
+    pooled, pairs = research.get("haven_ratio"), sum(map(len, research.get("inverse_haven_ratio", {}).values()))
+    row("Li hops are uncorrelated (H_R ≈ 1, as σ assumes)", "Haven ratio D*/D_σ, from D_σ/D* weighted over x and T",
+        "not computed",
+        f"{pooled[0]:.2f} ± {pooled[1]:.2f} ({pairs} x–T pairs)" if pooled else not_yet, "—",
         "H_R close to 1 in amorphous oxyhalides (Binci et al., arXiv:2601.06384)",
         (HOLDS if abs(pooled[0] - 1) < 2 * pooled[1] and pooled[1] < 0.25 else
          FAILS if abs(pooled[0] - 1) > 2 * pooled[1] else UNDECIDED) if pooled else not_yet)
