@@ -165,6 +165,8 @@ def test_info_works_offline_and_names_what_auto_picks():
     # each student's line says what its speed-up measures, and which parts of quick mode use it
     assert re.search(r"student:liga-alloy: .*one force call on \w+ \(\d+ atoms, through ASE\) is [\d.]+x faster", out)
     assert re.search(r"^  quick mode, transport: uses it", out, re.M)
+    # the same decision as study_potential: the DFT-anchored proton student serves, being closer to DFT
+    assert re.search(r"^student:proton-phonon: .*\n  quick mode, whole notebook: uses it .*closer to DFT", out, re.M)
 
 
 def test_getting_started_notebook_runs_headless(tmp_path, shared_store):

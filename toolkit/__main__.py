@@ -29,7 +29,7 @@ def _info() -> int:
               "(MD on the toolkit's compiled engine gains more: docs/benchmarks.md)")
         sections = {"whole notebook": None, **cards.STUDENT_SECTIONS.get(study, {})}
         for section, rows in sections.items():
-            agrees, why = cards.student_agrees(card, rows)
+            agrees, why = cards.student_serves(card, rows)
             print(f"  quick mode, {section}: {'uses it' if agrees else 'does not use it'} when auto picks its "
                   f"teacher ({why})")
     return 0

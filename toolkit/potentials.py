@@ -42,7 +42,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.data import chemical_symbols
 
 from toolkit.calculator import Potential, PotentialInfo, PotentialUnavailableError, UntrustedModelError, file_sha256
-from toolkit.students.cards import closer_to_dft, student_agrees
+from toolkit.students.cards import student_serves
 
 log = logging.getLogger(__name__)
 
@@ -373,8 +373,8 @@ def study_potential(study: str, name: str = "auto", mode: str = "quick", device:
 
     Any explicit ``name`` is loaded as :func:`load_potential` would. ``"auto"`` in quick mode
     is the study's student when it was distilled from the very potential ``auto`` picks
-    (same file hash) and its model card shows that it agrees with it (:func:`student_agrees`: on the card rows
-    ``properties``, a section's, or else on every row the notebook computes) or is closer to DFT (``closer_to_dft``);
+    (same file hash) and its model card says it may stand in for it (:func:`~toolkit.students.cards.student_serves`:
+    on the card rows ``properties``, a section's, or else on every row the notebook computes);
     otherwise, and always in full mode, ``auto`` is the teacher itself.
     """
     if name != "auto" or mode != "quick":
@@ -386,10 +386,7 @@ def study_potential(study: str, name: str = "auto", mode: str = "quick", device:
     elif card["teacher"]["sha256"] != _choice_sha256(teacher):
         why = f"student:{study} was distilled from {card['teacher']['name']}, not from {teacher}"
     else:
-        agrees, why = student_agrees(card, properties)
-        if not agrees:  # a student anchored on DFT departs from its teacher by design: closer to DFT is better
-            closer, because = closer_to_dft(card)
-            agrees, why = (True, because) if closer else (False, f"{why}, and {because}")
+        agrees, why = student_serves(card, properties)
         if agrees:
             log.info(f"quick mode uses 'student:{study}', distilled from {teacher} ({reason}): {why}")
             return load_potential(f"{STUDENT_PREFIX}{study}", device, dtype)

@@ -166,3 +166,14 @@ def closer_to_dft(card: dict) -> tuple[bool, str]:
         return False, f"it is further from DFT than its teacher on {', '.join(worse)}"
     return True, "closer to DFT than its teacher on its card: " + ", ".join(
         f"{name} {mine:.3g} against {theirs:.3g}" for name, (mine, theirs) in gaps.items())
+
+
+def student_serves(card: dict, properties=None) -> tuple[bool, str]:
+    """Whether quick mode's ``auto`` may run on a card's student (on the rows ``properties``, a section's, or else
+    every row the notebook computes), and a one-line reason: it agrees with its teacher (:func:`student_agrees`)
+    or, anchored on DFT, departs from its teacher by design and is closer to DFT (:func:`closer_to_dft`)."""
+    agrees, why = student_agrees(card, properties)
+    if agrees:
+        return True, why
+    closer, because = closer_to_dft(card)
+    return (True, because) if closer else (False, f"{why}, and {because}")
