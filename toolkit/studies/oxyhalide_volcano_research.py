@@ -256,7 +256,9 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
     :class:`~toolkit.studies.oxyhalide_volcano.VolcanoResult`, the live run), the research value
     (:func:`research_result`), the research potential against DFT (``research_dft``: its
     :func:`~toolkit.studies.oxyhalide_volcano.dft_summary`), the paper's or literature's value, and a verdict on the
-    research value (the quick one where no research point is committed yet)."""
+    research value (the quick one where no research point is committed yet). The claims on σ(x) wait for a
+    research fit at every x of :meth:`VolcanoSettings.full`: a peak among some compositions says nothing of the
+    others."""
     from toolkit.studies import oxyhalide_volcano as ov
 
     rows, not_yet = [], "not computed yet"
@@ -272,6 +274,9 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
         dft_note = (f"force RMSE {', '.join(f'{k} {v:.2f}' for k, v in rmse.items())} eV/Å on DFT frames"
                     + (f"; glass density {density['potential']:.2f} vs {density['dft']:.2f} g/cm³ (DFT)" if density else ""))
     transport, volcano = quick.transport, research.get("volcano")
+    fitted, every_x = [x for x, v in (volcano or {}).items() if v["sigma_300K_S_cm"]], VolcanoSettings.full().x_values
+    if volcano and len(fitted) < len(every_x):
+        volcano, not_yet = None, f"{len(fitted)} of {len(every_x)} compositions fitted so far"
     quick_peak = ov.peak(transport)
     xs = sorted(transport)
     interior = research.get("peak_bootstrap")
