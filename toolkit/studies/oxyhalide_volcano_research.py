@@ -99,15 +99,6 @@ def _sem(values) -> float | None:
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None
 
 
-def _by_potential(records: dict[str, dict], kind: str) -> dict[str, dict[str, dict]]:
-    """The committed points of ``kind`` ("glass" or "md") by potential name: name -> point name -> result."""
-    out: dict = {}
-    for name, record in records.items():
-        if name.startswith(kind + "-"):
-            out.setdefault(record["provenance"]["potential"]["name"], {})[name] = record["result"]
-    return out
-
-
 def _rows(md: dict[str, dict], glasses: dict[str, dict]) -> list[dict]:
     """:func:`~toolkit.studies.oxyhalide_volcano.volcano` rows of the MD points ``md`` on the glasses ``glasses``."""
     rows = []
@@ -203,8 +194,10 @@ def research_result(records: dict[str, dict]) -> dict:
     from toolkit.studies import oxyhalide_volcano as ov
 
     out: dict = {"points": sorted(records)}
-    glasses, md = _by_potential(records, "glass"), _by_potential(records, "md")
-    mine, student_md = glasses.get(TEACHER, {}), md.get(STUDENT, {})
+    mine = {name: r["result"] for name, r in records.items() if name.startswith("glass-")}  # all the teacher's
+    md = {by: {name: r["result"] for name, r in records.items() if name.startswith("md-")
+               and (r["provenance"]["potential"]["name"] == STUDENT) == (by == STUDENT)} for by in (STUDENT, TEACHER)}
+    student_md = md[STUDENT]
     if not mine:
         return out
     by_x: dict[float, list[dict]] = {}
@@ -243,7 +236,7 @@ def research_result(records: dict[str, dict]) -> dict:
         {"x": mine[r["glass"]]["x"], "glass": r["glass"], "temperature_K": float(t), "D_cm2_s": {
             TEACHER: v["D_cm2_s"], STUDENT: next((m["by_temperature"][t]["D_cm2_s"] for m in student_md.values()
                                                   if m["glass"] == r["glass"]), None)}}
-        for r in md.get(TEACHER, {}).values() for t, v in r["by_temperature"].items()]
+        for r in md[TEACHER].values() for t, v in r["by_temperature"].items()]
     return out
 
 
