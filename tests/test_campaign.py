@@ -286,31 +286,30 @@ def test_study_one_campaign_ends_with_the_coupling_which_the_instability_rows_le
     assert pr.research_result({"coupling-8fu-student-proton-phonon": {"result": {}, "provenance": {}}}) == []
 
 
-def test_study_two_points_resume_and_assemble_into_its_claims(folder, monkeypatch):
-    """Study 2's own research points at tiny settings: two glasses per x, their MD, and the claims they allow. The
-    student stands in for the teacher that makes the research glasses, to keep the test short."""
+def test_study_two_points_resume_and_assemble_into_its_claims(folder):
+    """Study 2's own research points at tiny settings: two teacher glasses per x, the student's MD on them, and the
+    claims they allow."""
     from toolkit.studies import oxyhalide_volcano as ov
     from toolkit.studies import oxyhalide_volcano_research as orr
 
-    monkeypatch.setattr(orr, "TEACHER", orr.STUDENT)
     tiny = ov.VolcanoSettings.quick(x_values=(1.0, 2.0), seeds=(0, 1), md_ps=3.0, md_blocks=2,
                                     md_temperatures_K=(900.0, 1200.0))
     points = [p for p in orr.campaign(tiny) if "800K" not in p.name]
-    assert [p.name for p in points][:3] == ["glass-x1-seed0-student-oxyhalide-volcano",
-                                            "glass-x2-seed0-student-oxyhalide-volcano",
+    assert [p.name for p in points][:3] == ["glass-x1-seed0-chgnet", "glass-x2-seed0-chgnet",
                                             "md-x1-seed0-student-oxyhalide-volcano"]
-    with pytest.raises(RuntimeError, match="needs the glass point glass-x1-seed0-student-oxyhalide-volcano"):
-        orr.research_md(None, tiny.to_dict(), "glass-x1-seed0-student-oxyhalide-volcano", 0, [900.0])
+    with pytest.raises(RuntimeError, match="needs the glass point glass-x1-seed0-chgnet"):
+        orr.research_md(None, tiny.to_dict(), "glass-x1-seed0-chgnet", 0, [900.0])
     with pytest.warns(UserWarning):  # 1 ps blocks are too short to be diffusive, and the step says so
         assert len(run_campaign("oxyhalide-volcano", points, progress=False)) == 8
     assert run_campaign("oxyhalide-volcano", points, progress=False) == []  # resumed: nothing left
     research = orr.research_result(campaign.finished("oxyhalide-volcano"))
+    assert research["spot_checks"] == []  # no teacher MD among these points
     assert set(research["volcano"]) == {1.0, 2.0} and research["volcano"][1.0]["n_glasses"] == 2
     assert sum(research["peak_bootstrap"].values()) <= 1.0 and set(research["inverse_haven_ratio"][2.0]) == {900.0, 1200.0}
     assert research["glasses"][2.0]["n_atoms"] == 2 + 10 + 8 + 4 and research["glasses"][1.0]["density_g_cm3"][1] > 0
     assert all(0 < a < 2 for v in research["volcano"].values() for a in v["msd_exponent"].values())
     md = json.loads((folder / "oxyhalide-volcano" / "md-x2-seed1-student-oxyhalide-volcano.json").read_text())
-    assert md["provenance"]["seeds"] == {"md": 1} and md["result"]["glass"] == "glass-x2-seed1-student-oxyhalide-volcano"
+    assert md["provenance"]["seeds"] == {"md": 1} and md["result"]["glass"] == "glass-x2-seed1-chgnet"
     d, err = md["result"]["by_temperature"]["900"]["D_sigma_cm2_s"]
     assert np.isfinite(d) and err > 0
     records = campaign.finished("oxyhalide-volcano")
