@@ -81,6 +81,11 @@ def test_proton_phonon_quick_mode(quick_runs):
     assert max(d_oo) - min(d_oo) > 0.05 * (max(amplitudes) - min(amplitudes))
     slope, error = summary["dEa_dQ_eV_per_A"]
     assert np.isfinite(slope) and np.isfinite(error) and error >= 0
+    # the intrinsic barrier E_a − ΔE/2 with the reaction energy taken out, fitted the same way
+    assert [a for a, _ in summary["reaction_vs_amplitude"]] == amplitudes
+    intrinsic = [b - r / 2 for (_, b), (_, r) in zip(summary["barrier_vs_amplitude"], summary["reaction_vs_amplitude"])]
+    q = np.array(amplitudes)
+    assert summary["dE0_dQ_eV_per_A"][0] == pytest.approx(np.polyfit(q, intrinsic, 2)[1], abs=1e-9)
     assert summary["provenance"]["parameters"]["mode"] == "quick"
     assert summary["provenance"]["seeds"] == {"md": 0}
     for figure in ("host_phonons", "host_convergence", "gamma_spectra", "neb_profiles", "barrier_vs_amplitude"):

@@ -35,7 +35,8 @@ def barrier_vs_amplitude(reference: Atoms, initial: Atoms, final: Atoms, mode_A:
     :func:`toolkit.phonons.mode_displacements`; the proton's own component is ignored).
     On that frozen lattice only the proton relaxes, starting from its place in ``initial``
     and in ``final``, and moves along the band. Returns, per amplitude ``Q`` (Å):
-    ``amplitude_A``, ``barrier_eV``, ``d_OO_A`` (donor–acceptor distance) and ``converged``.
+    ``amplitude_A``, ``barrier_eV``, ``reaction_eV`` (final − initial state), ``d_OO_A`` (donor–acceptor
+    distance) and ``converged``.
     """
     rows = []
     for q in amplitudes_A:
@@ -48,6 +49,7 @@ def barrier_vs_amplitude(reference: Atoms, initial: Atoms, final: Atoms, mode_A:
         band = neb_barrier(ends[0], ends[1], potential, n_images=n_images, fmax_eV_A=fmax_eV_A,
                            max_steps=max_steps, moving=[h_index], store=store)
         rows.append({"amplitude_A": float(q), "barrier_eV": band.barrier_eV,
+                     "reaction_eV": float(band.energies_eV[-1] - band.energies_eV[0]),
                      "d_OO_A": float(lattice.get_distance(donor, acceptor, mic=True)),
                      "converged": band.converged})
     return rows

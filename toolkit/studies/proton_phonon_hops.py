@@ -163,8 +163,17 @@ class Coupling:
     def barriers_eV(self) -> list[float]:
         return [r["barrier_eV"] for r in self.rows]
 
+    @property
+    def intrinsic_slope(self) -> tuple[float, float]:
+        """dE_0/dQ with its error (eV/Å), E_0 = E_a − ΔE/2 the intrinsic barrier (Marcus): what is left of the
+        coupling once the mode's tilt of the reaction energy ΔE is taken out. A mode that stretches the
+        donor–acceptor distance can lower E_a through ΔE while it raises E_0."""
+        return coupling_slope(self.amplitudes_A, [r["barrier_eV"] - r["reaction_eV"] / 2 for r in self.rows])
+
     def to_dict(self) -> dict:
         return {"coupling_mode": self.mode.to_dict(), "dEa_dQ_eV_per_A": list(self.slope),
+                "dE0_dQ_eV_per_A": list(self.intrinsic_slope),
+                "reaction_vs_amplitude": [[r["amplitude_A"], r["reaction_eV"]] for r in self.rows],
                 "barrier_vs_amplitude": [[r["amplitude_A"], r["barrier_eV"]] for r in self.rows],
                 "d_OO_vs_amplitude": [[r["amplitude_A"], r["d_OO_A"]] for r in self.rows]}
 
