@@ -327,3 +327,26 @@ def test_study_two_points_resume_and_assemble_into_its_claims(folder):
                and all(isinstance(v, str) for v in c.values()) for c in claims)
     assert "force RMSE md 700 K 0.27 eV/Å" in claims[0]["against_dft"]
     assert claims[4]["research"].endswith("(4 x–T pairs)") or claims[4]["research"] == "not computed yet"
+
+
+def test_study_two_sigma_claims_wait_for_every_composition_and_a_diffusive_msd():
+    """σ(x) is decided only on a research fit at every x, and not where Li's MSD is still sub-diffusive."""
+    from types import SimpleNamespace
+
+    from toolkit.studies import oxyhalide_volcano_research as orr
+    from toolkit.studies.oxyhalide_volcano import VolcanoSettings
+
+    xs = VolcanoSettings.full().x_values
+    live = SimpleNamespace(transport={1.0: {"fit": None}, 2.0: {"fit": None}}, structure=SimpleNamespace(by_x={
+        x: {"coordination": {"Ta-O": x, "Li-Cl": 3.0}, "motifs": {"TaO1Cl5": 1.0}, "bridging_O": 0.1} for x in (1.0, 2.0)}))
+
+    def research(exponent, compositions=xs):
+        return {"volcano": {x: {"sigma_300K_S_cm": [2e-3 if x == 1.5 else 1e-3, 1e-4],
+                                "msd_exponent": {600.0: exponent, 900.0: 1.0}} for x in compositions},
+                "peak_x": 1.5, "peak_bootstrap": {x: float(x == 1.5) for x in compositions}}
+
+    assert [r["verdict"] for r in orr.claim_rows(live, research(1.0))[:2]] == [HOLDS, HOLDS]
+    caged = orr.claim_rows(live, research(0.7))
+    assert caged[0]["verdict"] == caged[1]["verdict"] == f"{UNDECIDED} (Li MSD sub-diffusive: α down to 0.70)"
+    partial = orr.claim_rows(live, research(1.0, xs[:4]))
+    assert partial[0]["research"] == "4 of 6 compositions fitted so far" and partial[0]["verdict"].endswith("(quick run only)")

@@ -240,6 +240,8 @@ def research_result(records: dict[str, dict]) -> dict:
     return out
 
 
+#: The MSD exponent α (MSD ∝ t^α from 1 ps on) below which a D is not read as diffusion.
+DIFFUSIVE_EXPONENT = 0.9
 #: Pearson's |r| that six points reach by chance 5 % of the time (two-sided): a descriptor "tracks" σ above it.
 R_CRITICAL_6 = 0.811
 
@@ -270,6 +272,10 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
     fitted, every_x = [x for x, v in (volcano or {}).items() if v["sigma_300K_S_cm"]], VolcanoSettings.full().x_values
     if volcano and len(fitted) < len(every_x):
         volcano, not_yet = None, f"{len(fitted)} of {len(every_x)} compositions fitted so far"
+    # a D read where the MSD is still sub-diffusive measures the cage, not transport: σ is not decided on it
+    exponents = [a for v in (volcano or {}).values() for a in v["msd_exponent"].values() if a is not None]
+    caged = f"{UNDECIDED} (Li MSD sub-diffusive: α down to {min(exponents):.2f})" \
+        if exponents and min(exponents) < DIFFUSIVE_EXPONENT else None
     quick_peak = ov.peak(transport)
     xs = sorted(transport)
     interior = research.get("peak_bootstrap")
@@ -280,7 +286,7 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
         f"peak at x = {research['peak_x']}; inside in {100 * inside:.0f} % of draws ("
         + ", ".join(f"{x:g}: {100 * f:.0f} %" for x, f in interior.items() if f) + ")" if volcano else not_yet,
         dft_note, "rises then falls with x (JACS 2025)",
-        (HOLDS if inside >= 0.95 else FAILS if inside <= 0.05 else UNDECIDED) if volcano else
+        caged or (HOLDS if inside >= 0.95 else FAILS if inside <= 0.05 else UNDECIDED) if volcano else
         ("holds" if quick_interior else "does not hold with this potential") + " (quick run only)")
     best = volcano[research["peak_x"]]["sigma_300K_S_cm"] if volcano and research.get("peak_x") is not None else None
     quick_best = transport[quick_peak]["fit"]["sigma_S_cm"] if quick_peak is not None else None
@@ -293,7 +299,8 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
         f"{log_sigma(quick_best)[0]:.1f} ± {log_sigma(quick_best)[1]:.1f}" if quick_best else "—",
         f"{log_sigma(best)[0]:.1f} ± {log_sigma(best)[1]:.1f}" if best else not_yet, dft_note,
         "mS/cm for the best glasses (JACS 2025); >> 1 mS/cm for amorphous oxyhalides (Binci et al., arXiv:2601.06384)",
-        verdict(*decided, -4.0) + ("" if best else " (quick run only)") if decided else not_yet)
+        (caged if best and caged else verdict(*decided, -4.0) + ("" if best else " (quick run only)")) if decided
+        else not_yet)
     cn = research.get("glasses")
     by_x = quick.structure.by_x
     quick_rise = by_x[max(by_x)]["coordination"]["Ta-O"] - by_x[min(by_x)]["coordination"]["Ta-O"]
