@@ -23,7 +23,7 @@ from ase import Atoms
 from kinisi.analyze import JumpDiffusionAnalyzer
 from record import save
 
-from toolkit.transport import charge_diffusion
+from toolkit.transport import charge_diffusion, unwrapped_positions
 
 N_LI, BOX_A, DT_FS, D_CM2_S = 24, 12.0, 10.0, 2e-5
 START_FS = 1000.0
@@ -75,7 +75,7 @@ def main() -> None:
         seconds = dict.fromkeys(found, 0.0)
         for seed in range(args.walks):
             frames = walk(pairs, n_frames, seed)
-            for name, method in (("toolkit (4 blocks)", lambda f: charge_diffusion(f, range(N_LI), DT_FS, n_blocks=4)),
+            for name, method in (("toolkit (4 blocks)", lambda f: charge_diffusion(unwrapped_positions(f, range(N_LI)), DT_FS, n_blocks=4)),
                                  ("kinisi", lambda f: kinisi_d_sigma(f, seed))):
                 started = time.perf_counter()
                 found[name].append(method(frames))

@@ -14,8 +14,8 @@ from ase import Atoms
 
 from toolkit.md import run_md_many
 from toolkit.store import ResultsStore
-from toolkit.transport import (Diffusion, NotDiffusiveWarning, charge_diffusion, combine_replicas,
-                               conductivity_from_arrhenius, diffusion_coefficient, msd_exponent)
+from toolkit.transport import (Diffusion, NotDiffusiveWarning, block_diffusion, charge_diffusion, combine_replicas,
+                               conductivity_from_arrhenius, msd_exponent, unwrapped_positions)
 
 
 class IonTransport(NamedTuple):
@@ -37,7 +37,7 @@ def ion_transport(runs: list[tuple[Atoms, float, int]], species: str, potential,
     """:class:`IonTransport` of ``species`` in each of ``runs``, given as ``(atoms, temperature_K, seed)``:
     Langevin NVT MD of ``n_steps`` of ``timestep_fs`` (one batch on the MD engine for MACE models), sampled every
     ``sample_every`` steps, the first ``equilibration_fraction`` of the frames dropped, then
-    :func:`~toolkit.transport.diffusion_coefficient`, :func:`~toolkit.transport.charge_diffusion` and
+    :func:`~toolkit.transport.block_diffusion`, :func:`~toolkit.transport.charge_diffusion` and
     :func:`~toolkit.transport.msd_exponent` (fits from 1 ps on). Results are in the order of ``runs``."""
     for atoms, _, _ in runs:
         if species not in atoms.get_chemical_symbols():
@@ -48,12 +48,12 @@ def ion_transport(runs: list[tuple[Atoms, float, int]], species: str, potential,
     out, dt_fs = [], timestep_fs * sample_every
     for (atoms, _, _), frames in zip(runs, trajectories):
         mobile = [i for i, symbol in enumerate(atoms.get_chemical_symbols()) if symbol == species]
-        kept = frames[int(equilibration_fraction * len(frames)):]
+        positions = unwrapped_positions(frames[int(equilibration_fraction * len(frames)):], mobile)  # once for all three
         with warnings.catch_warnings():  # the tracer D below warns once for both
             warnings.simplefilter("ignore", NotDiffusiveWarning)
-            charge = charge_diffusion(kept, mobile, dt_fs, n_blocks=n_blocks)
-            exponent = msd_exponent(kept, mobile, dt_fs) if len(kept) * dt_fs > 2000 else float("nan")
-        out.append(IonTransport(diffusion_coefficient(kept, mobile, dt_fs, n_blocks=n_blocks), charge, exponent))
+            charge = charge_diffusion(positions, dt_fs, n_blocks=n_blocks)
+            exponent = msd_exponent(positions, dt_fs) if len(positions) * dt_fs > 2000 else float("nan")
+        out.append(IonTransport(block_diffusion(positions, dt_fs, n_blocks=n_blocks), charge, exponent))
     return out
 
 

@@ -137,25 +137,26 @@ def diffusion_coefficient(frames: list[Atoms], indices, dt_fs: float, n_blocks: 
     return _block_diffusion(unwrapped_positions(frames, indices), dt_fs, n_blocks, start_fs)
 
 
-def charge_diffusion(frames: list[Atoms], indices, dt_fs: float, n_blocks: int = 4,
-                     start_fs: float = 1000.0) -> Diffusion:
-    """The collective (charge) diffusion coefficient D_σ = ⟨|Σᵢ Δrᵢ|²⟩ / (6 N t) of atoms ``indices`` (cm²/s, with
-    its block error), the D that sets σ for one kind of ion: the MSD of Σᵢ rᵢ / √N, fitted by
-    :func:`block_diffusion`. The tracer D over it is the Haven ratio. It is one collective coordinate against N
-    tracers, so its error is about √N times larger for the same run."""
-    positions = unwrapped_positions(frames, indices)
+def charge_diffusion(positions: np.ndarray, dt_fs: float, n_blocks: int = 4, start_fs: float = 1000.0) -> Diffusion:
+    """The collective (charge) diffusion coefficient D_σ = ⟨|Σᵢ Δrᵢ|²⟩ / (6 N t) (cm²/s, with its block error) of
+    atoms at unwrapped ``positions`` (frames x atoms x 3, Å, ``dt_fs`` apart; :func:`unwrapped_positions`), the D
+    that sets σ for one kind of ion: the MSD of Σᵢ rᵢ / √N, fitted by :func:`block_diffusion`. The tracer D over it
+    is the Haven ratio. It is one collective coordinate against N tracers, so its error is about √N times larger
+    for the same run."""
+    positions = np.asarray(positions, dtype=float)
     return _block_diffusion(positions.sum(axis=1, keepdims=True) / np.sqrt(positions.shape[1]), dt_fs, n_blocks,
                             start_fs)
 
 
-def msd_exponent(frames: list[Atoms], indices, dt_fs: float, start_fs: float = 1000.0) -> float:
-    """α in MSD ∝ t^α for atoms ``indices``, the log–log slope of their MSD from ``start_fs`` (fs) to half the run:
-    1 where they diffuse, below 1 where they are still caged (vibration, or hops that do not yet add up)."""
-    curve = msd(unwrapped_positions(frames, indices), max_lag=len(frames) // 2)
+def msd_exponent(positions: np.ndarray, dt_fs: float, start_fs: float = 1000.0) -> float:
+    """α in MSD ∝ t^α for atoms at unwrapped ``positions`` (frames x atoms x 3, Å, ``dt_fs`` apart), the log–log
+    slope of their MSD from ``start_fs`` (fs) to half the run: 1 where they diffuse, below 1 where they are still
+    caged (vibration, or hops that do not yet add up)."""
+    curve = msd(positions, max_lag=len(positions) // 2)
     lags = np.arange(len(curve)) * dt_fs
     window = (lags >= start_fs) & (curve > 0)
     if window.sum() < 2:
-        raise ValueError(f"a run of {len(frames)} frames {dt_fs:g} fs apart has no lags past {start_fs:g} fs "
+        raise ValueError(f"a run of {len(positions)} frames {dt_fs:g} fs apart has no lags past {start_fs:g} fs "
                          "within its first half: too short to tell diffusion from vibration")
     return float(np.polyfit(np.log(lags[window]), np.log(curve[window]), 1)[0])
 
