@@ -166,3 +166,15 @@ def test_msd_exponent_is_one_for_diffusion_and_near_zero_for_atoms_rattling_in_a
     assert abs(msd_exponent(unwrapped_positions(caged, range(64)), dt_fs=10.0)) < 0.1
     with pytest.raises(ValueError, match="too short"):
         msd_exponent(unwrapped_positions(frames[:100], range(64)), dt_fs=10.0)
+
+
+def test_msd_curve_keeps_the_msd_at_log_spaced_lags_up_to_half_the_run():
+    from toolkit.transport import msd, msd_curve
+
+    frames, _ = random_walk_frames(2e-5, 10.0, 2000)
+    positions = unwrapped_positions(frames, range(64))
+    curve = msd_curve(positions, dt_fs=10.0, n_lags=12)
+    lags = curve[:, 0] / 10.0
+    assert lags[0] == 1 and lags[-1] == 1000 and np.all(np.diff(lags) > 0) and len(curve) <= 12
+    assert np.allclose(curve[:, 1], msd(positions)[lags.astype(int)])
+    assert np.sum(lags < 100) > len(lags) / 2  # spread in log time: most lags within the first tenth

@@ -15,20 +15,24 @@ from ase import Atoms
 from toolkit.md import run_md_many
 from toolkit.store import ResultsStore
 from toolkit.transport import (Diffusion, NotDiffusiveWarning, block_diffusion, charge_diffusion, combine_replicas,
-                               conductivity_from_arrhenius, msd_exponent, unwrapped_positions)
+                               conductivity_from_arrhenius, msd_curve, msd_exponent, unwrapped_positions)
 
 
 class IonTransport(NamedTuple):
     """What one MD run says about a mobile ion: its ``tracer`` D and the ``charge`` (collective) D_σ
-    (:class:`~toolkit.transport.Diffusion`, cm²/s), and ``msd_exponent`` α (MSD ∝ t^α; 1 when diffusive; NaN for runs under 2 ps)."""
+    (:class:`~toolkit.transport.Diffusion`, cm²/s), ``msd_exponent`` α (MSD ∝ t^α from 1 ps on; 1 when diffusive;
+    NaN for runs too short to tell) and ``msd_fs_A2``, the tracer MSD at log-spaced lags
+    (:func:`~toolkit.transport.msd_curve`: rows of lag in fs and MSD in Å²)."""
 
     tracer: Diffusion
     charge: Diffusion
     msd_exponent: float
+    msd_fs_A2: tuple
 
     def to_dict(self) -> dict:
         return {"D_cm2_s": list(self.tracer), "D_sigma_cm2_s": list(self.charge),
-                "msd_exponent": None if math.isnan(self.msd_exponent) else self.msd_exponent}
+                "msd_exponent": None if math.isnan(self.msd_exponent) else self.msd_exponent,
+                "msd_fs_A2": [list(row) for row in self.msd_fs_A2]}
 
 
 def ion_transport(runs: list[tuple[Atoms, float, int]], species: str, potential, n_steps: int, timestep_fs: float,
@@ -52,8 +56,12 @@ def ion_transport(runs: list[tuple[Atoms, float, int]], species: str, potential,
         with warnings.catch_warnings():  # the tracer D below warns once for both
             warnings.simplefilter("ignore", NotDiffusiveWarning)
             charge = charge_diffusion(positions, dt_fs, n_blocks=n_blocks)
-            exponent = msd_exponent(positions, dt_fs) if len(positions) * dt_fs > 2000 else float("nan")
-        out.append(IonTransport(block_diffusion(positions, dt_fs, n_blocks=n_blocks), charge, exponent))
+            try:
+                exponent = msd_exponent(positions, dt_fs)
+            except ValueError:  # a run too short to tell diffusion from vibration has no α: None in to_dict
+                exponent = float("nan")
+        out.append(IonTransport(block_diffusion(positions, dt_fs, n_blocks=n_blocks), charge, exponent,
+                                tuple(map(tuple, msd_curve(positions, dt_fs).tolist()))))
     return out
 
 

@@ -161,6 +161,16 @@ def msd_exponent(positions: np.ndarray, dt_fs: float, start_fs: float = 1000.0) 
     return float(np.polyfit(np.log(lags[window]), np.log(curve[window]), 1)[0])
 
 
+def msd_curve(positions: np.ndarray, dt_fs: float, n_lags: int = 16) -> np.ndarray:
+    """The MSD (Å²) of atoms at unwrapped ``positions`` (frames x atoms x 3, Å, ``dt_fs`` apart) at ``n_lags`` lags
+    spaced evenly in log time from one frame to half the run: rows of (lag in fs, MSD in Å²). Small enough to store
+    beside a D, it keeps what :func:`msd_exponent` reads, so whether a run was diffusive can be judged again
+    over another window without rerunning the MD."""
+    curve = msd(positions, max_lag=len(positions) // 2)
+    lags = np.unique(np.geomspace(1, len(curve) - 1, n_lags).astype(int))
+    return np.column_stack([lags * dt_fs, curve[lags]])
+
+
 def site_hops(positions_A: np.ndarray, sites_A: np.ndarray, cell, capture_A: float = 1.0) -> int:
     """Hops between lattice sites in a trajectory: how many times an atom arrives at a site other than its last.
 
