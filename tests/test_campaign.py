@@ -287,31 +287,35 @@ def test_study_one_campaign_ends_with_the_coupling_which_the_instability_rows_le
 
 
 def test_study_two_points_resume_and_assemble_into_its_claims(folder):
-    """Study 2's own research points at tiny settings: two teacher glasses per x, the student's MD on them, and the
-    claims they allow."""
+    """Study 2's own research points at tiny settings: two teacher glasses per x, the teacher's MD on them, the
+    student's spot check, and the claims they allow."""
     from toolkit.studies import oxyhalide_volcano as ov
     from toolkit.studies import oxyhalide_volcano_research as orr
 
     tiny = ov.VolcanoSettings.quick(x_values=(1.0, 2.0), seeds=(0, 1), md_ps=3.0, md_blocks=2,
                                     md_temperatures_K=(900.0, 1200.0))
-    points = [p for p in orr.campaign(tiny) if "800K" not in p.name]
-    assert [p.name for p in points][:3] == ["glass-x1-seed0-chgnet", "glass-x2-seed0-chgnet",
-                                            "md-x1-seed0-student-oxyhalide-volcano"]
+    points = orr.campaign(tiny)
+    assert [p.name for p in points][:3] == ["glass-x1-seed0-chgnet", "glass-x2-seed0-chgnet", "md-x1-seed0-chgnet"]
+    assert points[-1].name == "md-x1-seed0-student-oxyhalide-volcano"  # x = 0.5 is not among these settings
     with pytest.raises(RuntimeError, match="needs the glass point glass-x1-seed0-chgnet"):
         orr.research_md(None, tiny.to_dict(), "glass-x1-seed0-chgnet", 0, [900.0])
     with pytest.warns(UserWarning):  # 1 ps blocks are too short to be diffusive, and the step says so
-        assert len(run_campaign("oxyhalide-volcano", points, progress=False)) == 8
+        assert len(run_campaign("oxyhalide-volcano", points, progress=False)) == 9
     assert run_campaign("oxyhalide-volcano", points, progress=False) == []  # resumed: nothing left
     research = orr.research_result(campaign.finished("oxyhalide-volcano"))
-    assert research["spot_checks"] == []  # no teacher MD among these points
+    checks = research["spot_checks"]
+    assert [c["temperature_K"] for c in checks] == [900.0, 1200.0] and {c["x"] for c in checks} == {1.0}
+    assert all(np.isfinite(c["D_cm2_s"][p]).all() for c in checks for p in (orr.TEACHER, orr.STUDENT))
     assert set(research["volcano"]) == {1.0, 2.0} and research["volcano"][1.0]["n_glasses"] == 2
     assert sum(research["peak_bootstrap"].values()) <= 1.0 and set(research["inverse_haven_ratio"][2.0]) == {900.0, 1200.0}
     assert research["glasses"][2.0]["n_atoms"] == 2 + 10 + 8 + 4 and research["glasses"][1.0]["density_g_cm3"][1] > 0
     assert all(0 < a < 2 for v in research["volcano"].values() for a in v["msd_exponent"].values())
-    md = json.loads((folder / "oxyhalide-volcano" / "md-x2-seed1-student-oxyhalide-volcano.json").read_text())
+    md = json.loads((folder / "oxyhalide-volcano" / "md-x2-seed1-chgnet.json").read_text())
     assert md["provenance"]["seeds"] == {"md": 1} and md["result"]["glass"] == "glass-x2-seed1-chgnet"
     d, err = md["result"]["by_temperature"]["900"]["D_sigma_cm2_s"]
     assert np.isfinite(d) and err > 0
+    curve = md["result"]["by_temperature"]["900"]["msd_fs_A2"]  # Li's MSD at log-spaced lags, kept in the point
+    assert curve in research["msd_fs_A2"][2.0][900.0] and np.all(np.diff(np.array(curve)[:, 0]) > 0)
     records = campaign.finished("oxyhalide-volcano")
     glasses = {x: [orr.glass_atoms(records[orr.glass_name(x, k)]["result"]) for k in (0, 1)]
                for x in (1.0, 2.0)}
@@ -319,7 +323,7 @@ def test_study_two_points_resume_and_assemble_into_its_claims(folder):
         for g in group:
             g.info["melt_quench"] = {"density_g_cm3": 2.5}
     made = {n: r["result"] for n, r in records.items() if n.startswith("glass-")}
-    rows = orr._rows({n: r["result"] for n, r in records.items() if n.startswith("md-")}, made)
+    rows = orr._rows({n: r["result"] for n, r in records.items() if n.startswith("md-") and n.endswith(orr.TEACHER)}, made)
     quick = ov.VolcanoResult(tiny, glasses, ov.structure(glasses), rows)  # a live run on the same glasses
     claims = orr.claim_rows(quick, research, {"rows": [], "force_rmse_eV_A": {"md 700 K": 0.27}})
     assert [c["claim"].split(" ")[0] for c in claims] == ["σ(x)", "the", "O", "the", "Li"]

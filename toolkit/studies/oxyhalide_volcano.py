@@ -129,11 +129,18 @@ def diffusion(glasses: dict[float, list[Atoms]], settings: VolcanoSettings, pote
                            settings.md_blocks, store, progress)
     rows: dict[tuple, dict] = {}
     for (x, t, k, g), d in zip(runs, values):
-        row = rows.setdefault((x, k), {"parameters": {"x": x, "seed": settings.seeds[k]}, "result": {
-            "n_Li": g.get_chemical_symbols().count("Li"), "volume_A3": float(g.get_volume()),
-            "density_g_cm3": g.info["melt_quench"]["density_g_cm3"], "D_Li_cm2_s": {}}})
+        row = rows.setdefault((x, k), volcano_row(x, settings.seeds[k], g.get_chemical_symbols().count("Li"),
+                                                  float(g.get_volume()), g.info["melt_quench"]["density_g_cm3"], {}))
         row["result"]["D_Li_cm2_s"][f"{t:g}"] = list(d)
     return list(rows.values())
+
+
+def volcano_row(x: float, seed: int, n_li: int, volume_A3: float, density_g_cm3: float,
+                d_li_cm2_s: dict[str, list[float]]) -> dict:
+    """One glass's row as :func:`volcano` takes it: its x and seed, its Li count, volume (Å³), density (g/cm³) and
+    ``d_li_cm2_s`` (temperature in K as text -> [D, error], cm²/s)."""
+    return {"parameters": {"x": x, "seed": seed}, "result": {"n_Li": n_li, "volume_A3": volume_A3,
+                                                             "density_g_cm3": density_g_cm3, "D_Li_cm2_s": d_li_cm2_s}}
 
 
 def volcano(rows: list[dict], temperature_K: float = 300.0, haven_ratio: float = 1.0) -> dict:
