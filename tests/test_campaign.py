@@ -32,10 +32,14 @@ def li_energy(potential, a_A: float) -> dict:
     return {"energy_eV_atom": atoms.get_potential_energy() / len(atoms)}
 
 
-def test_points_are_files_with_provenance_and_a_failure_is_named(folder):
+def test_points_are_files_with_provenance_and_a_failure_is_named(folder, caplog):
     points = [Point(f"li-{a}", li_energy, lr.STUDENT, {"a_A": a}) for a in (3.3, 1.0, 3.5)]
     with pytest.raises(RuntimeError, match=r"1 of 3 points failed in reproduce toy: li-1.0: ValueError: a = 1.0 Å"):
         run_campaign("toy", points)
+    # logged when it happened, before the point after it ran: a campaign may have hours left when a point fails
+    failed = next(r for r in caplog.records if "li-1.0 failed: ValueError" in r.getMessage())
+    assert failed.levelname == "WARNING" and any("li-3.5 done" in r.getMessage()
+                                                 for r in caplog.records[caplog.records.index(failed):])
     written = sorted(p.name for p in (folder / "toy").iterdir())
     assert written == ["li-3.3.json", "li-3.5.json"]  # the failure cost the other points nothing
     record = json.loads((folder / "toy" / "li-3.5.json").read_text())

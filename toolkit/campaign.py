@@ -102,7 +102,7 @@ def compute_in_order(folder: Path, computations: dict[str, Callable[[], dict]], 
                 written.append(_write(folder, name, computations[name](), on_point))
                 log.info(f"{desc}: {name} done in {time.time() - started:.0f} s")
             except Exception as error:  # noqa: BLE001 - reported below with the point's name
-                failures[name] = error
+                failures[name] = _failed(desc, name, error)
             bar.update()
     _raise_failures(desc, failures, len(todo))
     return written
@@ -113,6 +113,12 @@ def _write(folder: Path, name: str, record: dict, on_point: Callable[[Path], Non
     if on_point is not None:
         on_point(path)
     return path
+
+
+def _failed(desc: str, name: str, error: Exception) -> Exception:
+    """Log the failure of point ``name`` as it happens (a campaign runs for hours before it raises) and return it."""
+    log.warning(f"{desc}: {name} failed: {type(error).__name__}: {error}")
+    return error
 
 
 def _raise_failures(desc: str, failures: dict[str, Exception], attempted: int) -> None:
@@ -146,7 +152,7 @@ def run_campaign(study: str, points: list[Point], client=None, torch_threads: in
             try:
                 written.append(_write(folder, point.name, future.result(), on_point))
             except Exception as error:  # noqa: BLE001 - reported at the end with the point's name
-                failures[point.name] = error
+                failures[point.name] = _failed(f"reproduce {study}", point.name, error)
             bar.update()
     _raise_failures(f"reproduce {study}", failures, len(todo))
     return written
