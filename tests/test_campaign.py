@@ -299,7 +299,8 @@ def test_study_two_points_resume_and_assemble_into_its_claims(folder):
     tiny = ov.VolcanoSettings.quick(x_values=(1.0, 2.0), seeds=(0, 1), md_ps=3.0, md_blocks=2,
                                     md_temperatures_K=(900.0, 1200.0))
     points = orr.campaign(tiny)
-    assert [p.name for p in points][:3] == ["glass-x1-seed0-chgnet", "glass-x2-seed0-chgnet", "md-x1-seed0-chgnet"]
+    assert [p.name for p in points][:5] == ["glass-x1-seed0-chgnet", "glass-x2-seed0-chgnet", "glass-x1-seed1-chgnet",
+                                            "glass-x2-seed1-chgnet", "md-x1-seed0-chgnet"]
     assert points[-1].name == "md-x1-seed0-student-oxyhalide-volcano"  # x = 0.5 is not among these settings
     with pytest.raises(RuntimeError, match="needs the glass point glass-x1-seed0-chgnet"):
         orr.research_md(None, tiny.to_dict(), "glass-x1-seed0-chgnet", 0, [900.0])
