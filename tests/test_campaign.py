@@ -338,6 +338,29 @@ def test_study_two_points_resume_and_assemble_into_its_claims(folder):
     assert claims[4]["research"].endswith("(4 x–T pairs)") or claims[4]["research"] == "not computed yet"
 
 
+def test_study_two_decides_o_entering_the_ta_shell_on_a_line_through_every_glass():
+    """CN(Ta–O) against x: one line through every glass, its error from the scatter about it."""
+    from types import SimpleNamespace
+
+    from toolkit.studies import oxyhalide_volcano_research as orr
+
+    assert orr._slope([1.0, 2.0], [1.0, 2.0]) is None and orr._slope([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
+    slope, err = orr._slope([0.5, 1.0, 1.5, 2.0, 1.0], [0.5, 1.2, 1.4, 2.1, 0.8])
+    assert slope == pytest.approx(1.0, abs=0.15) and 0 < err < 0.3
+    live = SimpleNamespace(transport={}, structure=SimpleNamespace(by_x={
+        x: {"coordination": {"Ta-O": cn, "Li-Cl": 3.0}, "motifs": {}, "bridging_O": 0.1}
+        for x, cn in ((1.0, 1.0), (2.0, 1.6), (3.0, 3.1))}))
+    glasses = {x: {"n": 2} for x in (1.0, 2.0, 3.0)}
+
+    def row(found):
+        return orr.claim_rows(live, {"glasses": glasses, "CN_Ta_O_slope": found})[2]
+
+    assert row([0.9, 0.08])["research"] == "+0.90 ± 0.08 (6 glasses)" and row([0.9, 0.08])["verdict"] == HOLDS
+    assert row([0.1, 0.08])["verdict"] == UNDECIDED and row([-0.5, 0.1])["verdict"] == FAILS
+    quick_only = row(None)
+    assert quick_only["quick"] == "+1.05 ± 0.26" and quick_only["verdict"] == f"{HOLDS} (quick run only)"
+
+
 def test_study_two_sigma_claims_wait_for_every_composition_and_a_diffusive_msd():
     """σ(x) is decided only on a research fit at every x, and not where Li's MSD is still sub-diffusive."""
     from types import SimpleNamespace
