@@ -48,6 +48,17 @@ def test_packing_is_reproducible_from_its_seed():
     assert not np.allclose(a.positions, am.random_packing(counts, 3.0, seed=8).positions)
 
 
+def test_a_crowded_packing_gets_the_tries_it_needs_and_the_ones_that_needed_few_stay_the_same():
+    """The research x = 3 glass of seed 1 (210 atoms) could not place atom 208 in 5000 tries."""
+    counts, density = am.oxyhalide_counts(3.0, 14), am.ideal_mixing_density_g_cm3(3.0)
+    with pytest.raises(ValueError, match="could not place atom 208 \\(Li\\) of 210"):
+        am.random_packing(counts, density, seed=1, max_tries=5000)
+    packed = am.oxyhalide_packing(3.0, 14, seed=1)
+    assert len(packed) == 210 and packed.get_volume() == pytest.approx(14.89**3, rel=1e-3)
+    before = am.random_packing(counts, density, seed=0, max_tries=5000)  # the committed research glass's start
+    assert np.array_equal(before.positions, am.oxyhalide_packing(3.0, 14, seed=0).positions)
+
+
 def test_ideal_mixing_density_runs_between_the_end_members():
     assert am.ideal_mixing_density_g_cm3(0.0) == pytest.approx(3.68)
     assert 2.013 < am.ideal_mixing_density_g_cm3(2.0) < am.ideal_mixing_density_g_cm3(1.0) < 3.68
