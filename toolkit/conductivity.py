@@ -10,6 +10,7 @@ import math
 import warnings
 from typing import NamedTuple
 
+import numpy as np
 from ase import Atoms
 
 from toolkit.md import run_md_many
@@ -27,12 +28,12 @@ class IonTransport(NamedTuple):
     tracer: Diffusion
     charge: Diffusion
     msd_exponent: float
-    msd_fs_A2: tuple
+    msd_fs_A2: np.ndarray
 
     def to_dict(self) -> dict:
         return {"D_cm2_s": list(self.tracer), "D_sigma_cm2_s": list(self.charge),
                 "msd_exponent": None if math.isnan(self.msd_exponent) else self.msd_exponent,
-                "msd_fs_A2": [list(row) for row in self.msd_fs_A2]}
+                "msd_fs_A2": self.msd_fs_A2.tolist()}
 
 
 def ion_transport(runs: list[tuple[Atoms, float, int]], species: str, potential, n_steps: int, timestep_fs: float,
@@ -61,7 +62,7 @@ def ion_transport(runs: list[tuple[Atoms, float, int]], species: str, potential,
             except ValueError:  # a run too short to tell diffusion from vibration has no α: None in to_dict
                 exponent = float("nan")
         out.append(IonTransport(block_diffusion(positions, dt_fs, n_blocks=n_blocks), charge, exponent,
-                                tuple(map(tuple, msd_curve(positions, dt_fs).tolist()))))
+                                msd_curve(positions, dt_fs)))
     return out
 
 

@@ -2,7 +2,7 @@
 (:mod:`toolkit.studies.oxyhalide_volcano`) at :meth:`~toolkit.studies.oxyhalide_volcano.VolcanoSettings.full`
 settings, one :class:`~toolkit.campaign.Point` per glass and one per glass's MD at every temperature, and
 :func:`research_result`, which assembles the committed points into the volcano, its peak with a bootstrap interval,
-the structure per x, the Haven ratio and the teacher's spot checks.
+the structure per x, the Haven ratio and the student's spot checks.
 
 The teacher makes the glasses and runs their MD. The study's student was tried for both and let Li fall together
 (0.97–1.25 Å) in Li-rich glasses of research size: while melt-quenching (x = 1.5 from 1500 K, x = 3 even from
@@ -19,11 +19,14 @@ from ase import Atoms
 from scipy.stats import linregress
 
 from toolkit import amorphous as am
+from toolkit import coordination as co
 from toolkit.campaign import Point, campaign_dir, finished, slug
 from toolkit.claims import FAILS, HOLDS, UNDECIDED, verdict
 from toolkit.conductivity import ion_transport
 from toolkit.store import ResultsStore
+from toolkit.studies import oxyhalide_volcano as ov
 from toolkit.studies.oxyhalide_volcano import VolcanoSettings, glass, volcano_row
+from toolkit.transport import combine_replicas
 
 STUDY = "oxyhalide-volcano"
 #: The teacher (every glass and its MD) and the student (MD spot checks) of the campaign.
@@ -77,7 +80,7 @@ def research_md(potential, settings: dict, glass_point: str, seed: int, temperat
 def campaign(settings: VolcanoSettings | None = None) -> list[Point]:
     """The research points of study 2 at ``settings`` (default :meth:`VolcanoSettings.full`), in the order they run:
     every glass first, replica by replica (the k-th glass of every x), then their MD in the same order, then the
-    student's MD spot checks. A glass costs 20–60 CPU-minutes and the teacher's MD of one 3–6 CPU-hours, so the
+    student's MD spot checks. A glass costs 14–63 CPU-minutes and the teacher's MD of one 2.5–5 CPU-hours, so the
     structure claims (Ta–O coordination, density) are decided on three glasses per x long before the volcano is."""
     s = settings or VolcanoSettings.full()
     config = s.to_dict()
@@ -137,8 +140,6 @@ def bootstrap_peak(rows: list[dict], n_draws: int = 1000, seed: int = 0) -> dict
     the glasses of every x are drawn with replacement and each glass's D at each temperature is redrawn from its
     block error, then :func:`~toolkit.studies.oxyhalide_volcano.volcano` and its peak are recomputed. Draws in which
     no composition has a fit count for no x."""
-    from toolkit.studies.oxyhalide_volcano import peak, volcano
-
     rng = np.random.default_rng(seed)
     by_x: dict[float, list[dict]] = {}
     for row in rows:
@@ -152,7 +153,7 @@ def bootstrap_peak(rows: list[dict], n_draws: int = 1000, seed: int = 0) -> dict
                 d = {t: [max(v[0] + v[1] * rng.standard_normal(), 1e-3 * abs(v[0]) + 1e-12), v[1]]
                      for t, v in row["result"]["D_Li_cm2_s"].items()}
                 drawn.append({"parameters": row["parameters"], "result": {**row["result"], "D_Li_cm2_s": d}})
-        top = peak(volcano(drawn))
+        top = ov.peak(ov.volcano(drawn))
         if top is not None:
             counts[top] += 1
     return {x: n / n_draws for x, n in sorted(counts.items())}
@@ -166,8 +167,6 @@ def inverse_haven_ratios(md: dict[str, dict], glasses: dict[str, dict]) -> dict[
     The inverse, because D_σ is the noisy one (one collective coordinate against dozens of tracers): D_σ / D* is
     linear in it, so its noise averages out over temperatures and compositions (:func:`pooled_haven_ratio`), where
     D* / D_σ would blow up wherever a D_σ comes out near zero."""
-    from toolkit.transport import combine_replicas
-
     out: dict = {}
     for x, by_t in _by_x_and_temperature(md, glasses).items():
         out[x] = {}
@@ -210,9 +209,6 @@ def research_result(records: dict[str, dict]) -> dict:
       [H_R, error] pooled over them (:func:`pooled_haven_ratio`);
     - ``spot_checks``: the student's D beside the teacher's on the same glass, temperature and seed.
     """
-    from toolkit import coordination as co
-    from toolkit.studies import oxyhalide_volcano as ov
-
     out: dict = {"points": sorted(records)}
     mine = {name: r["result"] for name, r in records.items() if name.startswith("glass-")}  # all the teacher's
     md = {by: {name: r["result"] for name, r in records.items() if name.startswith("md-")
@@ -273,8 +269,6 @@ def claim_rows(quick, research: dict, research_dft: dict | None = None) -> list[
     research value (the quick one where no research point is committed yet). The claims on σ(x) wait for a
     research fit at every x of :meth:`VolcanoSettings.full`: a peak among some compositions says nothing of the
     others."""
-    from toolkit.studies import oxyhalide_volcano as ov
-
     rows, not_yet = [], "not computed yet"
 
     def row(claim, decided_by, quick_text, research_text, against_dft, literature, decided):
