@@ -152,6 +152,24 @@ def test_coupling_slope_recovers_a_linear_term_and_its_absence():
         coupling_slope(q[:3], q[:3])
 
 
+def test_the_coupling_is_fitted_only_where_the_transfer_keeps_a_barrier():
+    """Where a short O–O distance centres the proton, E_a is zero and has a kink: those amplitudes are named and
+    left out of the fit, which is taken about the centre of the amplitudes it keeps."""
+    from toolkit.studies.proton_phonon_hops import coupling_slopes, rows_from_dict
+
+    q = np.round(np.linspace(-0.4, 0.4, 9), 2)
+    barrier = np.where(q > 0, 0.08 - 0.1 * q + 0.05 * q**2, 0.0)  # no barrier at Q ≤ 0
+    rows = [{"amplitude_A": a, "barrier_eV": b, "reaction_eV": -0.2 * a} for a, b in zip(q, barrier)]
+    found = coupling_slopes(rows)
+    assert found["merged_amplitudes_A"] == list(q[q <= 0]) and found["fitted_amplitudes_A"] == list(q[q > 0])
+    assert found["dEa_dQ_eV_per_A"][0] == pytest.approx(-0.1 + 2 * 0.05 * 0.25, abs=1e-9)  # at Q = 0.25 Å
+    assert found["dE0_dQ_eV_per_A"][0] == pytest.approx(-0.1 + 0.1 + 0.1 * 0.25, abs=1e-9)  # −ΔE/2 adds 0.1 Q
+    stored = {"barrier_vs_amplitude": [[r["amplitude_A"], r["barrier_eV"]] for r in rows],
+              "reaction_vs_amplitude": [[r["amplitude_A"], r["reaction_eV"]] for r in rows]}
+    assert coupling_slopes(rows_from_dict(stored)) == found
+    assert coupling_slopes(rows[:7])["dEa_dQ_eV_per_A"] is None  # 3 amplitudes with a barrier: no slope
+
+
 def test_the_coupling_mode_is_the_one_that_stretches_donor_and_acceptor():
     from toolkit.studies.proton_phonon_hops import coupling_mode
 

@@ -3,8 +3,8 @@
 - :func:`proton_barriers`: climbing-image NEB of the proton's transfer (to the O it points at) and rotation
   (90° about its O), from the site next to Y and the site furthest from it;
 - :func:`coupling`: the lattice mode that most stretches the donor–acceptor O–O distance
-  (:func:`coupling_mode`), frozen in at several amplitudes Q, the transfer barrier at each, and dE_a/dQ
-  (:func:`coupling_slope`);
+  (:func:`coupling_mode`), frozen in at several amplitudes Q, the transfer barrier at each, and dE_a/dQ where the
+  transfer keeps a barrier (:func:`coupling_slopes`);
 - :func:`proton_md`: Langevin MD of the protonated cell, its proton hops with the O–O distance at each, and
   D_H with an Arrhenius fit where there are two temperatures or more.
 
@@ -136,24 +136,56 @@ def coupling_mode(phonon, atoms: Atoms, donor: int, acceptor: int, h_index: int,
     return best
 
 
+MERGED_BARRIER_eV = 1e-3
+
+
 def coupling_slope(amplitudes_A, barriers_eV) -> tuple[float, float]:
-    """dE_a/dQ at Q = 0 (eV/Å) and its standard error, from a quadratic fit of the barrier against the amplitude
-    (a mode that does not couple at first order gives a symmetric curve and a slope of zero within the error)."""
+    """dE_a/dQ (eV/Å) and its standard error from a quadratic fit of the barrier against the amplitude, taken at
+    the centre of the amplitudes (Q = 0 for a range symmetric about it; a mode that does not couple at first order
+    then gives a symmetric curve and a slope of zero within the error)."""
     q, e = np.asarray(amplitudes_A, dtype=float), np.asarray(barriers_eV, dtype=float)
     if len(q) < 4:
         raise ValueError(f"a slope with an error needs at least 4 amplitudes, not {len(q)}")
-    coefficients, covariance = np.polyfit(q, e, 2, cov=True)
+    coefficients, covariance = np.polyfit(q - (q.min() + q.max()) / 2, e, 2, cov=True)
     return float(coefficients[1]), float(np.sqrt(covariance[1, 1]))
+
+
+def transfer_rows(rows: list[dict]) -> list[dict]:
+    """The rows of :func:`toolkit.coupling.barrier_vs_amplitude` where the transfer still has a barrier of
+    ``MERGED_BARRIER_eV`` or more. Below it the donor and acceptor sites have merged into one minimum (a short
+    O–O distance centres the proton): E_a has a kink there, and a smooth fit through both regimes would fit a
+    step, not a coupling."""
+    return [r for r in rows if r["barrier_eV"] >= MERGED_BARRIER_eV]
+
+
+def coupling_slopes(rows: list[dict]) -> dict:
+    """dE_a/dQ and dE_0/dQ (eV/Å, each ``[value, error]``; E_0 = E_a − ΔE/2) by :func:`coupling_slope` over the
+    :func:`transfer_rows` only, the range of Q they span (Å), and the amplitudes where the sites merged.
+    The slopes are None where fewer than 4 amplitudes keep a barrier."""
+    kept = transfer_rows(rows)
+    q = [r["amplitude_A"] for r in kept]
+    found = {"fitted_amplitudes_A": q, "merged_amplitudes_A": [r["amplitude_A"] for r in rows if r not in kept],
+             "dEa_dQ_eV_per_A": None, "dE0_dQ_eV_per_A": None}
+    if len(kept) >= 4:
+        found["dEa_dQ_eV_per_A"] = list(coupling_slope(q, [r["barrier_eV"] for r in kept]))
+        found["dE0_dQ_eV_per_A"] = list(coupling_slope(q, [r["barrier_eV"] - r["reaction_eV"] / 2 for r in kept]))
+    return found
+
+
+def rows_from_dict(result: dict) -> list[dict]:
+    """The per-amplitude rows (``amplitude_A``, ``barrier_eV``, ``reaction_eV``) back from a :meth:`Coupling.to_dict`
+    (a committed research point keeps them as ``[Q, value]`` pairs)."""
+    reaction = dict(map(tuple, result["reaction_vs_amplitude"]))
+    return [{"amplitude_A": q, "barrier_eV": e, "reaction_eV": reaction[q]} for q, e in result["barrier_vs_amplitude"]]
 
 
 @dataclass(frozen=True)
 class Coupling:
     """The transfer barrier on the lattice frozen along ``mode`` at each amplitude (``rows``:
-    :func:`toolkit.coupling.barrier_vs_amplitude`'s) and ``slope``, dE_a/dQ with its error (eV/Å)."""
+    :func:`toolkit.coupling.barrier_vs_amplitude`'s) and its slopes (:func:`coupling_slopes`)."""
 
     mode: CouplingMode
     rows: list[dict]
-    slope: tuple[float, float]
 
     @property
     def amplitudes_A(self) -> list[float]:
@@ -164,15 +196,14 @@ class Coupling:
         return [r["barrier_eV"] for r in self.rows]
 
     @property
-    def intrinsic_slope(self) -> tuple[float, float]:
-        """dE_0/dQ with its error (eV/Å), E_0 = E_a − ΔE/2 the intrinsic barrier (Marcus): what is left of the
-        coupling once the mode's tilt of the reaction energy ΔE is taken out. A mode that stretches the
-        donor–acceptor distance can lower E_a through ΔE while it raises E_0."""
-        return coupling_slope(self.amplitudes_A, [r["barrier_eV"] - r["reaction_eV"] / 2 for r in self.rows])
+    def slopes(self) -> dict:
+        """:func:`coupling_slopes`: dE_a/dQ and dE_0/dQ, the intrinsic barrier E_0 = E_a − ΔE/2 (Marcus) being
+        what is left of the coupling once the mode's tilt of the reaction energy ΔE is taken out. A mode that
+        stretches the donor–acceptor distance can lower E_a through ΔE while it raises E_0."""
+        return coupling_slopes(self.rows)
 
     def to_dict(self) -> dict:
-        return {"coupling_mode": self.mode.to_dict(), "dEa_dQ_eV_per_A": list(self.slope),
-                "dE0_dQ_eV_per_A": list(self.intrinsic_slope),
+        return {"coupling_mode": self.mode.to_dict(), **self.slopes,
                 "reaction_vs_amplitude": [[r["amplitude_A"], r["reaction_eV"]] for r in self.rows],
                 "barrier_vs_amplitude": [[r["amplitude_A"], r["barrier_eV"]] for r in self.rows],
                 "d_OO_vs_amplitude": [[r["amplitude_A"], r["d_OO_A"]] for r in self.rows]}
@@ -191,7 +222,7 @@ def coupling(barriers: ProtonBarriers, phonon, doped: Atoms, potential, amplitud
     rows = barrier_vs_amplitude(barriers.paths[("transfer", "near Y")].saddle, start, final, mode.displacements_A,
                                 list(amplitudes_A), potential, h, donor, acceptor, n_images=n_images,
                                 fmax_eV_A=fmax_eV_A, max_steps=max_steps, store=store)
-    return Coupling(mode, rows, coupling_slope([r["amplitude_A"] for r in rows], [r["barrier_eV"] for r in rows]))
+    return Coupling(mode, rows)
 
 
 @dataclass(frozen=True)
