@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from toolkit import amorphous as am
 from toolkit import campaign
 from toolkit.__main__ import main
 from toolkit.campaign import Point, run_campaign
@@ -296,8 +297,12 @@ def test_study_two_points_resume_and_assemble_into_its_claims(folder):
     from toolkit.studies import oxyhalide_volcano as ov
     from toolkit.studies import oxyhalide_volcano_research as orr
 
-    tiny = ov.VolcanoSettings.quick(x_values=(1.0, 2.0), seeds=(0, 1), md_ps=3.0, md_blocks=2,
-                                    md_temperatures_K=(900.0, 1200.0))
+    # the teacher (CHGNet) runs every step here, one call after another: the fewest steps that make a glass and a
+    # D with an error
+    tiny = ov.VolcanoSettings.quick(x_values=(1.0, 2.0), seeds=(0, 1), md_ps=0.4, md_blocks=2,
+                                    md_temperatures_K=(900.0, 1200.0),
+                                    protocol=am.MeltQuench(melt_ps=0.1, quench_rate_K_per_ps=12000.0, quench_stages=2,
+                                                           anneal_ps=0.05, relax_fmax_eV_A=0.2, relax_max_steps=50))
     points = orr.campaign(tiny)
     assert [p.name for p in points][:5] == ["glass-x1-seed0-chgnet", "glass-x2-seed0-chgnet", "glass-x1-seed1-chgnet",
                                             "glass-x2-seed1-chgnet", "md-x1-seed0-chgnet"]
@@ -314,7 +319,8 @@ def test_study_two_points_resume_and_assemble_into_its_claims(folder):
     assert set(research["volcano"]) == {1.0, 2.0} and research["volcano"][1.0]["n_glasses"] == 2
     assert sum(research["peak_bootstrap"].values()) <= 1.0 and set(research["inverse_haven_ratio"][2.0]) == {900.0, 1200.0}
     assert research["glasses"][2.0]["n_atoms"] == 2 + 10 + 8 + 4 and research["glasses"][1.0]["density_g_cm3"][1] > 0
-    assert all(0 < a < 2 for v in research["volcano"].values() for a in v["msd_exponent"].values())
+    # runs whose half is under 1 ps are too short to tell diffusion from vibration: no exponent, not a guess
+    assert all(a is None for v in research["volcano"].values() for a in v["msd_exponent"].values())
     md = json.loads((folder / "oxyhalide-volcano" / "md-x2-seed1-chgnet.json").read_text())
     assert md["provenance"]["seeds"] == {"md": 1} and md["result"]["glass"] == "glass-x2-seed1-chgnet"
     d, err = md["result"]["by_temperature"]["900"]["D_sigma_cm2_s"]
