@@ -58,7 +58,7 @@ class ProtonSettings:
     neb_fmax_eV_A: float = 0.05
     neb_max_steps: int = 300
     imaginary_threshold_THz: float = 0.3
-    amplitudes_A: tuple = (-0.3, -0.15, 0.0, 0.15, 0.3)
+    amplitudes_A: tuple = (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3)
     md_temperatures_K: tuple = (1000,)
     md_steps: int = 400
     md_timestep_fs: float = 0.5
