@@ -158,6 +158,12 @@ def transfer_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["barrier_eV"] >= MERGED_BARRIER_eV]
 
 
+def intrinsic_barriers_eV(rows: list[dict]) -> list[float]:
+    """E_0 = E_a − ΔE/2 (eV) of each row: the intrinsic barrier (Marcus), with the mode's tilt of the reaction
+    energy ΔE taken out."""
+    return [r["barrier_eV"] - r["reaction_eV"] / 2 for r in rows]
+
+
 def coupling_slopes(rows: list[dict]) -> dict:
     """dE_a/dQ and dE_0/dQ (eV/Å, each ``[value, error]``; E_0 = E_a − ΔE/2) by :func:`coupling_slope` over the
     :func:`transfer_rows` only, the range of Q they span (Å), and the amplitudes where the sites merged.
@@ -168,7 +174,7 @@ def coupling_slopes(rows: list[dict]) -> dict:
              "dEa_dQ_eV_per_A": None, "dE0_dQ_eV_per_A": None}
     if len(kept) >= 4:
         found["dEa_dQ_eV_per_A"] = list(coupling_slope(q, [r["barrier_eV"] for r in kept]))
-        found["dE0_dQ_eV_per_A"] = list(coupling_slope(q, [r["barrier_eV"] - r["reaction_eV"] / 2 for r in kept]))
+        found["dE0_dQ_eV_per_A"] = list(coupling_slope(q, intrinsic_barriers_eV(kept)))
     return found
 
 
